@@ -1,1 +1,12 @@
+//! Sources of live streams: the RTMP server that publishers push to, and remote pulls.
+//!
+//! Every source turns its protocol into [`tapedeck_media::MediaEvent`]s and hands them to
+//! a [`PublishSink`] (the recorder) through a bounded [`MediaSender`].
+
 #![forbid(unsafe_code)]
+
+pub mod names;
+pub mod publish;
+pub mod rtmp;
+
+pub use publish::{Closed, MediaSender, Publication, PublishRequest, PublishSink, Refusal};

@@ -1,0 +1,456 @@
+//! `tapedeck.toml`: the typed configuration and its validation.
+//!
+//! The shape is a public contract (users' files and scripts depend on it): fields may be
+//! added, never renamed. Unknown keys are errors, and [`Config::validate`] returns every
+//! problem at once, each naming its field.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Secs;
+use crate::naming;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where recordings and state live. Default `./tapedeck-data`; recordings go to
+    /// `data_dir/recordings/<key>`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    /// Remote streams to pull and record. Default: none.
+    #[serde(default)]
+    pub pull: Vec<PullConfig>,
+    /// Recording templates. Default (no `[[template]]` at all): one `*`/`*` template that
+    /// records every stream as m3u8 + mp4 with the seed's names.
+    #[serde(default = "default_templates")]
+    pub template: Vec<Template>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./tapedeck-data")
+}
+
+fn default_templates() -> Vec<Template> {
+    vec![Template::default()]
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { data_dir: default_data_dir(), ingest: IngestConfig::default(), pull: Vec::new(), template: default_templates() }
+    }
+}
+
+/// `[ingest]`: the local RTMP server.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Listen address. Default `127.0.0.1:1935` (loopback only: set `0.0.0.0:1935` to accept
+    /// publishers from other machines).
+    #[serde(default = "default_listen")]
+    pub rtmp_listen: String,
+    /// When not empty, publishers must add `?key=<publish_key>` to the stream name.
+    /// Default empty.
+    #[serde(default)]
+    pub publish_key: String,
+    /// A publisher silent for this long is dropped. Default `15s`.
+    #[serde(default = "default_idle")]
+    pub idle_timeout: Secs,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:1935".into()
+}
+
+fn default_idle() -> Secs {
+    Secs(15)
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig { rtmp_listen: default_listen(), publish_key: String::new(), idle_timeout: default_idle() }
+    }
+}
+
+/// `[[pull]]`: a remote stream recorded as if it were published locally.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PullConfig {
+    /// `rtmp://`, `http(s)://...flv` (HTTP-FLV) or `http(s)://...m3u8` (HLS).
+    pub url: String,
+    pub app: String,
+    pub stream: String,
+}
+
+/// A container format a template records.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    M3u8,
+    Mp4,
+    Flv,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::M3u8 => "m3u8",
+            Format::Mp4 => "mp4",
+            Format::Flv => "flv",
+        }
+    }
+}
+
+pub const DEFAULT_OBJECT: &str = "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}";
+pub const DEFAULT_SLICE_OBJECT: &str = "record/{AppName}/{StreamName}/{UnixTimestamp}_{Sequence}";
+
+/// `[[template]]`: how the streams it matches are recorded.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// AppName to match, or `*` for every app. Default `*`.
+    #[serde(default = "star")]
+    pub app: String,
+    /// StreamName to match, or `*` for every stream of the app. Default `*`.
+    #[serde(default = "star")]
+    pub stream: String,
+    /// Formats to record. Default `["m3u8", "mp4"]`.
+    #[serde(default = "default_formats")]
+    pub formats: Vec<Format>,
+    /// A stream that comes back within this time continues the same recording. Default
+    /// `180s`; 0 to 21600 s.
+    #[serde(default = "default_window")]
+    pub interruption_window: Secs,
+    #[serde(default)]
+    pub m3u8: M3u8Options,
+    #[serde(default)]
+    pub mp4: FileOptions,
+    #[serde(default)]
+    pub flv: FileOptions,
+}
+
+fn star() -> String {
+    "*".into()
+}
+
+fn default_formats() -> Vec<Format> {
+    vec![Format::M3u8, Format::Mp4]
+}
+
+fn default_window() -> Secs {
+    Secs(180)
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Template {
+            app: star(),
+            stream: star(),
+            formats: default_formats(),
+            interruption_window: default_window(),
+            m3u8: M3u8Options::default(),
+            mp4: FileOptions::default(),
+            flv: FileOptions::default(),
+        }
+    }
+}
+
+/// `[template.m3u8]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct M3u8Options {
+    /// Playlist name. Default `record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}`.
+    #[serde(default = "default_object")]
+    pub object: String,
+    /// Segment name. Default `record/{AppName}/{StreamName}/{UnixTimestamp}_{Sequence}`.
+    #[serde(default = "default_slice_object")]
+    pub slice_object: String,
+    /// Target segment length; segments cut at the first key frame after it. Default `30s`; 1-60 s.
+    #[serde(default = "default_slice")]
+    pub slice_duration: Secs,
+    /// A new playlist starts after this long. Default `6h`; 10 s to 6 h.
+    #[serde(default = "default_cycle")]
+    pub cycle: Secs,
+}
+
+fn default_object() -> String {
+    DEFAULT_OBJECT.into()
+}
+
+fn default_slice_object() -> String {
+    DEFAULT_SLICE_OBJECT.into()
+}
+
+fn default_slice() -> Secs {
+    Secs(30)
+}
+
+fn default_cycle() -> Secs {
+    Secs(6 * 3600)
+}
+
+impl Default for M3u8Options {
+    fn default() -> Self {
+        M3u8Options { object: default_object(), slice_object: default_slice_object(), slice_duration: default_slice(), cycle: default_cycle() }
+    }
+}
+
+/// `[template.mp4]` and `[template.flv]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileOptions {
+    /// File name. Default `record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}`.
+    #[serde(default = "default_object")]
+    pub object: String,
+    /// A new file starts after this long. Default `6h`; 10 s to 6 h.
+    #[serde(default = "default_cycle")]
+    pub cycle: Secs,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions { object: default_object(), cycle: default_cycle() }
+    }
+}
+
+/// One problem found in a configuration, naming its field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Path of the field, like `template[1].m3u8.slice_duration`.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { path: PathBuf, problems: Vec<Problem> },
+}
+
+impl Config {
+    /// Reads, parses and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` is only used in messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid { path: path.to_owned(), problems })
+        }
+    }
+
+    /// Every problem across fields, each naming its field. Empty when valid.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        let mut add = |field: String, message: String| p.push(Problem { field, message });
+        if self.ingest.rtmp_listen.parse::<std::net::SocketAddr>().is_err() {
+            add("ingest.rtmp_listen".into(), format!("{:?} is not an address like \"127.0.0.1:1935\"", self.ingest.rtmp_listen));
+        }
+        if self.ingest.idle_timeout.0 < 2 {
+            add("ingest.idle_timeout".into(), "must be at least 2s".into());
+        }
+        for (i, pull) in self.pull.iter().enumerate() {
+            let f = |name: &str| format!("pull[{i}].{name}");
+            let scheme_ok = ["rtmp://", "http://", "https://"].iter().any(|s| pull.url.starts_with(s));
+            if !scheme_ok {
+                add(f("url"), format!("{:?} must start with rtmp://, http:// or https://", pull.url));
+            }
+            if let Err(e) = tapedeck_ingest::names::validate_name("app", &pull.app) {
+                add(f("app"), e);
+            }
+            if let Err(e) = tapedeck_ingest::names::validate_name("stream", &pull.stream) {
+                add(f("stream"), e);
+            }
+        }
+        let mut keys = std::collections::HashMap::new();
+        for (i, t) in self.template.iter().enumerate() {
+            let f = |name: &str| format!("template[{i}].{name}");
+            for (name, value) in [("app", &t.app), ("stream", &t.stream)] {
+                if value != "*" {
+                    if let Err(e) = tapedeck_ingest::names::validate_name(name, value) {
+                        add(f(name), format!("{e} (or use \"*\" to match every {name})"));
+                    }
+                }
+            }
+            if let Some(first) = keys.insert((t.app.clone(), t.stream.clone()), i) {
+                add(f("app"), format!("template[{first}] already has app {:?} and stream {:?}; one template per key", t.app, t.stream));
+            }
+            if t.formats.is_empty() {
+                add(f("formats"), "lists no format; use any of \"m3u8\", \"mp4\", \"flv\"".into());
+            }
+            if t.interruption_window.0 > 21600 {
+                add(f("interruption_window"), format!("{} is longer than 6h (21600s)", t.interruption_window));
+            }
+            let slice = t.m3u8.slice_duration.0;
+            if !(1..=60).contains(&slice) {
+                add(f("m3u8.slice_duration"), format!("{} is outside 1s-60s", t.m3u8.slice_duration));
+            }
+            for (name, cycle) in [("m3u8.cycle", t.m3u8.cycle), ("mp4.cycle", t.mp4.cycle), ("flv.cycle", t.flv.cycle)] {
+                if !(10..=21600).contains(&cycle.0) {
+                    add(f(name), format!("{cycle} is outside 10s-6h"));
+                }
+            }
+            for (name, value) in [("m3u8.object", &t.m3u8.object), ("mp4.object", &t.mp4.object), ("flv.object", &t.flv.object)] {
+                for message in naming::check_file_template(value) {
+                    add(f(name), message);
+                }
+            }
+            for message in naming::check_slice_template(&t.m3u8.slice_object) {
+                add(f("m3u8.slice_object"), message);
+            }
+        }
+        p
+    }
+
+    /// The template for a stream: exact app and stream > app with `*` stream > `*`/`*`
+    /// (and `*`/exact stream between the last two). `None`: the stream is not recorded.
+    pub fn template_for(&self, app: &str, stream: &str) -> Option<&Template> {
+        let rank = |t: &Template| match (t.app == app, t.stream == stream, t.app == "*", t.stream == "*") {
+            (true, true, _, _) => Some(0),
+            (true, _, _, true) => Some(1),
+            (_, true, true, _) => Some(2),
+            (_, _, true, true) => Some(3),
+            _ => None,
+        };
+        self.template.iter().filter_map(|t| rank(t).map(|r| (r, t))).min_by_key(|(r, _)| *r).map(|(_, t)| t)
+    }
+
+    /// The folder recordings are written to.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.data_dir.join("recordings")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("tapedeck.toml"))
+    }
+
+    #[test]
+    fn issue_example_parses() {
+        let text = r#"
+data_dir = "./tapedeck-data"
+[ingest]
+rtmp_listen = "127.0.0.1:1935"
+publish_key = ""
+[[pull]]
+url = "http://example.com/live/x.flv"
+app = "remote"
+stream = "x"
+[[template]]
+app = "*"
+stream = "*"
+formats = ["m3u8", "mp4", "flv"]
+interruption_window = "180s"
+[template.m3u8]
+object = "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}"
+slice_object = "record/{AppName}/{StreamName}/{UnixTimestamp}_{Sequence}"
+slice_duration = "30s"
+cycle = "6h"
+[template.mp4]
+object = "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}"
+cycle = "6h"
+[template.flv]
+object = "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}"
+cycle = "6h"
+"#;
+        let c = parse(text).unwrap();
+        assert_eq!(c.template[0].formats, vec![Format::M3u8, Format::Mp4, Format::Flv]);
+        assert_eq!(c.template[0].m3u8.cycle, Secs(21600));
+        assert_eq!(c.pull[0].app, "remote");
+    }
+
+    #[test]
+    fn empty_file_is_the_embedded_default() {
+        let c = parse("").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.template.len(), 1);
+        assert_eq!(c.template[0].formats, vec![Format::M3u8, Format::Mp4]);
+        assert_eq!(c.ingest.rtmp_listen, "127.0.0.1:1935");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e = parse("[ingest]\nrtmp_lisen = \"x\"").unwrap_err().to_string();
+        assert!(e.contains("rtmp_lisen"), "{e}");
+        let e = parse("[[template]]\ninterruption_window = \"3 minutes\"").unwrap_err().to_string();
+        assert!(e.contains("interruption_window") || e.contains("3 minutes"), "{e}");
+        let e = parse("[[template]]\nformats = [\"avi\"]").unwrap_err().to_string();
+        assert!(e.contains("avi"), "{e}");
+    }
+
+    #[test]
+    fn validation_reports_every_problem_with_its_field() {
+        let text = r#"
+[ingest]
+rtmp_listen = "nowhere"
+[[template]]
+app = "live/x"
+formats = []
+interruption_window = "7h"
+[template.m3u8]
+slice_duration = "90s"
+slice_object = "seg/{Sequence}"
+cycle = "5s"
+[template.mp4]
+object = "../outside/{EscapedStartTime}"
+[[template]]
+[[template]]
+"#;
+        let ConfigError::Invalid { problems, .. } = parse(text).unwrap_err() else { panic!("expected Invalid") };
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        for want in [
+            "ingest.rtmp_listen",
+            "template[0].app",
+            "template[0].formats",
+            "template[0].interruption_window",
+            "template[0].m3u8.slice_duration",
+            "template[0].m3u8.cycle",
+            "template[0].m3u8.slice_object",
+            "template[0].mp4.object",
+            "template[2].app",
+        ] {
+            assert!(fields.contains(&want), "missing {want} in {fields:?}");
+        }
+    }
+
+    #[test]
+    fn most_specific_template_wins() {
+        let mut c = Config::default();
+        let t = |app: &str, stream: &str| Template { app: app.into(), stream: stream.into(), ..Template::default() };
+        c.template = vec![t("*", "*"), t("live", "*"), t("live", "cam1"), t("*", "cam9")];
+        fn pick(c: &Config, app: &str, stream: &str) -> Option<(String, String)> {
+            c.template_for(app, stream).map(|t| (t.app.clone(), t.stream.clone()))
+        }
+        let want = |a: &str, s: &str| Some((a.to_string(), s.to_string()));
+        assert_eq!(pick(&c, "live", "cam1"), want("live", "cam1"));
+        assert_eq!(pick(&c, "live", "cam2"), want("live", "*"));
+        assert_eq!(pick(&c, "other", "cam9"), want("*", "cam9"));
+        assert_eq!(pick(&c, "other", "x"), want("*", "*"));
+        c.template = vec![t("live", "cam1")];
+        assert_eq!(pick(&c, "live", "cam2"), None);
+    }
+}

@@ -1,8 +1,20 @@
 //! The recorder: templates, names, recording sessions with the interruption window,
 //! and the writers that put HLS, MP4 and FLV files on disk.
+//!
+//! [`Recorder`] is the [`tapedeck_ingest::PublishSink`] every source publishes into; it
+//! reports what it does as [`events::RecorderEvent`]s and never prints.
 
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod duration;
+pub mod events;
+pub mod files;
+mod hub;
 pub mod naming;
+pub mod output;
+mod recording;
+
+pub use config::Config;
+pub use hub::{Recorder, Registry};
+pub use recording::Attachment;

@@ -1,0 +1,54 @@
+//! Typed events: what the CLI logs and the desktop app will show. Library code never
+//! prints; it sends these.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Format;
+
+/// A file that is complete under its final name.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinishedFile {
+    pub app: String,
+    pub stream: String,
+    pub format: Format,
+    /// `ts` for HLS segments, else the format's extension.
+    pub kind: FileKind,
+    /// The object key (relative to the recordings folder, with `/`).
+    pub key: String,
+    pub path: PathBuf,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Media duration in seconds.
+    pub duration: f64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Segment,
+    Playlist,
+    Mp4,
+    Flv,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RecorderEvent {
+    /// A new recording began (first publish of a stream, or after the window expired).
+    RecordStarted { app: String, stream: String, origin: String },
+    /// The publisher went away; the recording waits for the interruption window.
+    RecordPaused { app: String, stream: String, window_secs: u64 },
+    /// A publisher came back within the window: same recording, with a discontinuity.
+    RecordResumed { app: String, stream: String, origin: String },
+    /// The window expired (or Tapedeck is stopping): every file is finalized.
+    RecordStopped { app: String, stream: String, dropped_events: u64 },
+    FileFinished(FinishedFile),
+    /// Something went wrong writing a file; the recording goes on where it can.
+    WriteFailed { app: String, stream: String, detail: String },
+    /// A stream that no template matches (said once per stream name).
+    NotRecorded { app: String, stream: String },
+}

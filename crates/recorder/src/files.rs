@@ -1,0 +1,134 @@
+//! Files on disk: everything being written carries a `.part` suffix and becomes its final
+//! name by an atomic rename once complete, so a reader (a player, the uploader, a user
+//! browsing the folder) never sees half a file under a final name.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Suffix of files still being written.
+pub const PART_SUFFIX: &str = ".part";
+
+/// A file being written.
+#[derive(Debug)]
+pub struct PartFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+    written: u64,
+}
+
+impl PartFile {
+    /// Creates `<key>.part` under `root`, with its folders.
+    pub fn create(root: &Path, key: &str) -> io::Result<PartFile> {
+        let path = part_path(&root.join(key));
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = File::create(&path)?;
+        Ok(PartFile { path, out: BufWriter::with_capacity(256 * 1024, file), written: 0 })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Hands buffered bytes to the OS, so a killed process loses nothing already written.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Flushes, syncs and closes; returns the `.part` path for a finalizer to read.
+    pub fn close(mut self) -> io::Result<PathBuf> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()?;
+        Ok(self.path)
+    }
+
+    /// Closes and renames to `root/key`, the final name.
+    pub fn complete(self, root: &Path, key: &str) -> io::Result<PathBuf> {
+        let part = self.close()?;
+        let dest = root.join(key);
+        rename_into_place(&part, &dest)?;
+        Ok(dest)
+    }
+}
+
+pub fn part_path(final_path: &Path) -> PathBuf {
+    with_suffix(final_path, PART_SUFFIX)
+}
+
+/// `path` with `suffix` appended to its file name (`a.mp4` -> `a.mp4.finalizing`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Renames `from` to `to`, creating `to`'s folder.
+pub fn rename_into_place(from: &Path, to: &Path) -> io::Result<()> {
+    if let Some(dir) = to.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    fs::rename(from, to)
+}
+
+/// Writes a whole small file (a playlist) atomically: `.part` then rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let tmp = part_path(path);
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+/// The URI of `target` as seen from a playlist at `playlist` (both keys with `/`).
+pub fn relative_uri(playlist: &str, target: &str) -> String {
+    let from: Vec<&str> = playlist.split('/').collect();
+    let to: Vec<&str> = target.split('/').collect();
+    let from_dir = &from[..from.len() - 1];
+    let common = from_dir.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from_dir.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_uris() {
+        assert_eq!(relative_uri("record/a/s/x.m3u8", "record/a/s/1_0.ts"), "1_0.ts");
+        assert_eq!(relative_uri("idx/x.m3u8", "record/a/1_0.ts"), "../record/a/1_0.ts");
+        assert_eq!(relative_uri("x.m3u8", "seg/1_0.ts"), "seg/1_0.ts");
+    }
+
+    #[test]
+    fn part_files_rename_into_place() {
+        let root = std::env::temp_dir().join(format!("tapedeck-files-{}", std::process::id()));
+        let mut f = PartFile::create(&root, "a/b/c.ts").unwrap();
+        f.write(b"abc").unwrap();
+        assert!(root.join("a/b/c.ts.part").exists());
+        let dest = f.complete(&root, "a/b/c.ts").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"abc");
+        assert!(!root.join("a/b/c.ts.part").exists());
+        write_atomically(&root.join("p.m3u8"), b"#EXTM3U").unwrap();
+        assert_eq!(fs::read(root.join("p.m3u8")).unwrap(), b"#EXTM3U");
+        fs::remove_dir_all(root).unwrap();
+    }
+}

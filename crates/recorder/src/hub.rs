@@ -1,0 +1,152 @@
+//! The recorder as the ingest side sees it: a [`PublishSink`] that routes each publish to
+//! its recording, starting one when needed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use tapedeck_ingest::{MediaSender, Publication, PublishRequest, PublishSink, Refusal};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::config::Config;
+use crate::events::RecorderEvent;
+use crate::recording::{Attachment, Recording};
+
+/// Events a publication may queue before the publisher must wait (about 10 s of a 30 fps
+/// stream with audio): enough to ride out a slow disk, bounded so memory is too.
+pub const MEDIA_QUEUE: usize = 1024;
+
+pub(crate) type Key = (String, String);
+
+pub(crate) struct Entry {
+    pub id: u64,
+    attach: mpsc::Sender<Attachment>,
+    /// Cancels the publication currently feeding the recording (a takeover ends it).
+    current: CancellationToken,
+}
+
+/// Live recordings by AppName/StreamName.
+#[derive(Default)]
+pub struct Registry {
+    map: Mutex<HashMap<Key, Entry>>,
+}
+
+impl Registry {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<Key, Entry>> {
+        // A panic while holding this lock cannot leave the map half-updated (every change is
+        // a single insert or remove), so a poisoned lock is still usable.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Records every stream that a template matches.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RwLock<Arc<Config>>,
+    registry: Arc<Registry>,
+    events: broadcast::Sender<RecorderEvent>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    next_id: AtomicU64,
+    not_recorded_logged: Mutex<HashSet<Key>>,
+}
+
+impl Recorder {
+    pub fn new(config: Config) -> Recorder {
+        let (events, _) = broadcast::channel(1024);
+        Recorder {
+            inner: Arc::new(Inner {
+                config: RwLock::new(Arc::new(config)),
+                registry: Arc::new(Registry::default()),
+                events,
+                shutdown: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                next_id: AtomicU64::new(1),
+                not_recorded_logged: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the configuration. Running recordings keep the template they started with.
+    pub fn set_config(&self, config: Config) {
+        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<RecorderEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Cancelled when the recorder shuts down; sources stop with it.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Stops accepting streams, finalizes every open file, and returns when all are done.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    /// Streams being recorded (or waiting within their window).
+    pub fn active(&self) -> Vec<(String, String)> {
+        let mut keys: Vec<Key> = self.inner.registry.lock().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+}
+
+impl PublishSink for Recorder {
+    fn publish(&self, request: PublishRequest) -> Result<Publication, Refusal> {
+        let inner = &self.inner;
+        if inner.shutdown.is_cancelled() {
+            return Err(Refusal::Rejected("Tapedeck is shutting down".into()));
+        }
+        let key: Key = (request.app.clone(), request.stream.clone());
+        let config = self.config();
+        let (media, rx) = MediaSender::channel(MEDIA_QUEUE);
+        let cancel = inner.shutdown.child_token();
+        let attachment = Attachment { request: request.clone(), media: rx, dropped: media.dropped_counter() };
+
+        let mut map = inner.registry.lock();
+        if let Some(entry) = map.get_mut(&key) {
+            // A recording within its window (or a live one being taken over by a reconnect
+            // that arrived before we noticed the old connection died).
+            entry.current.cancel();
+            entry.current = cancel.clone();
+            if entry.attach.try_send(attachment).is_ok() {
+                return Ok(Publication { media, cancel });
+            }
+            // The recording is finishing and no longer listens: start a new one below.
+            map.remove(&key);
+        }
+        let Some(template) = config.template_for(&request.app, &request.stream).cloned() else {
+            let first = inner.not_recorded_logged.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
+            if first {
+                info!(stream = %format!("{}/{}", key.0, key.1), "no template matches this stream: not recording it");
+                let _ = inner.events.send(RecorderEvent::NotRecorded { app: key.0.clone(), stream: key.1.clone() });
+            }
+            return Err(Refusal::Rejected(format!("no recording template matches {}/{}", key.0, key.1)));
+        };
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (attach_tx, attach_rx) = mpsc::channel(4);
+        map.insert(key.clone(), Entry { id, attach: attach_tx, current: cancel.clone() });
+        drop(map);
+        let recording = Recording::new(key.0, key.1, template, config.recordings_dir(), inner.events.clone());
+        let registry = inner.registry.clone();
+        let shutdown = inner.shutdown.clone();
+        inner.tracker.spawn(recording.run(attachment, attach_rx, registry, id, shutdown));
+        Ok(Publication { media, cancel })
+    }
+}

@@ -1,0 +1,47 @@
+//! FLV: tags appended while recording, `onMetaData` with the `keyframes` seek index
+//! written when the file is finalized.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+
+use tapedeck_media::flv::writer::{finalize, FlvWriter};
+use tapedeck_media::{Frame, Tracks};
+
+use super::single::{FileFormat, Finalized, SingleFileOutput};
+use crate::config::Format;
+use crate::events::FileKind;
+
+pub type FlvOutput = SingleFileOutput<Flv>;
+
+pub struct Flv(FlvWriter);
+
+impl FileFormat for Flv {
+    const FORMAT: Format = Format::Flv;
+    const KIND: FileKind = FileKind::Flv;
+
+    fn new(tracks: &Tracks) -> Result<Self, String> {
+        Ok(Flv(FlvWriter::new(tracks)))
+    }
+
+    fn header(&mut self, out: &mut Vec<u8>) {
+        self.0.header(out);
+    }
+
+    fn write_frame(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), String> {
+        self.0.write_frame(frame, out).map_err(|e| e.to_string())
+    }
+
+    /// Tags are complete as soon as they are written: hand them to the OS at each key frame.
+    fn ready(&self, cut: bool) -> bool {
+        cut
+    }
+
+    fn take(&mut self, _out: &mut Vec<u8>) {}
+
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
+
+    fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String> {
+        let s = finalize(input, output).map_err(|e| e.to_string())?;
+        Ok(Finalized { duration: s.duration, bytes: s.bytes })
+    }
+}

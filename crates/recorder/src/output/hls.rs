@@ -1,0 +1,230 @@
+//! HLS: MPEG-TS segments cut on key frames at the slice duration, and the playlist.
+//!
+//! While live, the playlist is `<name with end "recording">.m3u8.part` (an EVENT playlist
+//! a player can follow). When the recording or its cycle ends it is written once more with
+//! `#EXT-X-ENDLIST` under its final name, and the `.part` playlist is removed.
+
+use tapedeck_media::hls::{MediaPlaylist, PlaylistSegment};
+use tapedeck_media::ts::mux::TsMuxer;
+use tapedeck_media::{Frame, MediaTime, Tracks};
+
+use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError};
+use crate::config::{Format, M3u8Options};
+use crate::events::{FileKind, FinishedFile};
+use crate::files::{part_path, relative_uri, write_atomically, PartFile};
+use crate::naming::{render, NameContext};
+
+struct Segment {
+    file: PartFile,
+    key: String,
+    extent: Extent,
+    discontinuity: bool,
+    buf: Vec<u8>,
+}
+
+struct Playlist {
+    start: MediaTime,
+    extent: Extent,
+    playlist: MediaPlaylist,
+    /// Key of the live (`.part`) playlist, whose end time is not known yet.
+    live_key: String,
+}
+
+pub struct HlsOutput {
+    ctx: OutputContext,
+    opts: M3u8Options,
+    muxer: Option<TsMuxer>,
+    segment: Option<Segment>,
+    playlist: Option<Playlist>,
+    /// `{Sequence}`: segments of the recording from 0, across resumes and cycles.
+    sequence: u64,
+    pending_discontinuity: bool,
+    tracks_changed: bool,
+}
+
+impl HlsOutput {
+    pub fn new(ctx: OutputContext, opts: M3u8Options) -> Self {
+        HlsOutput {
+            ctx,
+            opts,
+            muxer: None,
+            segment: None,
+            playlist: None,
+            sequence: 0,
+            pending_discontinuity: false,
+            tracks_changed: false,
+        }
+    }
+
+    fn names(&self, start: MediaTime, end: Option<MediaTime>, segment_start: Option<MediaTime>) -> NameContext<'_> {
+        NameContext {
+            app: &self.ctx.app,
+            stream: &self.ctx.stream,
+            start: self.ctx.wall(start),
+            end: end.map(|e| self.ctx.wall(e)),
+            segment_start: segment_start.map(|s| self.ctx.wall(s)),
+            sequence: self.sequence,
+        }
+    }
+
+    fn open_segment(&mut self, at: MediaTime, tracks: &Tracks) -> Result<(), OutputError> {
+        if self.playlist.is_none() {
+            let live_key = render(&self.opts.object, &self.names(at, None, None), "m3u8");
+            self.playlist = Some(Playlist { start: at, extent: Extent::new(at), playlist: MediaPlaylist::default(), live_key });
+        }
+        let key = render(&self.opts.slice_object, &self.names(at, None, Some(at)), "ts");
+        let file = PartFile::create(&self.ctx.root, &key).map_err(OutputError::io(self.ctx.root.join(&key)))?;
+        if self.muxer.is_none() || self.tracks_changed {
+            self.muxer = Some(TsMuxer::new(tracks));
+            self.tracks_changed = false;
+        }
+        let mut buf = Vec::with_capacity(64 * 1024);
+        if let Some(m) = self.muxer.as_mut() {
+            m.write_tables(&mut buf);
+        }
+        let discontinuity = std::mem::take(&mut self.pending_discontinuity);
+        self.segment = Some(Segment { file, key, extent: Extent::new(at), discontinuity, buf });
+        self.sequence += 1;
+        Ok(())
+    }
+
+    /// Completes the open segment and adds it to the playlist.
+    fn close_segment(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        let Some(mut seg) = self.segment.take() else { return Ok(()) };
+        let path = seg.file.path().to_owned();
+        seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;
+        let bytes = seg.file.written();
+        let final_path = seg.file.complete(&self.ctx.root, &seg.key).map_err(OutputError::io(&path))?;
+        let Some(pl) = self.playlist.as_mut() else { return Ok(()) };
+        let duration = seg.extent.duration();
+        pl.playlist.segments.push(PlaylistSegment {
+            uri: relative_uri(&pl.live_key, &seg.key),
+            duration: duration.as_secs_f64(),
+            program_date_time: Some(self.ctx.wall(seg.extent.start)),
+            discontinuity: seg.discontinuity,
+        });
+        pl.extent.end = pl.extent.end.max(seg.extent.end);
+        let live_path = self.ctx.root.join(&pl.live_key);
+        write_atomically(&part_path(&live_path), pl.playlist.render().as_bytes()).map_err(OutputError::io(&live_path))?;
+        let file = FinishedFile {
+            app: self.ctx.app.clone(),
+            stream: self.ctx.stream.clone(),
+            format: Format::M3u8,
+            kind: FileKind::Segment,
+            key: seg.key,
+            path: final_path,
+            start: self.ctx.wall(seg.extent.start),
+            end: self.ctx.wall(seg.extent.end),
+            duration: duration.as_secs_f64(),
+            bytes,
+        };
+        jobs.push(tokio::spawn(async move { Ok(file) }));
+        Ok(())
+    }
+
+    /// Writes the playlist under its final name with `#EXT-X-ENDLIST`.
+    fn close_playlist(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        self.close_segment(jobs)?;
+        let Some(mut pl) = self.playlist.take() else { return Ok(()) };
+        let live_path = part_path(&self.ctx.root.join(&pl.live_key));
+        if pl.playlist.segments.is_empty() {
+            let _ = std::fs::remove_file(&live_path);
+            return Ok(());
+        }
+        pl.playlist.ended = true;
+        let key = render(&self.opts.object, &self.names(pl.start, Some(pl.extent.end), None), "m3u8");
+        // Segment URIs were made relative to the live key; the final key differs only in
+        // its last segment, so they stay valid as long as the folder is the same.
+        if parent(&key) != parent(&pl.live_key) {
+            for s in &mut pl.playlist.segments {
+                s.uri = relative_uri(&key, &join_uri(parent(&pl.live_key), &s.uri));
+            }
+        }
+        let text = pl.playlist.render();
+        let path = self.ctx.root.join(&key);
+        write_atomically(&path, text.as_bytes()).map_err(OutputError::io(&path))?;
+        let _ = std::fs::remove_file(&live_path);
+        let file = FinishedFile {
+            app: self.ctx.app.clone(),
+            stream: self.ctx.stream.clone(),
+            format: Format::M3u8,
+            kind: FileKind::Playlist,
+            key,
+            path,
+            start: self.ctx.wall(pl.start),
+            end: self.ctx.wall(pl.extent.end),
+            duration: pl.playlist.segments.iter().map(|s| s.duration).sum(),
+            bytes: text.len() as u64,
+        };
+        jobs.push(tokio::spawn(async move { Ok(file) }));
+        Ok(())
+    }
+}
+
+fn parent(key: &str) -> &str {
+    key.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+fn join_uri(dir: &str, uri: &str) -> String {
+    let mut parts: Vec<&str> = if dir.is_empty() { Vec::new() } else { dir.split('/').collect() };
+    for seg in uri.split('/') {
+        if seg == ".." {
+            parts.pop();
+        } else {
+            parts.push(seg);
+        }
+    }
+    parts.join("/")
+}
+
+impl Output for HlsOutput {
+    fn write(&mut self, frame: &Frame, tracks: &Tracks, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        let cut = is_cut_point(frame, tracks);
+        if let Some(seg) = &self.segment {
+            let slice = MediaTime::from_secs(self.opts.slice_duration.0 as i64);
+            if cut && (frame.dts - seg.extent.start >= slice || self.tracks_changed) {
+                let cycle = MediaTime::from_secs(self.opts.cycle.0 as i64);
+                let cycle_due = self.playlist.as_ref().is_some_and(|p| frame.dts - p.start >= cycle);
+                if cycle_due {
+                    self.close_playlist(jobs)?;
+                } else {
+                    self.close_segment(jobs)?;
+                }
+            }
+        }
+        if self.segment.is_none() {
+            if !cut {
+                return Ok(()); // wait for a key frame: a segment must start decodable
+            }
+            self.open_segment(frame.dts, tracks)?;
+        }
+        let Some(seg) = self.segment.as_mut() else { return Ok(()) };
+        if let Some(m) = self.muxer.as_mut() {
+            m.write_frame(frame, &mut seg.buf)
+                .map_err(|e| OutputError::Format { path: seg.file.path().to_owned(), detail: e.to_string() })?;
+        }
+        seg.extent.add(frame, tracks);
+        if seg.buf.len() >= 256 * 1024 {
+            let path = seg.file.path().to_owned();
+            seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;
+            seg.file.flush().map_err(OutputError::io(&path))?;
+            seg.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn tracks_changed(&mut self) {
+        self.tracks_changed = true;
+        self.pending_discontinuity = true;
+    }
+
+    fn discontinuity(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        self.close_segment(jobs)?;
+        self.pending_discontinuity = true;
+        Ok(())
+    }
+
+    fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        self.close_playlist(jobs)
+    }
+}

@@ -1,0 +1,83 @@
+//! Per-format writers of one recording: each turns the recording's frames (already on the
+//! recording's timeline) into files, cuts on key frames, and rotates at its cycle.
+//!
+//! Writing a frame is synchronous and cheap (buffered appends to a `.part` file). Work
+//! that scales with a file's size (the MP4 and FLV finalizers) runs on the blocking pool
+//! and comes back as a [`FileJob`], so a cycle cut never stalls the live stream.
+
+mod extent;
+pub mod flv;
+pub mod hls;
+pub mod mp4;
+pub mod single;
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use tapedeck_media::{Frame, MediaTime, Tracks};
+use tokio::task::JoinHandle;
+
+use crate::events::FinishedFile;
+
+pub(crate) use extent::Extent;
+
+/// A file being finalized in the background.
+pub type FileJob = JoinHandle<Result<FinishedFile, OutputError>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {detail}")]
+    Format { path: PathBuf, detail: String },
+    #[error("background finalizer failed: {0}")]
+    Join(String),
+}
+
+impl OutputError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> OutputError {
+        let path = path.into();
+        move |source| OutputError::Io { path, source }
+    }
+}
+
+/// What every output of a recording shares.
+#[derive(Clone, Debug)]
+pub struct OutputContext {
+    /// The recordings folder: object keys are relative to it.
+    pub root: PathBuf,
+    pub app: String,
+    pub stream: String,
+    /// Wall-clock time of the recording's timeline origin.
+    pub t0: DateTime<Utc>,
+}
+
+impl OutputContext {
+    /// Wall-clock time of a point on the recording's timeline.
+    pub fn wall(&self, t: MediaTime) -> DateTime<Utc> {
+        self.t0 + chrono::Duration::microseconds(t.0 * 100 / 9)
+    }
+}
+
+/// One format's writer.
+pub trait Output: Send {
+    /// Writes one frame. `tracks` are the stream's current configs.
+    fn write(&mut self, frame: &Frame, tracks: &Tracks, jobs: &mut Vec<FileJob>) -> Result<(), OutputError>;
+    /// The stream's codec configuration changed: start a new file at the next key frame.
+    fn tracks_changed(&mut self);
+    /// The publisher went away; the next frame follows a gap. Closes the open segment so
+    /// no segment spans the gap.
+    fn discontinuity(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError>;
+    /// The recording ends: finish every file.
+    fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError>;
+}
+
+/// True when a new file or segment may start at `frame`: a video key frame, or any audio
+/// frame of an audio-only stream.
+pub(crate) fn is_cut_point(frame: &Frame, tracks: &Tracks) -> bool {
+    if tracks.video.is_some() {
+        frame.is_video() && frame.keyframe
+    } else {
+        !frame.is_video()
+    }
+}

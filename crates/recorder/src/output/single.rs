@@ -1,0 +1,188 @@
+//! Formats recorded as one file per recording (or per cycle): MP4 and FLV.
+//!
+//! Both write a self-contained `.part` file while recording (fragmented MP4; FLV without
+//! its seek index), so a killed process leaves a playable file, and both are finalized
+//! into their final form when the file ends: the work of [`FileFormat::finalize`], run on
+//! the blocking pool.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+
+use tapedeck_media::{Frame, MediaTime, Tracks};
+
+use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError};
+use crate::config::{FileOptions, Format};
+use crate::events::{FileKind, FinishedFile};
+use crate::files::{rename_into_place, with_suffix, PartFile};
+use crate::naming::{render, NameContext};
+
+/// What a finalizer reports.
+pub struct Finalized {
+    pub duration: MediaTime,
+    pub bytes: u64,
+}
+
+/// A container written as one growing file.
+pub trait FileFormat: Send + Sized + 'static {
+    const FORMAT: Format;
+    const KIND: FileKind;
+    fn new(tracks: &Tracks) -> Result<Self, String>;
+    /// Bytes that start the file.
+    fn header(&mut self, out: &mut Vec<u8>);
+    fn write_frame(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), String>;
+    /// True when buffered bytes should go to disk now (bounds what a crash can lose).
+    fn ready(&self, cut: bool) -> bool;
+    /// Moves whatever is ready into `out`.
+    fn take(&mut self, out: &mut Vec<u8>);
+    /// Flushes everything, at the end of the file.
+    fn finish(&mut self, out: &mut Vec<u8>);
+    fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String>;
+}
+
+struct OpenFile<F> {
+    format: F,
+    file: PartFile,
+    extent: Extent,
+    buf: Vec<u8>,
+}
+
+pub struct SingleFileOutput<F: FileFormat> {
+    ctx: OutputContext,
+    opts: FileOptions,
+    open: Option<OpenFile<F>>,
+    sequence: u64,
+    tracks_changed: bool,
+}
+
+impl<F: FileFormat> SingleFileOutput<F> {
+    pub fn new(ctx: OutputContext, opts: FileOptions) -> Self {
+        SingleFileOutput { ctx, opts, open: None, sequence: 0, tracks_changed: false }
+    }
+
+    fn key(&self, start: MediaTime, end: Option<MediaTime>) -> String {
+        let names = NameContext {
+            app: &self.ctx.app,
+            stream: &self.ctx.stream,
+            start: self.ctx.wall(start),
+            end: end.map(|e| self.ctx.wall(e)),
+            segment_start: None,
+            sequence: self.sequence,
+        };
+        render(&self.opts.object, &names, F::FORMAT.extension())
+    }
+
+    fn open(&mut self, at: MediaTime, tracks: &Tracks) -> Result<(), OutputError> {
+        let key = self.key(at, None);
+        let path = self.ctx.root.join(&key);
+        let mut format = F::new(tracks).map_err(|detail| OutputError::Format { path: path.clone(), detail })?;
+        let mut file = PartFile::create(&self.ctx.root, &key).map_err(OutputError::io(&path))?;
+        let mut buf = Vec::with_capacity(64 * 1024);
+        format.header(&mut buf);
+        file.write(&buf).map_err(OutputError::io(&path))?;
+        buf.clear();
+        self.open = Some(OpenFile { format, file, extent: Extent::new(at), buf });
+        self.tracks_changed = false;
+        Ok(())
+    }
+
+    fn finish_file(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        let Some(mut open) = self.open.take() else { return Ok(()) };
+        open.buf.clear();
+        open.format.finish(&mut open.buf);
+        let part = open.file.path().to_owned();
+        open.file.write(&open.buf).map_err(OutputError::io(&part))?;
+        open.file.close().map_err(OutputError::io(&part))?;
+        let key = self.key(open.extent.start, Some(open.extent.end));
+        self.sequence += 1;
+        let ctx = self.ctx.clone();
+        let extent = open.extent;
+        jobs.push(tokio::task::spawn_blocking(move || {
+            let dest = ctx.root.join(&key);
+            let finalized = finalize_into::<F>(&part, &dest)?;
+            Ok(FinishedFile {
+                app: ctx.app.clone(),
+                stream: ctx.stream.clone(),
+                format: F::FORMAT,
+                kind: F::KIND,
+                key,
+                path: dest,
+                start: ctx.wall(extent.start),
+                end: ctx.wall(extent.end),
+                duration: finalized.duration.as_secs_f64(),
+                bytes: finalized.bytes,
+            })
+        }));
+        Ok(())
+    }
+
+    fn flush(open: &mut OpenFile<F>) -> Result<(), OutputError> {
+        open.format.take(&mut open.buf);
+        if !open.buf.is_empty() {
+            let path = open.file.path().to_owned();
+            open.file.write(&open.buf).map_err(OutputError::io(&path))?;
+            open.file.flush().map_err(OutputError::io(&path))?;
+            open.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Finalizes the `.part` file `part` into `dest`: written next to it as `.finalizing`,
+/// then renamed, so the final name only ever holds a complete file. The `.part` file is
+/// removed only after that rename.
+pub fn finalize_into<F: FileFormat>(part: &Path, dest: &Path) -> Result<Finalized, OutputError> {
+    let tmp = with_suffix(dest, ".finalizing");
+    let finalized = {
+        let input = BufReader::new(File::open(part).map_err(OutputError::io(part))?);
+        let output = BufWriter::new(File::create(&tmp).map_err(OutputError::io(&tmp))?);
+        F::finalize(input, output).map_err(|detail| OutputError::Format { path: part.to_owned(), detail })?
+    };
+    rename_into_place(&tmp, dest).map_err(OutputError::io(dest))?;
+    std::fs::remove_file(part).map_err(OutputError::io(part))?;
+    Ok(finalized)
+}
+
+impl<F: FileFormat> Output for SingleFileOutput<F> {
+    fn write(&mut self, frame: &Frame, tracks: &Tracks, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        let cut = is_cut_point(frame, tracks);
+        if let Some(open) = &self.open {
+            let cycle = MediaTime::from_secs(self.opts.cycle.0 as i64);
+            if cut && (frame.dts - open.extent.start >= cycle || self.tracks_changed) {
+                self.finish_file(jobs)?;
+            }
+        }
+        if self.open.is_none() {
+            if !cut {
+                return Ok(()); // a file must start with a key frame
+            }
+            self.open(frame.dts, tracks)?;
+        }
+        let Some(open) = self.open.as_mut() else { return Ok(()) };
+        if open.format.ready(cut) {
+            Self::flush(open)?;
+        }
+        let path = open.file.path();
+        open.format
+            .write_frame(frame, &mut open.buf)
+            .map_err(|detail| OutputError::Format { path: path.to_owned(), detail })?;
+        open.extent.add(frame, tracks);
+        if open.buf.len() >= 256 * 1024 {
+            Self::flush(open)?;
+        }
+        Ok(())
+    }
+
+    fn tracks_changed(&mut self) {
+        self.tracks_changed = true;
+    }
+
+    fn discontinuity(&mut self, _jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        // One file per recording: the gap stays in the file's timeline.
+        Ok(())
+    }
+
+    fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        self.finish_file(jobs)
+    }
+}

@@ -1,0 +1,331 @@
+//! One recording: the frames of one AppName/StreamName from its first publish until the
+//! interruption window expires after the last one.
+//!
+//! Timeline. Each publish ("attachment") brings its own media clock (OBS restarts at 0 on
+//! every reconnect). The recording maps them onto one timeline that starts at 0 at the
+//! first frame and follows the wall clock across gaps:
+//! `t = frame.dts - attachment's first dts + offset`, where `offset` is the wall-clock time
+//! since the recording began when the attachment's first frame arrived (never less than
+//! the end of what is already written, so time never goes backwards). Names and
+//! `PROGRAM-DATE-TIME` come from `t0 + t`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tapedeck_ingest::PublishRequest;
+use tapedeck_media::{Frame, MediaEvent, MediaTime, TrackKind, Tracks};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{Format, Template};
+use crate::hub::Registry;
+use crate::events::RecorderEvent;
+use crate::output::flv::FlvOutput;
+use crate::output::hls::HlsOutput;
+use crate::output::mp4::Mp4Output;
+use crate::output::{FileJob, Output, OutputContext};
+
+/// A publisher joining (or re-joining) a recording.
+pub struct Attachment {
+    pub request: PublishRequest,
+    pub media: mpsc::Receiver<MediaEvent>,
+    pub dropped: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// How long to wait for a video config before treating a stream as audio-only.
+const SETTLE_AUDIO: MediaTime = MediaTime::from_millis(1500);
+
+pub(crate) struct Recording {
+    pub app: String,
+    pub stream: String,
+    template: Template,
+    root: std::path::PathBuf,
+    events: broadcast::Sender<RecorderEvent>,
+    outputs: Vec<Box<dyn Output>>,
+    jobs: Vec<FileJob>,
+    tracks: Tracks,
+    /// Wall-clock start of the recording and the instant it corresponds to.
+    started: Option<(chrono::DateTime<Utc>, Instant)>,
+    /// Timeline offset of the current attachment: `t = dts + offset`.
+    offset: Option<MediaTime>,
+    /// End of everything written so far on the timeline.
+    written_end: MediaTime,
+    /// Media held until the stream's tracks are known (see `settle`).
+    pending: Vec<MediaEvent>,
+    settled: bool,
+    dropped: Vec<Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl Recording {
+    pub fn new(app: String, stream: String, template: Template, root: std::path::PathBuf, events: broadcast::Sender<RecorderEvent>) -> Self {
+        Recording {
+            app,
+            stream,
+            template,
+            root,
+            events,
+            outputs: Vec::new(),
+            jobs: Vec::new(),
+            tracks: Tracks::default(),
+            started: None,
+            offset: None,
+            written_end: MediaTime::ZERO,
+            pending: Vec::new(),
+            settled: false,
+            dropped: Vec::new(),
+        }
+    }
+
+    fn emit(&self, event: RecorderEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Runs the recording until its window expires after the last publisher, or shutdown.
+    ///
+    /// Ending is decided under the registry's lock: a publish that arrives while the window
+    /// expires either reaches this recording's queue before the lock is taken (and resumes
+    /// it) or finds the entry gone (and starts a new recording). Nothing falls in between.
+    pub async fn run(mut self, first: Attachment, mut attachments: mpsc::Receiver<Attachment>, registry: Arc<Registry>, id: u64, shutdown: CancellationToken) {
+        let label = format!("{}/{}", self.app, self.stream);
+        self.emit(RecorderEvent::RecordStarted { app: self.app.clone(), stream: self.stream.clone(), origin: first.request.origin.clone() });
+        info!(stream = %label, origin = %first.request.origin, "recording started");
+        let mut current = Some(first);
+        'outer: loop {
+            if let Some(att) = current.take() {
+                self.dropped.push(att.dropped.clone());
+                let mut media = att.media;
+                self.offset = None;
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => break 'outer,
+                        Some(newer) = attachments.recv() => {
+                            info!(stream = %label, origin = %newer.request.origin, "a new publisher took over");
+                            self.discontinuity();
+                            self.emit(RecorderEvent::RecordResumed { app: self.app.clone(), stream: self.stream.clone(), origin: newer.request.origin.clone() });
+                            current = Some(newer);
+                            continue 'outer;
+                        }
+                        ev = media.recv() => match ev {
+                            Some(ev) => self.on_event(ev),
+                            None => break,
+                        },
+                    }
+                    self.reap_jobs();
+                }
+            }
+            // The publisher left: wait for the interruption window.
+            self.discontinuity();
+            let window = self.template.interruption_window.0;
+            self.emit(RecorderEvent::RecordPaused { app: self.app.clone(), stream: self.stream.clone(), window_secs: window });
+            info!(stream = %label, "publisher gone; waiting {window}s for it to come back");
+            let deadline = Instant::now() + std::time::Duration::from_secs(window);
+            let key = (self.app.clone(), self.stream.clone());
+            let resumed = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => None,
+                Some(att) = attachments.recv() => Some(Some(att)),
+                _ = tokio::time::sleep_until(deadline) => {
+                    let mut map = registry.lock();
+                    match attachments.try_recv() {
+                        Ok(att) => Some(Some(att)),
+                        Err(_) => {
+                            if map.get(&key).is_some_and(|e| e.id == id) {
+                                map.remove(&key);
+                            }
+                            Some(None)
+                        }
+                    }
+                }
+            };
+            let Some(resumed) = resumed else { break 'outer };
+            match resumed {
+                Some(att) => {
+                    info!(stream = %label, origin = %att.request.origin, "publisher is back within the window: same recording");
+                    self.emit(RecorderEvent::RecordResumed { app: self.app.clone(), stream: self.stream.clone(), origin: att.request.origin.clone() });
+                    current = Some(att);
+                }
+                None => break,
+            }
+        }
+        // On shutdown the entry may still be registered: remove it so nothing attaches to a
+        // recording that is finishing.
+        {
+            let mut map = registry.lock();
+            if map.get(&(self.app.clone(), self.stream.clone())).is_some_and(|e| e.id == id) {
+                map.remove(&(self.app.clone(), self.stream.clone()));
+            }
+        }
+        self.finish().await;
+    }
+
+    fn on_event(&mut self, ev: MediaEvent) {
+        if !self.settled {
+            self.pending.push(ev);
+            self.settle();
+            return;
+        }
+        self.apply(ev);
+    }
+
+    /// Holds media until the tracks are known: a video config (the stream has video), or
+    /// 1.5 s of audio with no video config (audio-only). Outputs are created with the
+    /// complete track list, so no file lacks a track the stream has.
+    fn settle(&mut self) {
+        let has_video = self.pending.iter().any(|e| matches!(e, MediaEvent::VideoConfig(_))) || self.tracks.video.is_some();
+        let audio_times: Vec<MediaTime> = self
+            .pending
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::Frame(f) if f.kind == TrackKind::Audio => Some(f.dts),
+                _ => None,
+            })
+            .collect();
+        let audio_span = match (audio_times.first(), audio_times.last()) {
+            (Some(a), Some(b)) => *b - *a,
+            _ => MediaTime::ZERO,
+        };
+        let video_frame_seen = self.pending.iter().any(|e| matches!(e, MediaEvent::Frame(f) if f.is_video()));
+        if has_video && (video_frame_seen || audio_span >= SETTLE_AUDIO) || audio_span >= SETTLE_AUDIO || self.pending.len() > 4096 {
+            self.settled = true;
+            for ev in std::mem::take(&mut self.pending) {
+                self.apply(ev);
+            }
+        }
+    }
+
+    fn apply(&mut self, ev: MediaEvent) {
+        match ev {
+            MediaEvent::VideoConfig(c) => {
+                let changed = self.tracks.video.as_ref().is_some_and(|old| old.record != c.record);
+                self.tracks.video = Some(c);
+                if changed {
+                    self.outputs.iter_mut().for_each(|o| o.tracks_changed());
+                }
+            }
+            MediaEvent::AudioConfig(c) => {
+                let changed = self.tracks.audio.as_ref().is_some_and(|old| old.asc != c.asc);
+                self.tracks.audio = Some(c);
+                if changed {
+                    self.outputs.iter_mut().for_each(|o| o.tracks_changed());
+                }
+            }
+            MediaEvent::Frame(f) => self.frame(f),
+        }
+    }
+
+    fn frame(&mut self, mut f: Frame) {
+        if f.kind == TrackKind::Audio && self.tracks.audio.is_none() || f.kind == TrackKind::Video && self.tracks.video.is_none() {
+            return;
+        }
+        let (t0, at) = *self.started.get_or_insert_with(|| (Utc::now(), Instant::now()));
+        let offset = match self.offset {
+            Some(o) => o,
+            None => {
+                // First frame of this attachment: place it at the wall-clock time since the
+                // recording began, and never before what is already written.
+                let since = MediaTime::from_duration(at.elapsed());
+                let place = if self.outputs.is_empty() && self.written_end == MediaTime::ZERO { MediaTime::ZERO } else { since.max(self.written_end) };
+                let o = place - f.dts;
+                self.offset = Some(o);
+                o
+            }
+        };
+        f.dts += offset;
+        f.pts += offset;
+        if f.dts < MediaTime::ZERO {
+            return;
+        }
+        if self.outputs.is_empty() {
+            self.outputs = self.make_outputs(t0);
+        }
+        let mut failed = Vec::new();
+        for (i, out) in self.outputs.iter_mut().enumerate() {
+            if let Err(e) = out.write(&f, &self.tracks, &mut self.jobs) {
+                failed.push((i, e));
+            }
+        }
+        for (_, e) in failed {
+            warn!(stream = %format!("{}/{}", self.app, self.stream), "write failed: {e}");
+            self.emit(RecorderEvent::WriteFailed { app: self.app.clone(), stream: self.stream.clone(), detail: e.to_string() });
+        }
+        self.written_end = self.written_end.max(f.dts);
+    }
+
+    fn make_outputs(&self, t0: chrono::DateTime<Utc>) -> Vec<Box<dyn Output>> {
+        let ctx = OutputContext { root: self.root.clone(), app: self.app.clone(), stream: self.stream.clone(), t0 };
+        let mut formats = self.template.formats.clone();
+        formats.sort();
+        formats.dedup();
+        formats
+            .into_iter()
+            .map(|f| -> Box<dyn Output> {
+                match f {
+                    Format::M3u8 => Box::new(HlsOutput::new(ctx.clone(), self.template.m3u8.clone())),
+                    Format::Mp4 => Box::new(Mp4Output::new(ctx.clone(), self.template.mp4.clone())),
+                    Format::Flv => Box::new(FlvOutput::new(ctx.clone(), self.template.flv.clone())),
+                }
+            })
+            .collect()
+    }
+
+    fn discontinuity(&mut self) {
+        self.offset = None;
+        for out in self.outputs.iter_mut() {
+            if let Err(e) = out.discontinuity(&mut self.jobs) {
+                warn!("closing a segment failed: {e}");
+            }
+        }
+    }
+
+    /// Emits events for finished background jobs without waiting for the others.
+    fn reap_jobs(&mut self) {
+        if !self.jobs.iter().any(|j| j.is_finished()) {
+            return;
+        }
+        let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.jobs).into_iter().partition(|j| j.is_finished());
+        self.jobs = running;
+        for job in done {
+            // A finished JoinHandle resolves at once.
+            let events = self.events.clone();
+            let label = format!("{}/{}", self.app, self.stream);
+            let (app, stream) = (self.app.clone(), self.stream.clone());
+            tokio::spawn(async move { report(job, &events, &label, app, stream).await });
+        }
+    }
+
+    async fn finish(mut self) {
+        for out in self.outputs.iter_mut() {
+            if let Err(e) = out.close(&mut self.jobs) {
+                warn!(stream = %format!("{}/{}", self.app, self.stream), "closing failed: {e}");
+                let _ = self.events.send(RecorderEvent::WriteFailed { app: self.app.clone(), stream: self.stream.clone(), detail: e.to_string() });
+            }
+        }
+        let label = format!("{}/{}", self.app, self.stream);
+        for job in std::mem::take(&mut self.jobs) {
+            report(job, &self.events, &label, self.app.clone(), self.stream.clone()).await;
+        }
+        let dropped = self.dropped.iter().map(|d| d.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        info!(stream = %label, dropped, "recording stopped");
+        let _ = self.events.send(RecorderEvent::RecordStopped { app: self.app.clone(), stream: self.stream.clone(), dropped_events: dropped });
+    }
+}
+
+async fn report(job: FileJob, events: &broadcast::Sender<RecorderEvent>, label: &str, app: String, stream: String) {
+    match job.await {
+        Ok(Ok(file)) => {
+            info!(stream = %label, key = %file.key, duration = file.duration, bytes = file.bytes, "wrote file");
+            let _ = events.send(RecorderEvent::FileFinished(file));
+        }
+        Ok(Err(e)) => {
+            warn!(stream = %label, "finishing a file failed: {e}");
+            let _ = events.send(RecorderEvent::WriteFailed { app, stream, detail: e.to_string() });
+        }
+        Err(e) => {
+            warn!(stream = %label, "finishing a file failed: {e}");
+            let _ = events.send(RecorderEvent::WriteFailed { app, stream, detail: e.to_string() });
+        }
+    }
+}

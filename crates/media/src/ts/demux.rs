@@ -32,7 +32,10 @@ use bytes::Bytes;
 use super::nal::{self, NalKind};
 use super::pes::{self, Unwrapper};
 use super::psi;
-use super::{TsError, PACKET_SIZE, PID_PAT, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, STREAM_TYPE_H265, SYNC_BYTE};
+use super::{
+    TsError, PACKET_SIZE, PID_PAT, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, STREAM_TYPE_H265,
+    SYNC_BYTE,
+};
 use crate::codec::{aac, h264, hevc, AudioConfig, VideoCodec, VideoConfig};
 use crate::frame::{Frame, MediaEvent, TrackKind};
 use crate::time::MediaTime;
@@ -146,13 +149,21 @@ impl TsDemuxer {
         first.map_or(Ok(()), Err)
     }
 
-    fn drain_packets(&mut self, at_end: bool, out: &mut Vec<MediaEvent>, first: &mut Option<TsError>) {
+    fn drain_packets(
+        &mut self,
+        at_end: bool,
+        out: &mut Vec<MediaEvent>,
+        first: &mut Option<TsError>,
+    ) {
         let buf = std::mem::take(&mut self.buf);
         let mut pos = 0;
         while buf.len() - pos >= PACKET_SIZE {
             let avail = &buf[pos..];
             if avail[0] != SYNC_BYTE {
-                let skip = avail.iter().position(|&b| b == SYNC_BYTE).unwrap_or(avail.len());
+                let skip = avail
+                    .iter()
+                    .position(|&b| b == SYNC_BYTE)
+                    .unwrap_or(avail.len());
                 self.skipped_bytes += skip as u64;
                 pos += skip;
                 continue;
@@ -183,7 +194,10 @@ impl TsDemuxer {
         let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
         if p[1] & 0x80 != 0 {
             // transport_error_indicator: the transport layer says this packet is damaged.
-            return Err(TsError::BadPacket { pid, detail: "transport_error_indicator is set".into() });
+            return Err(TsError::BadPacket {
+                pid,
+                detail: "transport_error_indicator is set".into(),
+            });
         }
         let pusi = p[1] & 0x40 != 0;
         let afc = (p[3] >> 4) & 3;
@@ -195,7 +209,10 @@ impl TsDemuxer {
             // 2.4.3.5: at most 183 bytes without payload, 182 with.
             let max = if afc == 3 { 182 } else { 183 };
             if af_len > max {
-                return Err(TsError::BadPacket { pid, detail: format!("adaptation_field_length {af_len}") });
+                return Err(TsError::BadPacket {
+                    pid,
+                    detail: format!("adaptation_field_length {af_len}"),
+                });
             }
             discontinuity = af_len > 0 && p[5] & 0x80 != 0;
             start = 5 + af_len;
@@ -214,25 +231,35 @@ impl TsDemuxer {
             }
         } else if self.video.as_ref().is_some_and(|v| v.pes.pid == pid) {
             // Taken out so the PES handler can borrow the demuxer's clock and counters.
-            let Some(mut v) = self.video.take() else { return Ok(()) };
-            let r = v.pes.push(pusi, cc, discontinuity, payload).and_then(|done| {
-                let mut first = None;
-                for data in done {
-                    note(&mut first, self.video_pes(&mut v, &data, out));
-                }
-                first.map_or(Ok(()), Err)
-            });
+            let Some(mut v) = self.video.take() else {
+                return Ok(());
+            };
+            let r = v
+                .pes
+                .push(pusi, cc, discontinuity, payload)
+                .and_then(|done| {
+                    let mut first = None;
+                    for data in done {
+                        note(&mut first, self.video_pes(&mut v, &data, out));
+                    }
+                    first.map_or(Ok(()), Err)
+                });
             self.video = Some(v);
             r?;
         } else if self.audio.as_ref().is_some_and(|a| a.pes.pid == pid) {
-            let Some(mut a) = self.audio.take() else { return Ok(()) };
-            let r = a.pes.push(pusi, cc, discontinuity, payload).and_then(|done| {
-                let mut first = None;
-                for data in done {
-                    note(&mut first, self.audio_pes(&mut a, &data, out));
-                }
-                first.map_or(Ok(()), Err)
-            });
+            let Some(mut a) = self.audio.take() else {
+                return Ok(());
+            };
+            let r = a
+                .pes
+                .push(pusi, cc, discontinuity, payload)
+                .and_then(|done| {
+                    let mut first = None;
+                    for data in done {
+                        note(&mut first, self.audio_pes(&mut a, &data, out));
+                    }
+                    first.map_or(Ok(()), Err)
+                });
             self.audio = Some(a);
             r?;
         }
@@ -260,7 +287,11 @@ impl TsDemuxer {
             _ => None,
         });
         match video {
-            Some((pid, codec)) if self.video.as_ref().is_some_and(|v| v.pes.pid == pid && v.codec == codec) => {}
+            Some((pid, codec))
+                if self
+                    .video
+                    .as_ref()
+                    .is_some_and(|v| v.pes.pid == pid && v.codec == codec) => {}
             Some((pid, codec)) => {
                 self.video = Some(VideoStream {
                     codec,
@@ -273,19 +304,35 @@ impl TsDemuxer {
             }
             None => self.video = None,
         }
-        let audio = streams.iter().find(|s| s.stream_type == STREAM_TYPE_AAC_ADTS).map(|s| s.pid);
+        let audio = streams
+            .iter()
+            .find(|s| s.stream_type == STREAM_TYPE_AAC_ADTS)
+            .map(|s| s.pid);
         match audio {
             Some(pid) if self.audio.as_ref().is_some_and(|a| a.pes.pid == pid) => {}
-            Some(pid) => self.audio = Some(AudioStream { pes: PesBuf::new(pid), config: None }),
+            Some(pid) => {
+                self.audio = Some(AudioStream {
+                    pes: PesBuf::new(pid),
+                    config: None,
+                })
+            }
             None => self.audio = None,
         }
         Ok(())
     }
 
-    fn video_pes(&mut self, v: &mut VideoStream, data: &[u8], out: &mut Vec<MediaEvent>) -> Result<(), TsError> {
+    fn video_pes(
+        &mut self,
+        v: &mut VideoStream,
+        data: &[u8],
+        out: &mut Vec<MediaEvent>,
+    ) -> Result<(), TsError> {
         let pid = v.pes.pid;
         let p = pes::parse(pid, data)?;
-        let pts = p.pts.ok_or_else(|| TsError::Pes { pid, detail: "video PES without PTS".into() })?;
+        let pts = p.pts.ok_or_else(|| TsError::Pes {
+            pid,
+            detail: "video PES without PTS".into(),
+        })?;
         let dts = self.clock.unwrap(p.dts.unwrap_or(pts));
         let pts = self.clock.unwrap(pts);
         let (mut vps, mut sps, mut pps) = (Vec::new(), Vec::new(), Vec::new());
@@ -305,7 +352,8 @@ impl TsDemuxer {
             }
         }
         // Sets absent from this AU stay as they were (a PPS may be repeated alone).
-        let changed = (!vps.is_empty() && vps != v.vps) || (!sps.is_empty() && sps != v.sps)
+        let changed = (!vps.is_empty() && vps != v.vps)
+            || (!sps.is_empty() && sps != v.sps)
             || (!pps.is_empty() && pps != v.pps);
         if changed {
             for (new, old) in [(vps, &mut v.vps), (sps, &mut v.sps), (pps, &mut v.pps)] {
@@ -313,7 +361,9 @@ impl TsDemuxer {
                     *old = new;
                 }
             }
-            let ready = !v.sps.is_empty() && !v.pps.is_empty() && (v.codec == VideoCodec::H264 || !v.vps.is_empty());
+            let ready = !v.sps.is_empty()
+                && !v.pps.is_empty()
+                && (v.codec == VideoCodec::H264 || !v.vps.is_empty());
             if ready {
                 let built = match v.codec {
                     VideoCodec::H264 => h264::build_avcc(&v.sps, &v.pps),
@@ -333,20 +383,34 @@ impl TsDemuxer {
             self.dropped_frames += 1;
             return Ok(());
         }
-        out.push(MediaEvent::Frame(Frame { kind: TrackKind::Video, dts, pts, keyframe, data: frame.into() }));
+        out.push(MediaEvent::Frame(Frame {
+            kind: TrackKind::Video,
+            dts,
+            pts,
+            keyframe,
+            data: frame.into(),
+        }));
         Ok(())
     }
 
-    fn audio_pes(&mut self, a: &mut AudioStream, data: &[u8], out: &mut Vec<MediaEvent>) -> Result<(), TsError> {
+    fn audio_pes(
+        &mut self,
+        a: &mut AudioStream,
+        data: &[u8],
+        out: &mut Vec<MediaEvent>,
+    ) -> Result<(), TsError> {
         let pid = a.pes.pid;
         let p = pes::parse(pid, data)?;
-        let pts = p.pts.ok_or_else(|| TsError::Pes { pid, detail: "audio PES without PTS".into() })?;
+        let pts = p.pts.ok_or_else(|| TsError::Pes {
+            pid,
+            detail: "audio PES without PTS".into(),
+        })?;
         let pts = self.clock.unwrap(pts);
         let mut rest = p.payload;
         let mut samples: i64 = 0;
         while !rest.is_empty() {
             let f = aac::parse_adts(rest).map_err(|source| TsError::Codec { pid, source })?;
-            if a.config.as_ref().map_or(true, |c| c.asc != f.config.asc) {
+            if a.config.as_ref().is_none_or(|c| c.asc != f.config.asc) {
                 let config = Arc::new(f.config.clone());
                 out.push(MediaEvent::AudioConfig(config.clone()));
                 a.config = Some(config);
@@ -400,7 +464,12 @@ impl SectionBuf {
 
 impl PesBuf {
     fn new(pid: u16) -> Self {
-        PesBuf { pid, data: Vec::new(), active: false, next_cc: None }
+        PesBuf {
+            pid,
+            data: Vec::new(),
+            active: false,
+            next_cc: None,
+        }
     }
 
     /// The PES being assembled, if any.
@@ -412,7 +481,13 @@ impl PesBuf {
 
     /// Adds one packet's payload; returns the PES packets it completed (at most two: the
     /// previous one ended by this PUSI, and a short bounded one inside this packet).
-    fn push(&mut self, pusi: bool, cc: u8, discontinuity: bool, payload: &[u8]) -> Result<Vec<Vec<u8>>, TsError> {
+    fn push(
+        &mut self,
+        pusi: bool,
+        cc: u8,
+        discontinuity: bool,
+        payload: &[u8],
+    ) -> Result<Vec<Vec<u8>>, TsError> {
         let mut done = Vec::new();
         if let Some(expected) = self.next_cc {
             if cc == expected.wrapping_sub(1) & 0x0f && !pusi && !discontinuity {
@@ -425,7 +500,11 @@ impl PesBuf {
                 self.active = false;
                 self.data.clear();
                 self.next_cc = Some((cc + 1) & 0x0f);
-                return Err(TsError::Continuity { pid: self.pid, expected, got: cc });
+                return Err(TsError::Continuity {
+                    pid: self.pid,
+                    expected,
+                    got: cc,
+                });
             }
         }
         self.next_cc = Some((cc + 1) & 0x0f);
@@ -449,7 +528,10 @@ impl PesBuf {
         if self.data.len() > MAX_PES_SIZE {
             self.active = false;
             self.data.clear();
-            return Err(TsError::Pes { pid: self.pid, detail: format!("PES larger than {MAX_PES_SIZE} bytes") });
+            return Err(TsError::Pes {
+                pid: self.pid,
+                detail: format!("PES larger than {MAX_PES_SIZE} bytes"),
+            });
         }
         Ok(done)
     }

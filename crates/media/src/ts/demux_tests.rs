@@ -20,7 +20,10 @@ fn demux_chunked(ts: &[u8], chunk: usize) -> (Vec<MediaEvent>, TsDemuxer) {
 fn assert_same_video_config(a: &VideoConfig, b: &VideoConfig) {
     assert_eq!(a.codec, b.codec);
     assert_eq!(a.parameter_sets, b.parameter_sets);
-    assert_eq!((a.width, a.height, &a.codec_string), (b.width, b.height, &b.codec_string));
+    assert_eq!(
+        (a.width, a.height, &a.codec_string),
+        (b.width, b.height, &b.codec_string)
+    );
 }
 
 fn round_trip(tracks: &Tracks, frames: &[Frame]) {
@@ -65,13 +68,20 @@ fn round_trips_hevc_video_only() {
 
 #[test]
 fn round_trips_audio_only() {
-    round_trip(&tracks(None, Some(aac_config())), &synthetic_frames(None, true, 2));
+    round_trip(
+        &tracks(None, Some(aac_config())),
+        &synthetic_frames(None, true, 2),
+    );
 }
 
 #[test]
 fn any_chunking_gives_the_same_events() {
     let frames = synthetic_frames(Some(VideoCodec::H264), true, 1);
-    let ts = mux(&tracks(Some(h264_config()), Some(aac_config())), &frames, 20);
+    let ts = mux(
+        &tracks(Some(h264_config()), Some(aac_config())),
+        &frames,
+        20,
+    );
     let (whole, _) = demux_chunked(&ts, ts.len());
     assert!(frames_of(&whole).len() == frames.len());
     for chunk in [1, 7, 188, 189, 1000] {
@@ -86,15 +96,28 @@ fn timestamps_unwrap_across_the_33_bit_wrap() {
     let base = MediaTime(pes::TIMESTAMP_MODULUS - PTS_OFFSET.0 - 45_000);
     let frames: Vec<Frame> = synthetic_frames(Some(VideoCodec::H264), true, 1)
         .into_iter()
-        .map(|f| Frame { dts: f.dts + base, pts: f.pts + base, ..f })
+        .map(|f| Frame {
+            dts: f.dts + base,
+            pts: f.pts + base,
+            ..f
+        })
         .collect();
-    let ts = mux(&tracks(Some(h264_config()), Some(aac_config())), &frames, 1000);
+    let ts = mux(
+        &tracks(Some(h264_config()), Some(aac_config())),
+        &frames,
+        1000,
+    );
     let (events, _) = demux_chunked(&ts, 1316);
     let got = frames_of(&events);
     let video: Vec<&Frame> = got.iter().filter(|f| f.is_video()).collect();
     assert_eq!(video.len(), 30);
-    assert!(video.windows(2).all(|w| w[1].dts > w[0].dts), "monotonic across the wrap");
-    assert!(video.last().is_some_and(|f| f.dts.0 > pes::TIMESTAMP_MODULUS));
+    assert!(
+        video.windows(2).all(|w| w[1].dts > w[0].dts),
+        "monotonic across the wrap"
+    );
+    assert!(video
+        .last()
+        .is_some_and(|f| f.dts.0 > pes::TIMESTAMP_MODULUS));
     assert_same_frames(&got, &shifted(&frames, PTS_OFFSET));
 }
 
@@ -152,8 +175,12 @@ fn changed_parameter_sets_emit_a_new_config() {
         m.write_frame(f, &mut ts).expect("mux");
     }
     let (events, _) = demux_chunked(&ts, 4096);
-    let configs: Vec<usize> =
-        events.iter().enumerate().filter(|(_, e)| matches!(e, MediaEvent::VideoConfig(_))).map(|(i, _)| i).collect();
+    let configs: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, MediaEvent::VideoConfig(_)))
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(configs, [0, 16], "second config right before frame 15");
     match &events[16] {
         MediaEvent::VideoConfig(c) => assert_eq!(c.parameter_sets, b.parameter_sets),
@@ -164,7 +191,11 @@ fn changed_parameter_sets_emit_a_new_config() {
 #[test]
 fn resyncs_after_garbage_between_packets() {
     let frames = synthetic_frames(Some(VideoCodec::H264), true, 1);
-    let ts = mux(&tracks(Some(h264_config()), Some(aac_config())), &frames, 1000);
+    let ts = mux(
+        &tracks(Some(h264_config()), Some(aac_config())),
+        &frames,
+        1000,
+    );
     let (clean, _) = demux_chunked(&ts, 4096);
     // Garbage (with decoy sync bytes) before the stream and between two packets of the
     // same audio PES would break that PES; put it between whole PES instead.
@@ -177,7 +208,8 @@ fn resyncs_after_garbage_between_packets() {
     let mut d = TsDemuxer::new();
     let mut out = Vec::new();
     for c in dirty.chunks(7) {
-        d.push(c, &mut out).expect("garbage is skipped, not an error");
+        d.push(c, &mut out)
+            .expect("garbage is skipped, not an error");
     }
     d.flush(&mut out).expect("clean end");
     assert_eq!(d.skipped_bytes(), 6 + 403);
@@ -189,12 +221,19 @@ fn lost_packet_inside_a_pes_is_a_continuity_error_and_drops_that_frame() {
     let frames = synthetic_frames(Some(VideoCodec::H264), false, 1);
     let mut ts = mux(&tracks(Some(h264_config()), None), &frames, 1000);
     // Remove the second packet of the first video PES (the big key frame).
-    let second = packets(&ts).iter().position(|p| p.pid == PID_VIDEO).expect("video") + 1;
+    let second = packets(&ts)
+        .iter()
+        .position(|p| p.pid == PID_VIDEO)
+        .expect("video")
+        + 1;
     ts.drain(second * 188..(second + 1) * 188);
     let mut d = TsDemuxer::new();
     let mut out = Vec::new();
     let err = d.push(&ts, &mut out).expect_err("continuity error");
-    assert!(matches!(err, TsError::Continuity { pid: PID_VIDEO, .. }), "{err}");
+    assert!(
+        matches!(err, TsError::Continuity { pid: PID_VIDEO, .. }),
+        "{err}"
+    );
     d.flush(&mut out).expect("rest is clean");
     // Frame 0 lost; frames 1..14 have no config yet; the second GOP survives.
     assert_same_frames(&frames_of(&out), &shifted(&frames[15..], PTS_OFFSET));
@@ -203,7 +242,11 @@ fn lost_packet_inside_a_pes_is_a_continuity_error_and_drops_that_frame() {
 #[test]
 fn truncated_input_is_a_typed_error() {
     let frames = synthetic_frames(Some(VideoCodec::H264), true, 1);
-    let ts = mux(&tracks(Some(h264_config()), Some(aac_config())), &frames, 1000);
+    let ts = mux(
+        &tracks(Some(h264_config()), Some(aac_config())),
+        &frames,
+        1000,
+    );
     // Whole stream, then the first 88 bytes of another packet.
     let mut cut = ts.clone();
     cut.extend_from_slice(&ts[..88]);
@@ -211,7 +254,11 @@ fn truncated_input_is_a_typed_error() {
     let mut out = Vec::new();
     d.push(&cut, &mut out).expect("whole packets so far");
     assert_eq!(d.flush(&mut out), Err(TsError::TruncatedPacket(88)));
-    assert_eq!(frames_of(&out).len(), frames.len(), "everything before the cut is emitted");
+    assert_eq!(
+        frames_of(&out).len(),
+        frames.len(),
+        "everything before the cut is emitted"
+    );
     // A PES whose declared length overruns its packets.
     let mut raw = Vec::new();
     TsMuxer::new(&tracks(None, Some(aac_config()))).write_tables(&mut raw);
@@ -220,8 +267,12 @@ fn truncated_input_is_a_typed_error() {
     pes_bytes.extend_from_slice(&[0xff; 100]);
     packetize_raw(PID_AUDIO, &pes_bytes, &mut 0, &mut raw);
     let mut d = TsDemuxer::new();
-    d.push(&raw, &mut out).expect("incomplete, not yet an error");
-    assert!(matches!(d.flush(&mut out), Err(TsError::Pes { pid: PID_AUDIO, .. })));
+    d.push(&raw, &mut out)
+        .expect("incomplete, not yet an error");
+    assert!(matches!(
+        d.flush(&mut out),
+        Err(TsError::Pes { pid: PID_AUDIO, .. })
+    ));
 }
 
 #[test]
@@ -231,16 +282,28 @@ fn corrupt_psi_and_pes_are_typed_errors() {
     ts[10] ^= 0xff; // inside the PAT section: its CRC no longer checks
     let mut d = TsDemuxer::new();
     let mut out = Vec::new();
-    assert!(matches!(d.push(&ts, &mut out), Err(TsError::Psi { pid: 0, .. })));
-    assert!(out.is_empty(), "no PMT PID known: every stream PID is unknown and skipped");
+    assert!(matches!(
+        d.push(&ts, &mut out),
+        Err(TsError::Psi { pid: 0, .. })
+    ));
+    assert!(
+        out.is_empty(),
+        "no PMT PID known: every stream PID is unknown and skipped"
+    );
 
     let mut ts = mux(&tracks(Some(h264_config()), None), &frames, 1000);
-    let first_video = packets(&ts).iter().position(|p| p.pid == PID_VIDEO).expect("video");
+    let first_video = packets(&ts)
+        .iter()
+        .position(|p| p.pid == PID_VIDEO)
+        .expect("video");
     // Damage the start code of the first PES (after the 4-byte header and 8-byte AF).
     ts[first_video * 188 + 4 + 8] = 0x99;
     let mut d = TsDemuxer::new();
     let mut out = Vec::new();
-    assert!(matches!(d.push(&ts, &mut out), Err(TsError::Pes { pid: PID_VIDEO, .. })));
+    assert!(matches!(
+        d.push(&ts, &mut out),
+        Err(TsError::Pes { pid: PID_VIDEO, .. })
+    ));
     d.flush(&mut out).expect("rest is clean");
     assert_eq!(frames_of(&out).len(), 15, "the second GOP survives");
 }
@@ -253,7 +316,11 @@ fn random_and_mutated_input_never_panics() {
     let _ = d.push(&rng.bytes(100_000), &mut out);
     let _ = d.flush(&mut out);
     let frames = synthetic_frames(Some(VideoCodec::H265), true, 1);
-    let ts = mux(&tracks(Some(hevc_config()), Some(aac_config())), &frames, 10);
+    let ts = mux(
+        &tracks(Some(hevc_config()), Some(aac_config())),
+        &frames,
+        10,
+    );
     let mut errors = 0;
     for round in 0..300 {
         let mut bad = ts.clone();

@@ -52,7 +52,10 @@ pub enum TsError {
     NoTrack(TrackKind),
     /// A video frame's 4-byte NAL length prefixes do not add up to the frame size.
     #[error("video frame at {at}: {detail}")]
-    BadFrame { at: crate::MediaTime, detail: String },
+    BadFrame {
+        at: crate::MediaTime,
+        detail: String,
+    },
     /// An audio access unit is too long for a 13-bit ADTS frame length.
     #[error("AAC access unit of {0} bytes does not fit an ADTS frame")]
     AudioFrameTooLong(usize),

@@ -75,7 +75,13 @@ impl TsMuxer {
             (None, Some(_)) => PID_AUDIO,
             (None, None) => PID_NULL,
         };
-        TsMuxer { video: tracks.video.clone(), audio: tracks.audio.clone(), pcr_pid, cc: [0; 4], last_pcr: None }
+        TsMuxer {
+            video: tracks.video.clone(),
+            audio: tracks.audio.clone(),
+            pcr_pid,
+            cc: [0; 4],
+            last_pcr: None,
+        }
     }
 
     /// Replaces the video parameter sets (an encoder restart with new SPS/PPS); they are
@@ -101,10 +107,16 @@ impl TsMuxer {
                 VideoCodec::H264 => STREAM_TYPE_H264,
                 VideoCodec::H265 => STREAM_TYPE_H265,
             };
-            streams.push(PmtStream { stream_type, pid: PID_VIDEO });
+            streams.push(PmtStream {
+                stream_type,
+                pid: PID_VIDEO,
+            });
         }
         if self.audio.is_some() {
-            streams.push(PmtStream { stream_type: STREAM_TYPE_AAC_ADTS, pid: PID_AUDIO });
+            streams.push(PmtStream {
+                stream_type: STREAM_TYPE_AAC_ADTS,
+                pid: PID_AUDIO,
+            });
         }
         self.write_section(PID_PMT, &psi::pmt_section(self.pcr_pid, &streams), out);
     }
@@ -114,19 +126,31 @@ impl TsMuxer {
     pub fn write_frame(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), TsError> {
         match frame.kind {
             TrackKind::Video => {
-                let config = self.video.clone().ok_or(TsError::NoTrack(TrackKind::Video))?;
+                let config = self
+                    .video
+                    .clone()
+                    .ok_or(TsError::NoTrack(TrackKind::Video))?;
                 let es = annexb_access_unit(&config, frame)?;
                 let pts = pes::to_33bit(frame.pts, PTS_OFFSET);
                 let dts = pes::to_33bit(frame.dts, PTS_OFFSET);
                 let mut pes = Vec::with_capacity(es.len() + 19);
                 // PES_packet_length 0 ("unbounded") is allowed for video in a TS and is
                 // what every HLS packager writes: access units often exceed 64 KiB.
-                pes::write_header(&mut pes, STREAM_ID_VIDEO, pts, (pts != dts).then_some(dts), None);
+                pes::write_header(
+                    &mut pes,
+                    STREAM_ID_VIDEO,
+                    pts,
+                    (pts != dts).then_some(dts),
+                    None,
+                );
                 pes.extend_from_slice(&es);
                 self.write_pes(PID_VIDEO, &pes, frame, out);
             }
             TrackKind::Audio => {
-                let config = self.audio.clone().ok_or(TsError::NoTrack(TrackKind::Audio))?;
+                let config = self
+                    .audio
+                    .clone()
+                    .ok_or(TsError::NoTrack(TrackKind::Audio))?;
                 if frame.data.len() > MAX_ADTS_PAYLOAD {
                     return Err(TsError::AudioFrameTooLong(frame.data.len()));
                 }
@@ -144,7 +168,7 @@ impl TsMuxer {
 
     fn write_pes(&mut self, pid: u16, pes: &[u8], frame: &Frame, out: &mut Vec<u8>) {
         let candidate = frame.dts.0 + PTS_OFFSET.0 - PCR_DELAY;
-        let due = |last: Option<i64>, gap: i64| last.map_or(true, |l| candidate - l >= gap);
+        let due = |last: Option<i64>, gap: i64| last.is_none_or(|l| candidate - l >= gap);
         let pcr = if pid == self.pcr_pid {
             (frame.keyframe || due(self.last_pcr, PCR_PERIOD)).then(|| self.next_pcr(candidate))
         } else {
@@ -188,7 +212,13 @@ impl TsMuxer {
     fn write_section(&mut self, pid: u16, section: &[u8], out: &mut Vec<u8>) {
         let cc = self.next_cc(pid);
         let start = out.len();
-        out.extend_from_slice(&[SYNC_BYTE, 0x40 | (pid >> 8) as u8, pid as u8, 0x10 | cc, 0x00]);
+        out.extend_from_slice(&[
+            SYNC_BYTE,
+            0x40 | (pid >> 8) as u8,
+            pid as u8,
+            0x10 | cc,
+            0x00,
+        ]);
         // Our sections are far below the 183 bytes a packet holds after pointer_field.
         out.extend_from_slice(section);
         out.resize(start + PACKET_SIZE, 0xff);
@@ -255,7 +285,14 @@ impl TsMuxer {
 /// The 6-byte PCR: a 33-bit base, 6 reserved bits, and a 9-bit extension (0: our clock is
 /// the 90 kHz base).
 fn pcr_field(base: u64) -> [u8; 6] {
-    [(base >> 25) as u8, (base >> 17) as u8, (base >> 9) as u8, (base >> 1) as u8, (((base & 1) as u8) << 7) | 0x7e, 0]
+    [
+        (base >> 25) as u8,
+        (base >> 17) as u8,
+        (base >> 9) as u8,
+        (base >> 1) as u8,
+        (((base & 1) as u8) << 7) | 0x7e,
+        0,
+    ]
 }
 
 /// Converts a frame's length-prefixed NAL units to an Annex B access unit: an access unit

@@ -62,7 +62,9 @@ pub(crate) enum NalKind {
 }
 
 pub(crate) fn classify(codec: VideoCodec, nal: &[u8]) -> NalKind {
-    let Some(&header) = nal.first() else { return NalKind::Other };
+    let Some(&header) = nal.first() else {
+        return NalKind::Other;
+    };
     match codec {
         VideoCodec::H264 => match h264::nal_type(header) {
             9 => NalKind::AccessUnitDelimiter,
@@ -102,7 +104,10 @@ mod tests {
     #[test]
     fn length_prefixed_split() {
         let data = [0, 0, 0, 2, 0x65, 1, 0, 0, 0, 1, 0x41];
-        assert_eq!(split_length_prefixed(&data), Some(vec![&[0x65, 1][..], &[0x41][..]]));
+        assert_eq!(
+            split_length_prefixed(&data),
+            Some(vec![&[0x65, 1][..], &[0x41][..]])
+        );
         assert_eq!(split_length_prefixed(&data[..10]), None);
         assert_eq!(split_length_prefixed(&[0, 0]), None);
         assert_eq!(split_length_prefixed(&[0xff, 0xff, 0xff, 0xff, 1]), None);
@@ -111,8 +116,13 @@ mod tests {
 
     #[test]
     fn annexb_split() {
-        let data = [0, 0, 0, 1, 9, 0xf0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 0, 1, 0x65, 0, 3, 1, 0, 0];
-        assert_eq!(split_annexb(&data), vec![&[9, 0xf0][..], &[0x67, 1, 2][..], &[0x65, 0, 3, 1][..]]);
+        let data = [
+            0, 0, 0, 1, 9, 0xf0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 0, 1, 0x65, 0, 3, 1, 0, 0,
+        ];
+        assert_eq!(
+            split_annexb(&data),
+            vec![&[9, 0xf0][..], &[0x67, 1, 2][..], &[0x65, 0, 3, 1][..]]
+        );
         assert!(split_annexb(&[1, 2, 3]).is_empty());
         assert!(split_annexb(&[0, 0, 1]).is_empty());
         assert!(split_annexb(&[]).is_empty());

@@ -13,7 +13,10 @@ use crate::frame::{MediaEvent, Tracks};
 use crate::ts::mux::PTS_OFFSET;
 use crate::ts::{TsDemuxer, TsMuxer};
 
-const FLV_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/h264_aac_2s.flv");
+const FLV_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/h264_aac_2s.flv"
+);
 
 /// False (after saying why) only when peers are explicitly skipped.
 fn peers_available() -> bool {
@@ -22,8 +25,14 @@ fn peers_available() -> bool {
         return false;
     }
     for tool in ["ffmpeg", "ffprobe"] {
-        let ok = Command::new(tool).arg("-version").output().is_ok_and(|o| o.status.success());
-        assert!(ok, "{tool} is required by the peer tests (set TAPEDECK_SKIP_PEERS=1 to skip them)");
+        let ok = Command::new(tool)
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "{tool} is required by the peer tests (set TAPEDECK_SKIP_PEERS=1 to skip them)"
+        );
     }
     true
 }
@@ -33,8 +42,11 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("tapedeck-ts-{name}-{}-{nanos}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("tapedeck-ts-{name}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         Scratch(dir)
     }
@@ -60,7 +72,9 @@ fn run(cmd: &mut Command) -> (String, String) {
 
 /// `key=value` records of ffprobe's compact output whose section is `section`.
 fn probe(path: &Path, entries: &str, section: &str) -> Vec<HashMap<String, String>> {
-    let (out, _) = run(Command::new("ffprobe").args(["-v", "error", "-show_entries", entries, "-of", "compact"]).arg(path));
+    let (out, _) = run(Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", entries, "-of", "compact"])
+        .arg(path));
     out.lines()
         .filter(|l| l.split('|').next() == Some(section))
         .map(|l| {
@@ -87,7 +101,11 @@ fn packets(path: &Path, codec_type: &str) -> Vec<Pkt> {
         .into_iter()
         .filter(|p| p.get("codec_type").map(String::as_str) == Some(codec_type))
         .map(|p| {
-            let num = |k: &str| p.get(k).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{k} in {p:?}"));
+            let num = |k: &str| {
+                p.get(k)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{k} in {p:?}"))
+            };
             Pkt {
                 pts: num("pts"),
                 dts: num("dts"),
@@ -105,7 +123,8 @@ fn remux(input: &[u8]) -> Vec<u8> {
     let mut d = TsDemuxer::new();
     let mut events = Vec::new();
     for chunk in input.chunks(1316) {
-        d.push(chunk, &mut events).expect("ffmpeg's TS demuxes cleanly");
+        d.push(chunk, &mut events)
+            .expect("ffmpeg's TS demuxes cleanly");
     }
     d.flush(&mut events).expect("ffmpeg's TS ends cleanly");
     assert_eq!(d.dropped_frames(), 0);
@@ -123,7 +142,10 @@ fn remux(input: &[u8]) -> Vec<u8> {
     let mut last_tables = None;
     for e in &events {
         if let MediaEvent::Frame(f) = e {
-            if f.is_video() && f.keyframe && last_tables.is_some_and(|t| (f.dts - t).as_secs_f64() >= 0.9) {
+            if f.is_video()
+                && f.keyframe
+                && last_tables.is_some_and(|t| (f.dts - t).as_secs_f64() >= 0.9)
+            {
                 m.write_tables(&mut out);
                 last_tables = Some(f.dts);
             }
@@ -137,9 +159,17 @@ fn remux(input: &[u8]) -> Vec<u8> {
 /// Compares our remux with ffmpeg's original, track by track.
 fn assert_matches_peer(theirs: &Path, ours: &Path, kinds: &[&str]) {
     let streams = |p: &Path| -> Vec<HashMap<String, String>> {
-        probe(p, "stream=codec_name,codec_type,width,height,sample_rate,channels", "stream")
+        probe(
+            p,
+            "stream=codec_name,codec_type,width,height,sample_rate,channels",
+            "stream",
+        )
     };
-    assert_eq!(streams(ours), streams(theirs), "codecs, dimensions, sample rate, channels");
+    assert_eq!(
+        streams(ours),
+        streams(theirs),
+        "codecs, dimensions, sample rate, channels"
+    );
     for kind in kinds {
         let (t, o) = (packets(theirs, kind), packets(ours, kind));
         assert!(!t.is_empty());
@@ -158,7 +188,10 @@ fn assert_matches_peer(theirs: &Path, ours: &Path, kinds: &[&str]) {
             );
         }
     }
-    let (_, errors) = run(Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(ours).args(["-f", "null", "-"]));
+    let (_, errors) = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(ours)
+        .args(["-f", "null", "-"]));
     assert_eq!(errors.trim(), "", "ffmpeg decoding our file reports errors");
 }
 
@@ -170,7 +203,17 @@ fn h264_aac_remux_matches_ffmpeg() {
     let dir = Scratch::new("h264");
     let theirs = dir.path("theirs.ts");
     run(Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i", FLV_FIXTURE, "-c", "copy", "-f", "mpegts"])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            FLV_FIXTURE,
+            "-c",
+            "copy",
+            "-f",
+            "mpegts",
+        ])
         .arg(&theirs));
     let input = std::fs::read(&theirs).expect("read ffmpeg output");
     let ours = dir.path("ours.ts");
@@ -186,13 +229,33 @@ fn hevc_remux_matches_ffmpeg() {
     let dir = Scratch::new("hevc");
     let theirs = dir.path("theirs.ts");
     run(Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "1"])
-        .args(["-c:v", "libx265", "-x265-params", "log-level=error", "-f", "mpegts"])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-t",
+            "1",
+        ])
+        .args([
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error",
+            "-f",
+            "mpegts",
+        ])
         .arg(&theirs));
     let input = std::fs::read(&theirs).expect("read ffmpeg output");
     let ours = dir.path("ours.ts");
     std::fs::write(&ours, remux(&input)).expect("write ours");
     assert_matches_peer(&theirs, &ours, &["video"]);
     let video = packets(&ours, "video");
-    assert!(video.iter().any(|p| p.pts != p.dts), "x265 B-frames exercise PTS != DTS");
+    assert!(
+        video.iter().any(|p| p.pts != p.dts),
+        "x265 B-frames exercise PTS != DTS"
+    );
 }

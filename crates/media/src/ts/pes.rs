@@ -37,7 +37,13 @@ pub fn read_timestamp(b: &[u8; 5]) -> u64 {
 /// Writes a PES header with the data_alignment_indicator set (every PES starts an access
 /// unit) and a PTS, plus a DTS when it differs. `payload_len` of `None` writes
 /// PES_packet_length 0, "unbounded", which 13818-1 allows only for video in a TS.
-pub fn write_header(out: &mut Vec<u8>, stream_id: u8, pts: u64, dts: Option<u64>, payload_len: Option<usize>) {
+pub fn write_header(
+    out: &mut Vec<u8>,
+    stream_id: u8,
+    pts: u64,
+    dts: Option<u64>,
+    payload_len: Option<usize>,
+) {
     let header_data_len: u8 = if dts.is_some() { 10 } else { 5 };
     let packet_len = payload_len.map_or(0, |n| n + 3 + usize::from(header_data_len));
     // Callers keep bounded PES under 64 KiB (one ADTS frame is at most 8 KiB).
@@ -80,15 +86,21 @@ pub fn parse(pid: u16, data: &[u8]) -> Result<PesPacket<'_>, TsError> {
     let data = if declared == 0 {
         data
     } else {
-        data.get(..6 + declared)
-            .ok_or_else(|| err(format!("PES_packet_length {declared} but only {} bytes", data.len() - 6)))?
+        data.get(..6 + declared).ok_or_else(|| {
+            err(format!(
+                "PES_packet_length {declared} but only {} bytes",
+                data.len() - 6
+            ))
+        })?
     };
     if data[6] & 0xc0 != 0x80 {
         return Err(err("stream has no optional PES header".into()));
     }
     let flags = data[7] >> 6;
     let header_end = 9 + usize::from(data[8]);
-    let header = data.get(9..header_end).ok_or_else(|| err("PES header overruns the packet".into()))?;
+    let header = data
+        .get(9..header_end)
+        .ok_or_else(|| err("PES header overruns the packet".into()))?;
     let field = |i: usize| -> Result<u64, TsError> {
         let b: &[u8; 5] = header
             .get(i..i + 5)
@@ -101,7 +113,12 @@ pub fn parse(pid: u16, data: &[u8]) -> Result<PesPacket<'_>, TsError> {
         0b11 => (Some(field(0)?), Some(field(5)?)),
         _ => (None, None),
     };
-    Ok(PesPacket { stream_id, pts, dts, payload: &data[header_end..] })
+    Ok(PesPacket {
+        stream_id,
+        pts,
+        dts,
+        payload: &data[header_end..],
+    })
 }
 
 /// Turns 33-bit timestamps into a monotonic i64 timeline.
@@ -182,14 +199,20 @@ mod tests {
         write_header(&mut pes, 0xe0, 133_500, Some(126_000), None);
         pes.extend_from_slice(b"payload");
         let p = parse(0x100, &pes).expect("valid PES");
-        assert_eq!((p.stream_id, p.pts, p.dts, p.payload), (0xe0, Some(133_500), Some(126_000), &b"payload"[..]));
+        assert_eq!(
+            (p.stream_id, p.pts, p.dts, p.payload),
+            (0xe0, Some(133_500), Some(126_000), &b"payload"[..])
+        );
         let mut pes = Vec::new();
         write_header(&mut pes, 0xc0, 5, None, Some(3));
         pes.extend_from_slice(b"abc");
         pes.extend_from_slice(b"stuffing");
         let p = parse(0x101, &pes).expect("valid PES");
         assert_eq!((p.pts, p.dts, p.payload), (Some(5), None, &b"abc"[..]));
-        assert!(parse(0x101, &pes[..12]).is_err(), "declared length longer than data");
+        assert!(
+            parse(0x101, &pes[..12]).is_err(),
+            "declared length longer than data"
+        );
         assert!(parse(0x101, &[0, 0, 2, 0xe0, 0, 0, 0x80, 0, 0]).is_err());
         assert!(parse(0x101, &[0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 9, 0]).is_err());
         assert!(parse(0x101, &[0, 0, 1]).is_err());

@@ -10,8 +10,10 @@ use crate::codec::{aac, h264, hevc, AudioConfig, VideoCodec, VideoConfig};
 use crate::frame::{Frame, MediaEvent, TrackKind, Tracks};
 use crate::time::MediaTime;
 
-pub(crate) const AVCC_320X240: &[u8] = include_bytes!("../../../../tests/fixtures/h264_320x240.avcc");
-pub(crate) const HVCC_320X240: &[u8] = include_bytes!("../../../../tests/fixtures/hevc_320x240.hvcc");
+pub(crate) const AVCC_320X240: &[u8] =
+    include_bytes!("../../../../tests/fixtures/h264_320x240.avcc");
+pub(crate) const HVCC_320X240: &[u8] =
+    include_bytes!("../../../../tests/fixtures/hevc_320x240.hvcc");
 
 pub(crate) fn h264_config() -> Arc<VideoConfig> {
     Arc::new(h264::parse_avcc(AVCC_320X240).expect("fixture avcC parses"))
@@ -28,7 +30,9 @@ pub(crate) fn aac_config() -> Arc<AudioConfig> {
 
 /// 64-bit FNV-1a: small, dependency-free, and stable across platforms and Rust versions.
 pub(crate) fn fnv1a64(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A deterministic byte generator (xorshift). Bytes are never 0, so payloads can never
@@ -67,21 +71,42 @@ pub(crate) fn synthetic_frames(video: Option<VideoCodec>, audio: bool, seconds: 
             let key = i % 15 == 0;
             let dts = MediaTime(i * 3000 - 3000);
             // I P B B P B B ...: P frames show two frames later, B frames one earlier.
-            let pts = dts + MediaTime(if key { 3000 } else if i % 3 == 1 { 9000 } else { 0 });
+            let pts = dts
+                + MediaTime(if key {
+                    3000
+                } else if i % 3 == 1 {
+                    9000
+                } else {
+                    0
+                });
             let header: &[u8] = match (codec, key) {
                 (VideoCodec::H264, true) => &[0x65],
                 (VideoCodec::H264, false) => &[0x41],
                 (VideoCodec::H265, true) => &[0x26, 0x01],
                 (VideoCodec::H265, false) => &[0x02, 0x01],
             };
-            let size = if key { 6000 + (rng.next() % 3000) as usize } else { 20 + (rng.next() % 1500) as usize };
+            let size = if key {
+                6000 + (rng.next() % 3000) as usize
+            } else {
+                20 + (rng.next() % 1500) as usize
+            };
             let mut data = Vec::new();
             if i % 10 == 3 {
-                let sei: &[u8] = if codec == VideoCodec::H264 { &[0x06] } else { &[0x4e, 0x01] };
+                let sei: &[u8] = if codec == VideoCodec::H264 {
+                    &[0x06]
+                } else {
+                    &[0x4e, 0x01]
+                };
                 data.extend(nal(sei, &rng.bytes(12)));
             }
             data.extend(nal(header, &rng.bytes(size)));
-            frames.push(Frame { kind: TrackKind::Video, dts, pts, keyframe: key, data: Bytes::from(data) });
+            frames.push(Frame {
+                kind: TrackKind::Video,
+                dts,
+                pts,
+                keyframe: key,
+                data: Bytes::from(data),
+            });
         }
     }
     if audio {
@@ -90,7 +115,13 @@ pub(crate) fn synthetic_frames(video: Option<VideoCodec>, audio: bool, seconds: 
             let t = MediaTime::from_rate(i * 1024, 44_100);
             let len = 200 + (rng.next() % 200) as usize;
             let data = Bytes::from(rng.bytes(len));
-            frames.push(Frame { kind: TrackKind::Audio, dts: t, pts: t, keyframe: true, data });
+            frames.push(Frame {
+                kind: TrackKind::Audio,
+                dts: t,
+                pts: t,
+                keyframe: true,
+                data,
+            });
         }
     }
     frames.sort_by_key(|f| f.dts); // stable: video first on ties
@@ -128,7 +159,14 @@ pub(crate) fn frames_of(events: &[MediaEvent]) -> Vec<Frame> {
 
 /// Frames shifted by the muxer's PTS offset: what a demuxer reads back.
 pub(crate) fn shifted(frames: &[Frame], by: MediaTime) -> Vec<Frame> {
-    frames.iter().map(|f| Frame { dts: f.dts + by, pts: f.pts + by, ..f.clone() }).collect()
+    frames
+        .iter()
+        .map(|f| Frame {
+            dts: f.dts + by,
+            pts: f.pts + by,
+            ..f.clone()
+        })
+        .collect()
 }
 
 /// Asserts two frame lists are equal track by track (the demuxer completes a bounded
@@ -141,7 +179,11 @@ pub(crate) fn assert_same_frames(got: &[Frame], want: &[Frame]) {
         assert_eq!(g.len(), w.len(), "{kind:?} frame count");
         for (i, (g, w)) in g.iter().zip(&w).enumerate() {
             let summary = |f: &Frame| (f.dts, f.pts, f.keyframe, f.data.len(), fnv1a64(&f.data));
-            assert_eq!(summary(g), summary(w), "{kind:?} frame {i}: (dts, pts, key, len, digest)");
+            assert_eq!(
+                summary(g),
+                summary(w),
+                "{kind:?} frame {i}: (dts, pts, key, len, digest)"
+            );
         }
     }
 }
@@ -208,13 +250,17 @@ pub(crate) fn packetize_raw(pid: u16, pes: &[u8], cc: &mut u8, out: &mut Vec<u8>
     while first || !rest.is_empty() {
         let take = rest.len().min(184);
         let stuffing = 184 - take;
-        out.extend_from_slice(&[0x47, if first { 0x40 } else { 0 } | (pid >> 8) as u8, pid as u8]);
+        out.extend_from_slice(&[
+            0x47,
+            if first { 0x40 } else { 0 } | (pid >> 8) as u8,
+            pid as u8,
+        ]);
         if stuffing > 0 {
             out.push(0x30 | *cc);
             out.push((stuffing - 1) as u8);
             if stuffing > 1 {
                 out.push(0);
-                out.extend(std::iter::repeat(0xff).take(stuffing - 2));
+                out.extend(std::iter::repeat_n(0xff, stuffing - 2));
             }
         } else {
             out.push(0x10 | *cc);

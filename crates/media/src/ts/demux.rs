@@ -12,8 +12,8 @@
 //! - Timestamps are the 33-bit PTS/DTS unwrapped into one monotonic timeline shared by
 //!   all PIDs (see [`pes::Unwrapper`]); they are not rebased, so the first frame's time
 //!   is whatever the source's clock said (ffmpeg starts at 1.4 s).
-//! - One PES is one access unit, as every HLS packager writes it (HLS requires it for
-//!   H.264 in practice: RFC 8216 3.2 expects AUs not to span PES packets).
+//! - One PES is one access unit, as ffmpeg and the HLS packagers we know write it; a
+//!   PES holding several video AUs would come out as one frame.
 //! - Access unit delimiters and parameter sets are removed from video frames: the
 //!   parameter sets live in the [`VideoConfig`] event that precedes the frames using
 //!   them, which is the form [`Frame`] documents and the one MP4/FLV writers need. A

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Timestamps: `PES = (MediaTime + PTS_OFFSET) mod 2^33`. The 1.4 s offset is what
-//! ffmpeg's mpegts muxer adds (2 x its 0.7 s default max_delay): it keeps the first DTS
+//! the ffmpeg command line's mpegts output adds (2 x its 0.7 s default muxdelay): it keeps the first DTS
 //! of a stream with B-frames (which sources often send slightly negative) and the PCR,
 //! which runs 0.7 s ahead of decode time, from going below zero. The PCR is derived from
 //! DTS rather than from a byte rate because HLS segments have no constant mux rate; it
@@ -296,10 +296,10 @@ fn pcr_field(base: u64) -> [u8; 6] {
 }
 
 /// Converts a frame's length-prefixed NAL units to an Annex B access unit: an access unit
-/// delimiter first (HLS requires one per AU for H.264, and Apple's validator warns
-/// without it), then on key frames the configuration's parameter sets unless the frame
-/// carries an SPS of its own (in-band parameter sets win: they are the newest), then the
-/// frame's own NAL units.
+/// delimiter first (some players and HLS validators expect one per AU in a TS, and
+/// ffmpeg's mpegts muxer inserts it for the same reason), then on key frames the
+/// configuration's parameter sets unless the frame carries an SPS of its own (in-band
+/// parameter sets win: they are the newest), then the frame's own NAL units.
 fn annexb_access_unit(config: &VideoConfig, frame: &Frame) -> Result<Vec<u8>, TsError> {
     let nals = nal::split_length_prefixed(&frame.data).ok_or_else(|| TsError::BadFrame {
         at: frame.dts,

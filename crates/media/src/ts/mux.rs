@@ -8,12 +8,12 @@
 //! packet:    47 | PUSI PID | AFC CC | [adaptation: RAI, PCR, stuffing] | payload = 188 B
 //! ```
 //!
-//! Timestamps: `PES = (MediaTime + PTS_OFFSET) mod 2^33`. The 1.4 s offset is what
-//! the ffmpeg command line's mpegts output adds (2 x its 0.7 s default muxdelay): it keeps the first DTS
-//! of a stream with B-frames (which sources often send slightly negative) and the PCR,
-//! which runs 0.7 s ahead of decode time, from going below zero. The PCR is derived from
-//! DTS rather than from a byte rate because HLS segments have no constant mux rate; it
-//! only has to be monotonic and earlier than every DTS that follows it.
+//! Timestamps: `PES = (MediaTime + PTS_OFFSET) mod 2^33`. The 1.4 s offset is what the
+//! ffmpeg command line's mpegts output adds (2 x its 0.7 s default muxdelay): it keeps the
+//! first DTS of a stream with B-frames (which sources often send slightly negative) and
+//! the PCR, which runs 0.7 s ahead of decode time, from going below zero. The PCR is
+//! derived from DTS rather than from a byte rate because HLS segments have no constant
+//! mux rate; it only has to be monotonic and earlier than every DTS that follows it.
 
 use std::sync::Arc;
 

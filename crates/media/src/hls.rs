@@ -1,1 +1,352 @@
-//! (in progress)
+//! HLS media playlists (RFC 8216): the model the recorder keeps, its writer, and the
+//! reader the HLS pull uses. Text handling is `m3u8-rs`; the rules are ours:
+//!
+//! - `#EXT-X-TARGETDURATION` is the largest segment duration rounded *up* (4.3.3.1 asks
+//!   for >= each EXTINF rounded to the nearest integer; ceil satisfies it for every
+//!   rounding a player might apply), at least 1.
+//! - Durations are written with millisecond precision, so the target computed here is
+//!   the one a reader computes from the text.
+//! - `#EXT-X-VERSION:3`: decimal EXTINF durations need version 3 (7. Protocol Version
+//!   Compatibility); nothing else we write needs more.
+//! - `#EXT-X-PLAYLIST-TYPE:EVENT` while the playlist starts at sequence 0 (a recording
+//!   that only grows). When a recording ends `#EXT-X-ENDLIST` is appended and the type
+//!   stays EVENT: 6.2.1 lets a server add ENDLIST but not change the type, and an EVENT
+//!   playlist with ENDLIST plays exactly like VOD. A sliding window (media_sequence > 0)
+//!   removes segments, which EVENT forbids, so it gets no type.
+//! - `#EXT-X-PROGRAM-DATE-TIME` is UTC with milliseconds: `2026-11-24T10:15:30.123Z`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use m3u8_rs::{MediaPlaylistType, MediaSegment, Playlist};
+
+/// The protocol version we write (see the module docs).
+pub const VERSION: usize = 3;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum HlsError {
+    /// The text is not an M3U8 playlist m3u8-rs can read.
+    #[error("not a valid M3U8 playlist: {0}")]
+    Parse(String),
+    /// A master (multivariant) playlist where a media playlist was expected. The variant
+    /// URIs are returned, highest bandwidth first, so a puller can pick one.
+    #[error("a master playlist with {} variants, not a media playlist", .variants.len())]
+    MasterPlaylist { variants: Vec<String> },
+    /// A segment duration that is negative, NaN or infinite.
+    #[error("segment {uri}: invalid duration {duration}")]
+    BadDuration { uri: String, duration: f64 },
+}
+
+/// One media segment as a playlist lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlaylistSegment {
+    pub uri: String,
+    /// Seconds (written with millisecond precision).
+    pub duration: f64,
+    /// The wall-clock time of the segment's first sample (`#EXT-X-PROGRAM-DATE-TIME`).
+    pub program_date_time: Option<DateTime<Utc>>,
+    /// Timestamps or encoding parameters change from the previous segment (a reconnect):
+    /// `#EXT-X-DISCONTINUITY` before this segment.
+    pub discontinuity: bool,
+}
+
+/// A media playlist: the live playlist of a recording, or its final index.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MediaPlaylist {
+    pub segments: Vec<PlaylistSegment>,
+    /// The recording is over: `#EXT-X-ENDLIST`.
+    pub ended: bool,
+    /// `#EXT-X-MEDIA-SEQUENCE`: the sequence number of the first segment listed.
+    pub media_sequence: u64,
+}
+
+/// A segment duration rounded to what we write: whole milliseconds.
+fn millis(d: f64) -> f64 {
+    (d * 1000.0).round() / 1000.0
+}
+
+impl MediaPlaylist {
+    /// `#EXT-X-TARGETDURATION`: the longest segment, rounded up, at least 1 second.
+    pub fn target_duration(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|s| millis(s.duration))
+            .filter(|d| d.is_finite())
+            .fold(1.0f64, |max, d| max.max(d.ceil())) as u64
+    }
+
+    /// The playlist text.
+    pub fn render(&self) -> String {
+        let playlist = m3u8_rs::MediaPlaylist {
+            version: Some(VERSION),
+            target_duration: self.target_duration(),
+            media_sequence: self.media_sequence,
+            playlist_type: (self.media_sequence == 0).then_some(MediaPlaylistType::Event),
+            end_list: self.ended,
+            segments: self
+                .segments
+                .iter()
+                .map(|s| MediaSegment {
+                    uri: s.uri.clone(),
+                    // m3u8-rs keeps f32; at millisecond precision that is exact enough
+                    // (f32 Display prints the shortest text that reads back the same).
+                    duration: millis(s.duration.max(0.0)) as f32,
+                    discontinuity: s.discontinuity,
+                    program_date_time: s.program_date_time.map(|t| t.fixed_offset()),
+                    ..MediaSegment::default()
+                })
+                .collect(),
+            ..m3u8_rs::MediaPlaylist::default()
+        };
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = playlist.write_to(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Reads a media playlist. Tags we do not model (keys, byte ranges, maps) are ignored.
+    pub fn parse(text: &str) -> Result<Self, HlsError> {
+        let playlist = match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+            Ok(Playlist::MediaPlaylist(p)) => p,
+            Ok(Playlist::MasterPlaylist(m)) => {
+                let mut variants: Vec<_> = m.variants.iter().filter(|v| !v.is_i_frame).collect();
+                variants.sort_by_key(|v| std::cmp::Reverse(v.bandwidth));
+                return Err(HlsError::MasterPlaylist {
+                    variants: variants.iter().map(|v| v.uri.clone()).collect(),
+                });
+            }
+            Err(e) => {
+                return Err(HlsError::Parse(
+                    format!("{e:?}").chars().take(200).collect(),
+                ))
+            }
+        };
+        let segments = playlist
+            .segments
+            .into_iter()
+            .map(|s| {
+                let duration = millis(f64::from(s.duration));
+                if !duration.is_finite() || duration < 0.0 {
+                    return Err(HlsError::BadDuration {
+                        uri: s.uri,
+                        duration,
+                    });
+                }
+                Ok(PlaylistSegment {
+                    uri: s.uri,
+                    duration,
+                    program_date_time: s.program_date_time.map(|t| t.with_timezone(&Utc)),
+                    discontinuity: s.discontinuity,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(MediaPlaylist {
+            segments,
+            ended: playlist.end_list,
+            media_sequence: playlist.media_sequence,
+        })
+    }
+}
+
+/// What an HLS pull needs from one fetch of a live media playlist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveListing {
+    /// Segments with their media sequence numbers (`media_sequence + index`, RFC 8216
+    /// 6.3.5), which let the puller fetch each exactly once across reloads.
+    pub segments: Vec<(u64, PlaylistSegment)>,
+    /// `#EXT-X-ENDLIST` seen: stop reloading after the last segment.
+    pub ended: bool,
+    /// How long to wait between reloads when nothing changed (6.3.4).
+    pub target_duration: u64,
+}
+
+/// Lists the segments of a live media playlist. URIs are returned as written (relative
+/// ones are resolved against the playlist URL by the caller).
+pub fn parse_media_playlist_uris(text: &str) -> Result<LiveListing, HlsError> {
+    let playlist = MediaPlaylist::parse(text)?;
+    let target_duration = playlist.target_duration();
+    let first = playlist.media_sequence;
+    Ok(LiveListing {
+        segments: (first..).zip(playlist.segments).collect(),
+        ended: playlist.ended,
+        target_duration,
+    })
+}
+
+/// `2026-11-24T10:15:30.123Z`, the form `#EXT-X-PROGRAM-DATE-TIME` is written in.
+pub fn format_program_date_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(1_795_515_330_123 + ms)
+            .single()
+            .expect("valid time")
+    }
+
+    fn seg(uri: &str, duration: f64) -> PlaylistSegment {
+        PlaylistSegment {
+            uri: uri.into(),
+            duration,
+            program_date_time: None,
+            discontinuity: false,
+        }
+    }
+
+    fn sample() -> MediaPlaylist {
+        MediaPlaylist {
+            segments: vec![
+                PlaylistSegment {
+                    program_date_time: Some(at(0)),
+                    ..seg("1795601730_0.ts", 6.006)
+                },
+                seg("1795601736_1.ts", 5.994),
+                PlaylistSegment {
+                    discontinuity: true,
+                    program_date_time: Some(at(200_000)),
+                    ..seg("1795601930_2.ts", 6.4)
+                },
+            ],
+            ended: false,
+            media_sequence: 0,
+        }
+    }
+
+    #[test]
+    fn renders_the_tags_players_need() {
+        let text = sample().render();
+        let expected = "#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:7
+#EXT-X-PLAYLIST-TYPE:EVENT
+#EXT-X-PROGRAM-DATE-TIME:2026-11-24T10:15:30.123Z
+#EXTINF:6.006,
+1795601730_0.ts
+#EXTINF:5.994,
+1795601736_1.ts
+#EXT-X-DISCONTINUITY
+#EXT-X-PROGRAM-DATE-TIME:2026-11-24T10:18:50.123Z
+#EXTINF:6.4,
+1795601930_2.ts
+";
+        assert_eq!(text, expected);
+        let ended = MediaPlaylist {
+            ended: true,
+            ..sample()
+        }
+        .render();
+        assert!(ended.ends_with("1795601930_2.ts\n#EXT-X-ENDLIST\n"));
+        assert!(
+            ended.contains("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
+            "type never changes (RFC 8216 6.2.1)"
+        );
+        let window = MediaPlaylist {
+            media_sequence: 42,
+            ..sample()
+        }
+        .render();
+        assert!(window.contains("#EXT-X-MEDIA-SEQUENCE:42\n"));
+        assert!(
+            !window.contains("PLAYLIST-TYPE"),
+            "a sliding window is not an EVENT playlist"
+        );
+        assert_eq!(format_program_date_time(at(0)), "2026-11-24T10:15:30.123Z");
+    }
+
+    #[test]
+    fn render_parse_round_trip() {
+        for p in [
+            sample(),
+            MediaPlaylist {
+                ended: true,
+                media_sequence: 7,
+                ..sample()
+            },
+            MediaPlaylist::default(),
+        ] {
+            assert_eq!(MediaPlaylist::parse(&p.render()), Ok(p));
+        }
+    }
+
+    #[test]
+    fn target_duration_covers_every_segment() {
+        // Table: durations -> target. RFC 8216 4.3.3.1 needs target >= round(EXTINF).
+        let table: &[(&[f64], u64)] = &[
+            (&[], 1),
+            (&[0.2], 1),
+            (&[6.0], 6),
+            (&[6.0004], 6), // written as 6.000: the text reads back as 6
+            (&[6.0005], 7), // written as 6.001
+            (&[5.5, 6.4, 2.0], 7),
+            (&[30.0, 29.97], 30),
+            (&[30.5], 31),
+        ];
+        for (durations, target) in table {
+            let p = MediaPlaylist {
+                segments: durations.iter().map(|&d| seg("x.ts", d)).collect(),
+                ..MediaPlaylist::default()
+            };
+            assert_eq!(p.target_duration(), *target, "{durations:?}");
+            // The rule holds on what a reader sees, too.
+            let read = MediaPlaylist::parse(&p.render()).expect("parse");
+            for s in &read.segments {
+                assert!(s.duration.round() as u64 <= read.target_duration());
+            }
+            assert!(p
+                .render()
+                .contains(&format!("#EXT-X-TARGETDURATION:{target}\n")));
+        }
+    }
+
+    #[test]
+    fn lists_live_segments_with_sequence_numbers() {
+        let text = "#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:4
+#EXT-X-MEDIA-SEQUENCE:1203
+#EXTINF:4.000,
+seg1203.ts
+#EXTINF:3.96,
+https://cdn.example/live/seg1204.ts?token=a
+";
+        let l = parse_media_playlist_uris(text).expect("media playlist");
+        let got: Vec<(u64, &str)> = l
+            .segments
+            .iter()
+            .map(|(n, s)| (*n, s.uri.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1203, "seg1203.ts"),
+                (1204, "https://cdn.example/live/seg1204.ts?token=a")
+            ]
+        );
+        assert!(!l.ended);
+        assert_eq!(l.target_duration, 4);
+    }
+
+    #[test]
+    fn master_playlists_and_garbage_are_errors() {
+        let master = "#EXTM3U
+#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360
+low.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=2800000,RESOLUTION=1280x720
+high.m3u8
+";
+        assert_eq!(
+            MediaPlaylist::parse(master),
+            Err(HlsError::MasterPlaylist {
+                variants: vec!["high.m3u8".into(), "low.m3u8".into()]
+            })
+        );
+        assert!(matches!(
+            MediaPlaylist::parse("<html>not found</html>"),
+            Err(HlsError::Parse(_))
+        ));
+        assert!(matches!(MediaPlaylist::parse(""), Err(HlsError::Parse(_))));
+    }
+}

@@ -244,6 +244,8 @@ impl<T: PartialEq + Copy> RunLength<T> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]

@@ -51,6 +51,9 @@ const MAX_SMALL_BOX: u64 = 64 << 20;
 pub struct FinalizeSummary {
     /// Movie duration (the longest track, edit lists included).
     pub duration: MediaTime,
+    /// Where the movie starts after the recording's first DTS: the first presented sample
+    /// of any track (67 ms for a B-frame video-only stream; zero when audio starts first).
+    pub start_offset: MediaTime,
     pub video_frames: u64,
     pub audio_frames: u64,
     /// Bytes written to the output.
@@ -92,11 +95,15 @@ pub fn finalize<R: Read + Seek, W: Write>(
     brands.push(b"mp41");
     boxes::ftyp(&mut ftyp, b"isom", &brands);
 
+    let lead = plans.iter().map(TrackPlan::movie_start).min().unwrap_or(0);
     // Lay the file out: with stco first, then with co64 if an offset does not fit.
     let total_data: u64 = src.total_data;
     let mdat_header = boxes::header_len_for(total_data);
     let layout = |co64: bool| {
-        let parts: Vec<TrakParts> = plans.iter().map(|p| TrakParts::new(p, co64)).collect();
+        let parts: Vec<TrakParts> = plans
+            .iter()
+            .map(|p| TrakParts::new(p, co64, lead))
+            .collect();
         let mut mvhd = Vec::new();
         let movie_duration = parts.iter().map(|t| t.tkhd_duration).max().unwrap_or(0);
         boxes::mvhd(
@@ -162,6 +169,7 @@ pub fn finalize<R: Read + Seek, W: Write>(
     };
     Ok(FinalizeSummary {
         duration: MediaTime(i64::try_from(movie_duration).unwrap_or(i64::MAX)),
+        start_offset: MediaTime(i64::try_from(lead).unwrap_or(i64::MAX)),
         video_frames: frames(false),
         audio_frames: frames(true),
         bytes: out.written,
@@ -391,23 +399,38 @@ impl TrackPlan {
             as u64
     }
 
-    /// Edit list: `(empty, media_time, media_duration)` in track units, when one is needed.
-    ///
-    /// A track that starts after the recording's time 0 gets an empty edit for the delay, so
-    /// it stays in sync with the other track (a progressive track's samples always start at
-    /// its media time 0). A video track whose first frame has a composition offset (B-frames)
-    /// starts its edit at that frame, preceded by an empty edit of the same length, so the
-    /// first presented frame plays at its true time and audio stays in sync; ffmpeg reports
-    /// the same pts and dts as for the fragmented file.
-    fn edit(&self) -> Option<(u64, u64, u64)> {
-        let delay = self.first_decode_time.unwrap_or(0);
-        let cto = if self.init.audio {
+    /// Composition offset of the first sample (track units), where the edit list starts
+    /// the media: only video has one, and a negative one cannot be addressed by an edit.
+    fn first_presented(&self) -> u64 {
+        if self.init.audio {
             0
         } else {
             self.first_cto.unwrap_or(0).max(0) as u64
-        };
-        let empty = delay + cto;
-        (empty > 0).then(|| (empty, cto, self.duration.saturating_sub(cto)))
+        }
+    }
+
+    /// When this track's first presented sample plays, in the movie timescale, counted from
+    /// the recording's time 0 (the first DTS of any track).
+    fn movie_start(&self) -> u64 {
+        self.to_movie(self.first_decode_time.unwrap_or(0) + self.first_presented())
+    }
+
+    /// Edit list: `(empty, media_time, media_duration)`, the empty edit in the movie
+    /// timescale and the rest in track units, when one is needed.
+    ///
+    /// The finalized movie starts at the first presented sample of any track (`lead` is
+    /// the earliest [`Self::movie_start`]), as ffmpeg's files do, so a B-frame video-only
+    /// recording does not open on a blank frame. Each track then gets an empty edit for how
+    /// much later than that it starts, so tracks stay in sync (a progressive track's samples
+    /// always start at its media time 0), and a video track whose first frame has a
+    /// composition offset (B-frames) starts its media at that frame. The media segment spans
+    /// the whole media duration: presentation runs from the first pts to the last pts plus
+    /// its duration, which is that long (cutting the offset off it would drop the last
+    /// frames, which ffmpeg then does not decode).
+    fn edit(&self, lead: u64) -> Option<(u64, u64, u64)> {
+        let empty = self.movie_start().saturating_sub(lead);
+        let media_time = self.first_presented();
+        (empty > 0 || media_time > 0).then_some((empty, media_time, self.duration))
     }
 }
 
@@ -508,21 +531,24 @@ struct TrakParts {
 }
 
 impl TrakParts {
-    fn new(p: &TrackPlan, co64: bool) -> Self {
+    fn new(p: &TrackPlan, co64: bool, lead: u64) -> Self {
         let audio = p.init.audio;
-        let edit = p.edit();
+        let edit = p.edit(lead);
         let mut edts = Vec::new();
         let tkhd_duration = match edit {
             Some((empty, media_time, media_duration)) => {
-                let (empty, media_duration) = (p.to_movie(empty), p.to_movie(media_duration));
+                let media_duration = p.to_movie(media_duration);
                 let v1 = empty.max(media_duration).max(media_time) > u64::from(u32::MAX);
+                let mut entries = Vec::new();
+                if empty > 0 {
+                    entries.push((empty, -1i64));
+                }
+                entries.push((media_duration, media_time as i64));
                 write_box(&mut edts, b"edts", |out| {
                     write_full_box(out, b"elst", u8::from(v1), 0, |out| {
                         use bytes::BufMut;
-                        out.put_u32(2);
-                        for (duration, time) in
-                            [(empty, -1i64), (media_duration, media_time as i64)]
-                        {
+                        out.put_u32(entries.len() as u32);
+                        for (duration, time) in entries {
                             if v1 {
                                 out.put_u64(duration);
                                 out.put_i64(time);
@@ -773,25 +799,23 @@ mod tests {
     }
 
     /// Checks that a finalized file holds exactly `frames` (a prefix of the recording), with
-    /// times relative to `base`, and that its layout is ftyp, moov, mdat.
-    fn assert_holds(file: &[u8], frames: &[&Frame], base: MediaTime) {
+    /// times relative to `base`, and that its layout is ftyp, moov, mdat. `lead` is where the
+    /// movie starts after `base` (90 kHz).
+    fn assert_holds(file: &[u8], frames: &[&Frame], base: MediaTime, lead: i64) {
         let top: Vec<String> = top_level_boxes(file).into_iter().map(|b| b.0).collect();
         assert_eq!(top, ["ftyp", "moov", "mdat"]);
         let (_, tracks) = read_progressive(file);
         for t in &tracks {
             let expected: Vec<&&Frame> = frames.iter().filter(|f| f.kind == t.kind).collect();
             assert_eq!(t.samples.len(), expected.len(), "{:?} sample count", t.kind);
-            // The edit list's empty edit restores the track's start within the recording.
-            let delay = match t.edits.first() {
-                Some(&(empty, -1)) => {
-                    let media_time = t.edits[1].1;
-                    (empty as i64 * i64::from(t.timescale) / 90_000) - media_time
-                }
-                _ => 0,
-            };
+            // Where the track's media time 0 sits in the recording, from its edit list.
+            let empty = t.edits.iter().find(|e| e.1 == -1).map_or(0, |e| e.0 as i64);
+            let media_time = t.edits.iter().find(|e| e.1 != -1).map_or(0, |e| e.1);
+            let ts = i64::from(t.timescale);
+            let origin = (empty + lead) * ts / 90_000 - media_time;
             for (i, (s, f)) in t.samples.iter().zip(expected).enumerate() {
                 let dts = (f.dts - base).to_rate(t.timescale);
-                assert_eq!(s.0 as i64 + delay, dts, "{:?} sample {i} dts", t.kind);
+                assert_eq!(s.0 as i64 + origin, dts, "{:?} sample {i} dts", t.kind);
                 let cto = (f.pts - f.dts).to_rate(t.timescale);
                 assert_eq!(s.1, cto, "{:?} sample {i} cto", t.kind);
                 assert_eq!(s.3, f.keyframe, "{:?} sample {i} sync", t.kind);
@@ -812,22 +836,39 @@ mod tests {
         assert_eq!(summary.audio_frames, frames.len() as u64 - 90);
         assert!(!summary.co64);
         let refs: Vec<&Frame> = frames.iter().collect();
-        assert_holds(&file, &refs, frames[0].dts);
+        assert_holds(&file, &refs, frames[0].dts, 6000);
 
         let (_, read) = read_progressive(&file);
         let video = read.iter().find(|t| t.kind == TrackKind::Video).unwrap();
+        assert_eq!(
+            &video.entry, b"avc1",
+            "sample entry copied from the init segment"
+        );
+        assert!(
+            file[..32].windows(16).any(|w| w == b"isomiso2avc1mp41"),
+            "ftyp brands"
+        );
         // First frame shown 6000 ticks after its decode: an empty edit plus an edit starting
         // at that frame keep it at its true time.
-        assert_eq!(video.edits, vec![(6000, -1), (90 * 3000 - 6000, 6000)]);
+        assert_eq!(
+            summary.start_offset,
+            MediaTime(6000),
+            "the movie opens on the first shown frame"
+        );
+        assert_eq!(video.edits, vec![(90 * 3000, 6000)]);
         let audio = read.iter().find(|t| t.kind == TrackKind::Audio).unwrap();
-        assert_eq!(audio.edits[0], (22_500, -1), "audio starts 250 ms in");
+        assert_eq!(
+            audio.edits[0],
+            (22_500 - 6000, -1),
+            "audio starts 250 ms in"
+        );
         // mdhd durations are the exact sums; the movie lasts as long as the longer track.
         let audio_sum: u64 = audio.samples.iter().map(|s| u64::from(s.2)).sum();
         assert_eq!(audio_sum, (frames.len() as u64 - 90) * 1024);
         assert_eq!(
             summary.duration,
             MediaTime(90 * 3000)
-                .max(MediaTime(22_500) + MediaTime::from_rate(audio_sum as i64, 44_100))
+                .max(MediaTime(22_500 - 6000) + MediaTime::from_rate(audio_sum as i64, 44_100))
         );
     }
 
@@ -903,7 +944,7 @@ mod tests {
                 taken[k] <= counts[k]
             })
             .collect();
-        assert_holds(&file, &kept, frames[0].dts);
+        assert_holds(&file, &kept, frames[0].dts, 0);
     }
 
     #[test]
@@ -948,8 +989,8 @@ mod tests {
         let (frag, _) = write_fragmented(&tracks, &frames).unwrap();
         let src = Source::survey(IoCursor::new(&frag)).unwrap();
         let p = src.plans.iter().find(|p| !p.init.audio).unwrap();
-        let small = TrakParts::new(p, false);
-        let large = TrakParts::new(p, true);
+        let small = TrakParts::new(p, false, 0);
+        let large = TrakParts::new(p, true, 0);
         assert_eq!(large.trak_size - small.trak_size, 4 * p.chunks);
         assert!(large
             .tables
@@ -968,7 +1009,7 @@ mod tests {
         let ctts = file.windows(4).position(|w| w == b"ctts").unwrap();
         assert_eq!(file[ctts + 4], 1, "negative offsets need ctts version 1");
         let refs: Vec<&Frame> = frames.iter().collect();
-        assert_holds(&file, &refs, frames[0].dts);
+        assert_holds(&file, &refs, frames[0].dts, 0);
         let (tracks, frames) = synthetic(1, MediaTime::ZERO);
         let (frag, _) = write_fragmented(&tracks, &frames).unwrap();
         let (file, _) = finalize_bytes(&frag).unwrap();

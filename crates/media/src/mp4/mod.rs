@@ -11,6 +11,8 @@
 mod boxes;
 pub mod finalize;
 pub mod fragment;
+#[cfg(test)]
+mod peer_tests;
 mod read;
 #[cfg(test)]
 mod testkit;

@@ -132,6 +132,9 @@ pub(crate) fn read_body<R: Read + Seek>(
     Ok(body)
 }
 
+/// A child box: its type, its whole bytes (header included), a cursor over its body.
+pub(crate) type Child<'a> = ([u8; 4], &'a [u8], Cursor<'a>);
+
 /// Big-endian reader over a box body held in memory. `base` is the body's file offset, so
 /// errors point at the right byte.
 #[derive(Clone, Debug)]
@@ -170,13 +173,9 @@ impl<'a> Cursor<'a> {
         self.bytes(n, what).map(|_| ())
     }
 
+    #[cfg(test)]
     pub fn u8(&mut self, what: &str) -> Result<u8, Mp4Error> {
         Ok(self.bytes(1, what)?[0])
-    }
-
-    pub fn u16(&mut self, what: &str) -> Result<u16, Mp4Error> {
-        let b = self.bytes(2, what)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
     pub fn u32(&mut self, what: &str) -> Result<u32, Mp4Error> {
@@ -199,7 +198,7 @@ impl<'a> Cursor<'a> {
 
     /// The next child box: its type, its whole bytes (header included) and a cursor over
     /// its body. `None` at the end of the parent.
-    pub fn child(&mut self) -> Result<Option<([u8; 4], &'a [u8], Cursor<'a>)>, Mp4Error> {
+    pub fn child(&mut self) -> Result<Option<Child<'a>>, Mp4Error> {
         if self.remaining() == 0 {
             return Ok(None);
         }

@@ -194,9 +194,9 @@ impl Fmp4Writer {
             dts: frame.dts,
             detail,
         };
-        // A track whose first frame is a little older than the recording's base (audio that
-        // arrived just after a later video frame) starts at 0 rather than failing: the error
-        // is a few milliseconds on that first sample only.
+        // Frames older than the recording's base (audio that arrived just after a later
+        // video frame, in the first moments of a stream) start at 0 rather than failing:
+        // those few samples get shortened durations, and the timeline after them is exact.
         let start = u64::try_from(track.to_track_time(frame.dts - base)).unwrap_or(0);
         let cto = match kind {
             TrackKind::Video => i32::try_from(frame.composition_offset().0).map_err(|_| {

@@ -397,13 +397,13 @@ pub(crate) fn parse_moof(
             continue;
         }
         let (_, mut tfhd) = traf.require(b"tfhd", "traf")?;
-        let at = tfhd.offset();
         let (_, flags) = tfhd.version_flags("tfhd")?;
         let track_id = tfhd.u32("tfhd track_ID")?;
-        let track = tracks
-            .iter()
-            .find(|t| t.id == track_id)
-            .ok_or_else(|| Mp4Error::malformed(at, format!("traf of unknown track {track_id}")))?;
+        // A traf of a track we do not record (a foreign writer's subtitles or metadata) is
+        // skipped: its samples are not copied.
+        let Some(track) = tracks.iter().find(|t| t.id == track_id) else {
+            continue;
+        };
         let mut defaults = track.trex;
         let base = if flags & 0x1 != 0 {
             tfhd.u64("tfhd base_data_offset")?

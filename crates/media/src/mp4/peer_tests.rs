@@ -207,6 +207,7 @@ fn ffprobe_reads_h264_aac_fragmented_and_finalized() {
     let remuxed = dir.join("input.mp4");
     remux_to_mp4(&fixture("h264_aac_2s.flv"), &remuxed);
     round_trip("h264", &remuxed, "h264", 3);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,0 +1,294 @@
+//! Peer tests: what we write, read by the real ffprobe/ffmpeg (which must be installed:
+//! these fail, never skip, without them), and the golden digests.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+
+use super::testkit::{
+    decode_errors, fixture, fnv1a64, frames_from_mp4, probe_packets, probe_sections, remux_to_mp4,
+    scratch, synthetic, top_level_boxes, write_fragmented,
+};
+use super::{finalize, FORMAT_VERSION};
+use crate::frame::{Frame, TrackKind, Tracks};
+use crate::time::MediaTime;
+
+/// ffprobe's view of a stream.
+fn stream<'a>(
+    sections: &'a [HashMap<String, String>],
+    kind: &str,
+) -> Option<&'a HashMap<String, String>> {
+    sections
+        .iter()
+        .find(|s| s.get("codec_type").map(String::as_str) == Some(kind))
+}
+
+fn format_duration(path: &Path) -> f64 {
+    let sections = probe_sections(path);
+    let f = sections
+        .iter()
+        .find(|s| s.get("section").map(String::as_str) == Some("FORMAT"))
+        .unwrap();
+    f["duration"].parse().unwrap()
+}
+
+/// Everything ffprobe and ffmpeg must agree on for a file holding `frames` (times relative
+/// to `base`): codecs, dimensions, audio format, packet counts, every packet's pts/dts and
+/// key flag, a clean decode.
+fn check_with_ffprobe(
+    path: &Path,
+    tracks: &Tracks,
+    frames: &[&Frame],
+    base: MediaTime,
+    video_codec: &str,
+) {
+    let sections = probe_sections(path);
+    let (packets, probe_err) = probe_packets(path);
+    let mut index_of = HashMap::new();
+    if let Some(v) = &tracks.video {
+        let s = stream(&sections, "video").expect("a video stream");
+        assert_eq!(s["codec_name"], video_codec, "{path:?}");
+        assert_eq!((s["width"].as_str(), s["height"].as_str()), ("320", "240"));
+        assert_eq!(v.width, 320);
+        assert_eq!(s["time_base"], "1/90000");
+        index_of.insert(
+            TrackKind::Video,
+            (s["index"].parse::<usize>().unwrap(), 90_000u32),
+        );
+    }
+    if let Some(a) = &tracks.audio {
+        let s = stream(&sections, "audio").expect("an audio stream");
+        assert_eq!(s["codec_name"], "aac");
+        assert_eq!(s["sample_rate"], a.sample_rate.to_string());
+        assert_eq!(s["channels"], a.channels.to_string());
+        assert_eq!(s["time_base"], format!("1/{}", a.sample_rate));
+        index_of.insert(
+            TrackKind::Audio,
+            (s["index"].parse::<usize>().unwrap(), a.sample_rate),
+        );
+    }
+    for (kind, (index, rate)) in &index_of {
+        let got: Vec<_> = packets.iter().filter(|p| p.stream == *index).collect();
+        let want: Vec<_> = frames.iter().filter(|f| f.kind == *kind).collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{kind:?} packet count in {path:?} ({probe_err})"
+        );
+        for (i, (p, f)) in got.iter().zip(&want).enumerate() {
+            let dts = (f.dts - base).to_rate(*rate);
+            let pts = (f.pts - base).to_rate(*rate);
+            assert_eq!(
+                (p.dts, p.pts),
+                (dts, pts),
+                "{kind:?} packet {i} dts/pts in {path:?}"
+            );
+            // The same in milliseconds, the unit the spec talks about.
+            assert_eq!(
+                p.pts * 1000 / i64::from(*rate),
+                pts * 1000 / i64::from(*rate)
+            );
+            assert_eq!(p.size, f.data.len(), "{kind:?} packet {i} size");
+            if *kind == TrackKind::Video {
+                assert_eq!(p.key, f.keyframe, "{kind:?} packet {i} key flag");
+            }
+        }
+    }
+    assert_eq!(probe_err, "", "ffprobe complained about {path:?}");
+    // Decoded (not just demuxed) frames: an edit list that cuts the end shows here.
+    let sections = probe_sections_counted(path);
+    for (kind, name) in [(TrackKind::Video, "video"), (TrackKind::Audio, "audio")] {
+        if let Some(s) = stream(&sections, name) {
+            let want = frames.iter().filter(|f| f.kind == kind).count();
+            assert_eq!(
+                s["nb_read_frames"],
+                want.to_string(),
+                "{name} frames decoded from {path:?}"
+            );
+        }
+    }
+    assert_eq!(
+        decode_errors(path),
+        "",
+        "ffmpeg failed to decode {path:?} cleanly"
+    );
+}
+
+/// ffprobe's stream sections with `-count_frames` (frames actually decoded).
+fn probe_sections_counted(path: &Path) -> Vec<HashMap<String, String>> {
+    let out = super::testkit::run(
+        super::testkit::FFPROBE,
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_type,nb_read_frames",
+            path.to_str().unwrap(),
+        ],
+    );
+    let mut sections = Vec::new();
+    let mut cur = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line.starts_with("[/") {
+            sections.push(std::mem::take(&mut cur));
+        } else if let Some((k, v)) = line.split_once('=') {
+            cur.insert(k.to_string(), v.to_string());
+        }
+    }
+    sections
+}
+
+fn write_file(path: &Path, data: &[u8]) {
+    std::fs::write(path, data).unwrap();
+}
+
+fn finalize_file(input: &Path, output: &Path) -> super::FinalizeSummary {
+    finalize(File::open(input).unwrap(), File::create(output).unwrap()).unwrap()
+}
+
+/// The fixture's frames, the fragmented and finalized files, checked against the input.
+fn round_trip(name: &str, input: &Path, video_codec: &str, min_fragments: usize) {
+    let dir = scratch(name);
+    let (tracks, frames) = frames_from_mp4(input);
+    assert!(frames.len() > 20, "fixture has frames");
+    let base = frames[0].dts;
+    let refs: Vec<&Frame> = frames.iter().collect();
+    let input_duration = format_duration(input);
+
+    let (frag, ends) = write_fragmented(&tracks, &frames).unwrap();
+    assert!(ends.len() >= min_fragments, "{} fragments", ends.len());
+    let frag_path = dir.join("frag.mp4");
+    write_file(&frag_path, &frag);
+    check_with_ffprobe(&frag_path, &tracks, &refs, base, video_codec);
+    let frame = 1.0 / 30.0;
+    let d = format_duration(&frag_path);
+    assert!(
+        (d - input_duration).abs() <= frame,
+        "fragmented duration {d} vs input {input_duration}"
+    );
+
+    // The finalized movie starts at the first presented frame of any track (ffmpeg's
+    // convention), so its timestamps are shifted by that much.
+    let first_pts = |kind| frames.iter().find(|f| f.kind == kind).map(|f| f.pts - base);
+    let lead = [first_pts(TrackKind::Video), first_pts(TrackKind::Audio)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap()
+        .max(MediaTime::ZERO);
+    let final_path = dir.join("final.mp4");
+    let summary = finalize_file(&frag_path, &final_path);
+    assert!(!summary.truncated_tail);
+    let final_bytes = std::fs::read(&final_path).unwrap();
+    let order: Vec<String> = top_level_boxes(&final_bytes)
+        .into_iter()
+        .map(|b| b.0)
+        .collect();
+    assert_eq!(order, ["ftyp", "moov", "mdat"], "moov before mdat");
+    check_with_ffprobe(&final_path, &tracks, &refs, base + lead, video_codec);
+    assert_eq!(summary.start_offset, lead);
+    let d = format_duration(&final_path);
+    assert!(
+        (d - input_duration).abs() <= frame,
+        "finalized duration {d} vs input {input_duration}"
+    );
+    assert!((summary.duration.as_secs_f64() - input_duration).abs() <= frame);
+    if std::env::var_os("TAPEDECK_KEEP_MP4").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn ffprobe_reads_h264_aac_fragmented_and_finalized() {
+    let dir = scratch("h264-remux");
+    let remuxed = dir.join("input.mp4");
+    remux_to_mp4(&fixture("h264_aac_2s.flv"), &remuxed);
+    round_trip("h264", &remuxed, "h264", 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ffprobe_reads_hevc_fragmented_and_finalized() {
+    round_trip("hevc", &fixture("hevc_1s.mp4"), "hevc", 1);
+}
+
+#[test]
+fn killed_recording_plays_to_the_last_complete_fragment() {
+    let dir = scratch("kill");
+    let remuxed = dir.join("input.mp4");
+    remux_to_mp4(&fixture("h264_aac_2s.flv"), &remuxed);
+    let (tracks, frames) = frames_from_mp4(&remuxed);
+    let (frag, ends) = write_fragmented(&tracks, &frames).unwrap();
+    assert!(ends.len() >= 3);
+    // kill -9 in the middle of the second-to-last fragment's mdat, and inside a moof.
+    for (label, cut) in [("mdat", ends[ends.len() - 2] - 500), ("moof", ends[0] + 50)] {
+        let complete = ends.iter().filter(|&&e| e <= cut).count();
+        let killed = dir.join(format!("killed-{label}.mp4"));
+        write_file(&killed, &frag[..cut]);
+        // Frames in the complete fragments: write them alone and count.
+        let (whole, _) = write_fragmented(&tracks, &frames).unwrap();
+        let prefix = dir.join(format!("prefix-{label}.mp4"));
+        write_file(&prefix, &whole[..ends[complete - 1]]);
+        let (prefix_packets, _) = probe_packets(&prefix);
+        let (packets, _) = probe_packets(&killed);
+        assert!(!prefix_packets.is_empty());
+        assert!(
+            packets.len() >= prefix_packets.len(),
+            "{label}: ffprobe reads the complete fragments of the killed file ({} < {})",
+            packets.len(),
+            prefix_packets.len()
+        );
+        assert_eq!(
+            &packets[..prefix_packets.len()],
+            &prefix_packets[..],
+            "{label}"
+        );
+
+        let repaired = dir.join(format!("repaired-{label}.mp4"));
+        let summary = finalize_file(&killed, &repaired);
+        assert!(summary.truncated_tail, "{label}");
+        assert!(summary.video_frames + summary.audio_frames < frames.len() as u64);
+        assert_eq!(
+            (summary.video_frames + summary.audio_frames) as usize,
+            prefix_packets.len(),
+            "{label}"
+        );
+        let (repaired_packets, err) = probe_packets(&repaired);
+        assert_eq!(err, "", "{label}");
+        assert_eq!(
+            repaired_packets, prefix_packets,
+            "{label}: same packets as the complete fragments"
+        );
+        assert_eq!(
+            decode_errors(&repaired),
+            "",
+            "{label}: the repaired file plays"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Golden digests of a synthetic recording. Brittle on purpose: when the output changes on
+/// purpose, bump [`FORMAT_VERSION`] and these digests together.
+#[test]
+fn golden_digests() {
+    let (tracks, frames) = synthetic(3, MediaTime::from_millis(20));
+    let (frag, _) = write_fragmented(&tracks, &frames).unwrap();
+    let mut finalized = Vec::new();
+    finalize(std::io::Cursor::new(&frag), &mut finalized).unwrap();
+    let got = (
+        FORMAT_VERSION,
+        fnv1a64(&frag),
+        fnv1a64(&finalized),
+        frag.len(),
+        finalized.len(),
+    );
+    assert_eq!(
+        got,
+        (1, 10198484339792553435, 1331318568931497205, 100937, 98941),
+        "output changed: if on purpose, bump FORMAT_VERSION and these digests"
+    );
+}

@@ -3,6 +3,7 @@
 pub mod amf0;
 pub mod finalize;
 pub mod reader;
+mod scan;
 pub mod tag;
 pub mod writer;
 

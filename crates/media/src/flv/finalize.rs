@@ -25,7 +25,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use super::reader::FlvReader;
 use super::scan::{is_metadata, read_some, Scan};
 use super::tag::TAG_SCRIPT;
-use super::writer::{file_header, script_body, tag_header, FlvError};
+use super::writer::{file_header, script_body, tag_header, FlvError, MAX_TAG_BODY};
 use crate::codec::VideoCodec;
 use crate::time::MediaTime;
 
@@ -76,17 +76,32 @@ pub fn finalize<R: Read + Seek, W: Write>(mut input: R, output: W) -> Result<Flv
     let has_video = scan.video_config.is_some();
     let has_audio = scan.audio_config.is_some();
     let header = file_header(has_video, has_audio);
-    let mut meta = script_body(scan.metadata(0, 0));
-    for _ in 0..4 {
-        let media_start = (header.len() + 11 + meta.len() + 4) as u64;
-        let next = script_body(scan.metadata(media_start, media_start + scan.kept_bytes));
-        let stable = next.len() == meta.len();
-        meta = next;
-        if stable {
-            break;
+    // Media tags start after the header and the metadata tag, whose size depends on the
+    // positions it lists only if AMF0 numbers were variable-width (they are not): start from
+    // a guess and re-encode until the size the positions assume is the size written.
+    let meta_tag_start = header.len() as u64;
+    let mut media_start = meta_tag_start;
+    let mut attempts = 0;
+    let meta = loop {
+        let meta = script_body(scan.metadata(media_start, media_start + scan.kept_bytes));
+        let actual = meta_tag_start + 11 + meta.len() as u64 + 4;
+        if actual == media_start {
+            break meta;
         }
+        attempts += 1;
+        if attempts > 4 {
+            return Err(FlvError::MetadataUnstable {
+                assumed: media_start,
+                actual,
+            });
+        }
+        media_start = actual;
+    };
+    if meta.len() > MAX_TAG_BODY {
+        return Err(FlvError::MetadataTooLarge {
+            keyframes: scan.keyframes.len() as u64,
+        });
     }
-    let media_start = (header.len() + 11 + meta.len() + 4) as u64;
 
     let mut out = Output {
         inner: std::io::BufWriter::with_capacity(1 << 16, output),
@@ -196,7 +211,7 @@ mod tests {
     use crate::flv::scan::tag_len;
     use crate::flv::tag::TAG_VIDEO;
     use crate::flv::test_support::{events, fixture, frames_of, record, synthetic, tags};
-    use crate::frame::Tracks;
+    use crate::frame::{Frame, Tracks};
     use std::io::Cursor;
 
     fn run(input: &[u8]) -> (FlvSummary, Vec<u8>) {
@@ -321,6 +336,29 @@ mod tests {
         assert_eq!(frames_of(&events(&out)), frames);
         // Finalizing a final file again changes nothing.
         assert_eq!(run(&out).1, out);
+    }
+
+    #[test]
+    fn duration_follows_the_video_unless_the_audio_runs_on() {
+        let (tracks, frames) = synthetic(3);
+        let video_end =
+            |f: &Frame| !f.is_video() || f.dts < frames[0].dts + MediaTime::from_secs(1);
+        // Video for 1 s (30 frames, last DTS 966 ms + 33 ms), audio for 3 s: the audio counts.
+        let cut: Vec<_> = frames.iter().filter(|f| video_end(f)).cloned().collect();
+        let (summary, out) = run(&record(&tracks, &cut));
+        assert!(
+            summary.duration > MediaTime::from_millis(2900),
+            "{}",
+            summary.duration
+        );
+        assert_eq!(num(&metadata(&out), "framerate"), 30_000.0 / 999.0);
+        // Audio ending 100 ms after the video is encoder delay: the video's end counts.
+        let limit = frames[0].dts + MediaTime::from_millis(1100);
+        let short: Vec<_> = cut.iter().filter(|f| f.dts < limit).cloned().collect();
+        assert_eq!(
+            run(&record(&tracks, &short)).0.duration,
+            MediaTime::from_millis(999)
+        );
     }
 
     #[test]

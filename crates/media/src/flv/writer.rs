@@ -61,6 +61,10 @@ pub enum FlvError {
     NoHeader { len: u64 },
     #[error("the recording changed while being finalized: {detail}")]
     InputChanged { detail: String },
+    #[error("onMetaData size did not settle: positions assumed media at byte {assumed}, it is at {actual}")]
+    MetadataUnstable { assumed: u64, actual: u64 },
+    #[error("a keyframes index of {keyframes} entries does not fit in one FLV tag (16 MiB)")]
+    MetadataTooLarge { keyframes: u64 },
 }
 
 /// Writes one FLV file. Feed it the events of one recording, in order.
@@ -147,11 +151,13 @@ impl FlvWriter {
         let origin = *self.origin.get_or_insert(frame.dts);
         // A frame of one track may start slightly before the other track's first frame; FLV
         // times are unsigned, so it is clamped to 0 rather than wrapped to 49 days.
-        let dts_ms = (frame.dts - origin).as_millis().max(0);
-        let pts_ms = (frame.pts - origin).as_millis();
+        let rel_dts_ms = (frame.dts - origin).as_millis();
+        let cts_ms = (frame.pts - origin).as_millis() - rel_dts_ms;
+        let dts_ms = rel_dts_ms.max(0);
+        // encode_video_frame takes the composition offset from the frame's own times.
         let rounded = Frame {
             dts: MediaTime::from_millis(dts_ms),
-            pts: MediaTime::from_millis(dts_ms + (pts_ms - (frame.dts - origin).as_millis())),
+            pts: MediaTime::from_millis(dts_ms + cts_ms),
             ..frame.clone()
         };
         let (kind, body) = match frame.kind {

@@ -1,5 +1,16 @@
 //! FLV: tag bodies (as RTMP carries them), the file reader, and the file writer.
 
+pub mod amf0;
+pub mod finalize;
 pub mod reader;
+mod scan;
 pub mod tag;
 pub mod writer;
+
+#[cfg(test)]
+mod peer_tests;
+#[cfg(test)]
+mod test_support;
+
+pub use finalize::{finalize, FlvSummary};
+pub use writer::{FlvError, FlvWriter};

@@ -1,0 +1,277 @@
+//! Peer tests: what Tapedeck writes, read by the real ffmpeg/ffprobe. They fail, not skip,
+//! when the tools are missing: a recorder whose files are never checked by a real player
+//! proves nothing.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::finalize::{finalize, FlvSummary};
+use super::reader::FlvReader;
+use super::tag::TagDecoder;
+use super::test_support::{tags, temp_path, FIXTURE};
+use super::writer::FlvWriter;
+use crate::frame::{MediaEvent, Tracks};
+
+fn tool(name: &str) -> PathBuf {
+    let path = Path::new("/usr/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is required by the FLV peer tests (apt-get install ffmpeg)",
+        path.display()
+    );
+    path
+}
+
+/// Output of a tool run that must succeed; (stdout, stderr).
+fn run(cmd: &mut Command) -> (String, String) {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        text(&out.stderr)
+    );
+    (text(&out.stdout), text(&out.stderr))
+}
+
+/// Removes its files when the test ends, passed or not.
+struct TempFiles(Vec<PathBuf>);
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The recorder's path, as the recorder does it: the fixture streamed through FlvReader ->
+/// TagDecoder -> FlvWriter, appended to a temp file, then finalize -> final.flv.
+fn record_fixture() -> (TempFiles, PathBuf, PathBuf, FlvSummary) {
+    let temp = temp_path("recording.flv.part");
+    let fin = temp_path("final.flv");
+    let files = TempFiles(vec![temp.clone(), fin.clone()]);
+    let mut file = File::create(&temp).expect("create temp recording");
+    let mut reader = FlvReader::new();
+    let mut decoder = TagDecoder::new();
+    let mut tracks = Tracks::default();
+    let mut writer: Option<FlvWriter> = None;
+    let (mut tags, mut events, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    for chunk in FIXTURE.chunks(1000) {
+        reader.push(chunk, &mut tags).expect("fixture parses");
+        for t in tags.drain(..) {
+            match t.kind {
+                8 => decoder
+                    .audio(t.ts_ms, t.body, &mut events)
+                    .expect("audio tag"),
+                9 => decoder
+                    .video(t.ts_ms, t.body, &mut events)
+                    .expect("video tag"),
+                _ => {}
+            }
+        }
+        for e in events.drain(..) {
+            match (&e, writer.as_mut()) {
+                (MediaEvent::VideoConfig(c), None) => tracks.video = Some(c.clone()),
+                (MediaEvent::AudioConfig(c), None) => tracks.audio = Some(c.clone()),
+                (MediaEvent::Frame(f), _) => {
+                    let w = writer.get_or_insert_with(|| {
+                        let mut w = FlvWriter::new(&tracks);
+                        w.header(&mut out);
+                        w
+                    });
+                    w.write_frame(f, &mut out).expect("frame writes");
+                }
+                (_, Some(w)) => w.write_config(&e, &mut out),
+            }
+        }
+        file.write_all(&out).expect("append to temp recording");
+        out.clear();
+    }
+    drop(file);
+    let input = File::open(&temp).expect("open temp recording");
+    let mut output = File::create(&fin).expect("create final file");
+    let summary = finalize(input, &mut output).expect("finalizes");
+    output.sync_all().expect("sync final file");
+    (files, temp, fin, summary)
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split('|')
+        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+fn ffprobe_duration_from_pipe(file: &Path) -> String {
+    // Through a pipe ffprobe cannot seek to the last tag to measure the file: the duration
+    // it reports can only come from onMetaData.
+    let input = File::open(file).expect("open for ffprobe");
+    let out = Command::new(tool("ffprobe"))
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            "-i",
+            "pipe:0",
+        ])
+        .stdin(input)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn ffprobe_reads_streams_duration_and_metadata() {
+    let (_files, temp, fin, summary) = record_fixture();
+    assert_eq!(
+        (
+            summary.video_frames,
+            summary.keyframes,
+            summary.truncated_tail
+        ),
+        (60, 2, false)
+    );
+    let (stdout, _) = run(Command::new(tool("ffprobe"))
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:format_tags",
+            "-show_streams",
+            "-count_packets",
+            "-of",
+            "compact",
+        ])
+        .arg(&fin));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let stream = |kind: &str| {
+        *lines
+            .iter()
+            .find(|l| l.starts_with("stream|") && field(l, "codec_type") == Some(kind))
+            .unwrap_or_else(|| panic!("no {kind} stream in:\n{stdout}"))
+    };
+    let v = stream("video");
+    assert_eq!(
+        [
+            field(v, "codec_name"),
+            field(v, "width"),
+            field(v, "height"),
+            field(v, "nb_read_packets")
+        ],
+        [Some("h264"), Some("320"), Some("240"), Some("60")],
+        "{v}"
+    );
+    let a = stream("audio");
+    assert_eq!(
+        [
+            field(a, "codec_name"),
+            field(a, "sample_rate"),
+            field(a, "channels")
+        ],
+        [Some("aac"), Some("44100"), Some("2")],
+        "{a}"
+    );
+    let format = *lines
+        .iter()
+        .find(|l| l.starts_with("format|"))
+        .expect("format line");
+    let duration: f64 = field(format, "duration")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(f64::NAN);
+    assert!(
+        (duration - 2.0).abs() <= 1.0 / 30.0,
+        "duration {duration} in {format}"
+    );
+    // ffmpeg's FLV demuxer consumes the standard keys (duration, width...) and lists the
+    // others as format tags: those prove it read our onMetaData.
+    assert_eq!(field(format, "tag:hasKeyframes"), Some("true"), "{format}");
+    assert_eq!(field(format, "tag:lasttimestamp"), Some("2"), "{format}");
+    assert!(
+        field(format, "tag:encoder").is_some_and(|e| e.starts_with("Tapedeck ")),
+        "{format}"
+    );
+
+    let piped = ffprobe_duration_from_pipe(&fin);
+    let piped_secs: f64 = piped.parse().unwrap_or(f64::NAN);
+    assert!(
+        (piped_secs - 2.0).abs() <= 1.0 / 30.0,
+        "duration from onMetaData: {piped}"
+    );
+    // The unfinalized recording has no duration to read: the check above can fail.
+    assert_eq!(ffprobe_duration_from_pipe(&temp), "N/A");
+}
+
+#[test]
+fn ffmpeg_decodes_without_errors() {
+    let (_files, _, fin, _) = record_fixture();
+    let (stdout, stderr) = run(Command::new(tool("ffmpeg"))
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&fin)
+        .args(["-f", "null", "-"]));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
+}
+
+#[test]
+fn ffmpeg_accepts_the_index_and_seeks() {
+    let (_files, _, fin, _) = record_fixture();
+    // ffmpeg checks the first index entries against the tags it reads and warns "Found
+    // invalid index entries, clearing the index" when they do not match: at warning level
+    // nothing must be printed either.
+    let (stdout, stderr) = run(Command::new(tool("ffmpeg"))
+        .args(["-nostdin", "-v", "warning", "-i"])
+        .arg(&fin)
+        .args(["-f", "null", "-"]));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
+    let (stdout, stderr) = run(Command::new(tool("ffmpeg"))
+        .args(["-nostdin", "-v", "error", "-ss", "1.0", "-i"])
+        .arg(&fin)
+        .args(["-frames:v", "1", "-f", "null", "-"]));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
+
+    // A seek to 1.0 s lands exactly on the key frame tag at 1.0 s: the first packet ffprobe
+    // reads after seeking is at the position the index gives for it.
+    let file = std::fs::read(&fin).expect("read final file");
+    let key_at_1s = tags(&file)
+        .iter()
+        .find(|t| t.kind == 9 && t.ts_ms == 1000 && t.body.first() == Some(&0x17))
+        .map(|t| t.offset)
+        .expect("a key frame tag at 1000 ms");
+    let (stdout, _) = run(Command::new(tool("ffprobe"))
+        .args([
+            "-v",
+            "error",
+            "-read_intervals",
+            "1.0%+#1",
+            "-select_streams",
+            "v",
+        ])
+        .args([
+            "-show_entries",
+            "packet=pos,flags,dts_time",
+            "-of",
+            "compact",
+        ])
+        .arg(&fin));
+    let first = stdout.lines().next().unwrap_or_default();
+    assert_eq!(
+        field(first, "pos"),
+        Some(key_at_1s.to_string().as_str()),
+        "{stdout}"
+    );
+    assert!(
+        field(first, "flags").is_some_and(|f| f.starts_with('K')),
+        "{first}"
+    );
+}

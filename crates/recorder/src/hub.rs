@@ -117,7 +117,7 @@ impl PublishSink for Recorder {
         let config = self.config();
         let (media, rx) = MediaSender::channel(MEDIA_QUEUE);
         let cancel = inner.shutdown.child_token();
-        let attachment = Attachment { request: request.clone(), media: rx, dropped: media.dropped_counter() };
+        let mut attachment = Attachment { request: request.clone(), media: rx, dropped: media.dropped_counter() };
 
         let mut map = inner.registry.lock();
         if let Some(entry) = map.get_mut(&key) {
@@ -125,8 +125,9 @@ impl PublishSink for Recorder {
             // that arrived before we noticed the old connection died).
             entry.current.cancel();
             entry.current = cancel.clone();
-            if entry.attach.try_send(attachment).is_ok() {
-                return Ok(Publication { media, cancel });
+            match entry.attach.try_send(attachment) {
+                Ok(()) => return Ok(Publication { media, cancel }),
+                Err(e) => attachment = e.into_inner(),
             }
             // The recording is finishing and no longer listens: start a new one below.
             map.remove(&key);

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 
-use tapedeck_media::flv::writer::{finalize, FlvWriter};
+use tapedeck_media::flv::{finalize, FlvWriter};
 use tapedeck_media::{Frame, Tracks};
 
 use super::single::{FileFormat, Finalized, SingleFileOutput};

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use tapedeck_recorder::Config;
 
 #[derive(Parser)]
-#[command(name = "tapedeck", version, about = "Record live streams to HLS, MP4 and FLV, locally and to S3-compatible buckets")]
+#[command(
+    name = "tapedeck",
+    version,
+    about = "Record live streams to HLS, MP4 and FLV, locally and to S3-compatible buckets"
+)]
 struct Cli {
     /// Configuration file. Default: tapedeck.toml in the current folder when there is one,
     /// else the embedded defaults (RTMP on 127.0.0.1:1935, every stream as m3u8 + mp4 into
@@ -49,7 +53,10 @@ enum ConfigCommand {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TAPEDECK_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TAPEDECK_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {
@@ -68,7 +75,9 @@ fn run(cli: Cli) -> Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve::serve(config, source))
         }
-        Command::Config { command: ConfigCommand::Check { app, stream } } => check(&config, &source, &app, &stream),
+        Command::Config {
+            command: ConfigCommand::Check { app, stream },
+        } => check(&config, &source, &app, &stream),
     }
 }
 
@@ -81,7 +90,10 @@ fn load_config(path: Option<&Path>) -> Result<(Config, String)> {
     };
     match path {
         Some(p) => Ok((Config::load(&p)?, p.display().to_string())),
-        None => Ok((Config::default(), "embedded defaults (no tapedeck.toml here)".into())),
+        None => Ok((
+            Config::default(),
+            "embedded defaults (no tapedeck.toml here)".into(),
+        )),
     }
 }
 
@@ -92,19 +104,45 @@ fn check(config: &Config, source: &str, app: &str, stream: &str) -> Result<()> {
         None => println!("{app}/{stream}: no template matches; this stream would not be recorded"),
         Some(t) => {
             let now = chrono::Utc::now();
-            let names = tapedeck_recorder::naming::NameContext { app, stream, start: now, end: Some(now + chrono::Duration::hours(1)), segment_start: None, sequence: 0 };
-            println!("{app}/{stream}: template app={:?} stream={:?}", t.app, t.stream);
+            let names = tapedeck_recorder::naming::NameContext {
+                app,
+                stream,
+                start: now,
+                end: Some(now + chrono::Duration::hours(1)),
+                segment_start: None,
+                sequence: 0,
+            };
+            println!(
+                "{app}/{stream}: template app={:?} stream={:?}",
+                t.app, t.stream
+            );
             println!("  interruption window: {}", t.interruption_window);
             for f in &t.formats {
                 use tapedeck_recorder::config::Format;
                 use tapedeck_recorder::naming::render;
                 match f {
                     Format::M3u8 => {
-                        println!("  m3u8 playlist: {}", render(&t.m3u8.object, &names, "m3u8"));
-                        println!("  ts segments:   {} (every {}, cycle {})", render(&t.m3u8.slice_object, &names, "ts"), t.m3u8.slice_duration, t.m3u8.cycle);
+                        println!(
+                            "  m3u8 playlist: {}",
+                            render(&t.m3u8.object, &names, "m3u8")
+                        );
+                        println!(
+                            "  ts segments:   {} (every {}, cycle {})",
+                            render(&t.m3u8.slice_object, &names, "ts"),
+                            t.m3u8.slice_duration,
+                            t.m3u8.cycle
+                        );
                     }
-                    Format::Mp4 => println!("  mp4: {} (cycle {})", render(&t.mp4.object, &names, "mp4"), t.mp4.cycle),
-                    Format::Flv => println!("  flv: {} (cycle {})", render(&t.flv.object, &names, "flv"), t.flv.cycle),
+                    Format::Mp4 => println!(
+                        "  mp4: {} (cycle {})",
+                        render(&t.mp4.object, &names, "mp4"),
+                        t.mp4.cycle
+                    ),
+                    Format::Flv => println!(
+                        "  flv: {} (cycle {})",
+                        render(&t.flv.object, &names, "flv"),
+                        t.flv.cycle
+                    ),
                 }
             }
         }

@@ -11,7 +11,8 @@ use tracing::{info, warn};
 pub async fn serve(config: Config, source: String) -> Result<()> {
     info!("configuration: {source}");
     let recordings = config.recordings_dir();
-    std::fs::create_dir_all(&recordings).with_context(|| format!("creating the recordings folder {}", recordings.display()))?;
+    std::fs::create_dir_all(&recordings)
+        .with_context(|| format!("creating the recordings folder {}", recordings.display()))?;
     let recorder = Recorder::new(config.clone());
     let shutdown = recorder.shutdown_token();
 
@@ -20,17 +21,34 @@ pub async fn serve(config: Config, source: String) -> Result<()> {
         idle_timeout: config.ingest.idle_timeout.as_duration(),
         ..RtmpServerOptions::default()
     };
-    let server = RtmpServer::bind(&config.ingest.rtmp_listen, options, Arc::new(recorder.clone()))
-        .await
-        .with_context(|| format!("listening for RTMP on {} (is another server using it?)", config.ingest.rtmp_listen))?;
+    let server = RtmpServer::bind(
+        &config.ingest.rtmp_listen,
+        options,
+        Arc::new(recorder.clone()),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "listening for RTMP on {} (is another server using it?)",
+            config.ingest.rtmp_listen
+        )
+    })?;
     let addr = server.local_addr()?;
-    info!("RTMP server listening on rtmp://{addr}/<app>/<stream>; recording into {}", recordings.display());
+    info!(
+        "RTMP server listening on rtmp://{addr}/<app>/<stream>; recording into {}",
+        recordings.display()
+    );
     let server_task = tokio::spawn(server.run(shutdown.clone()));
 
     let mut events = recorder.subscribe();
     let event_log = tokio::spawn(async move {
         while let Ok(ev) = events.recv().await {
-            if let RecorderEvent::WriteFailed { app, stream, detail } = &ev {
+            if let RecorderEvent::WriteFailed {
+                app,
+                stream,
+                detail,
+            } = &ev
+            {
                 warn!("{app}/{stream}: {detail}");
             }
         }
@@ -49,13 +67,14 @@ pub async fn serve(config: Config, source: String) -> Result<()> {
 async fn wait_for_stop() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -22,17 +22,36 @@ fn ffmpeg_publish_is_recorded_as_hls_mp4_and_flv() {
     let want_video = want.video.clone().expect("input has video");
     let server = Server::start(dir.path(), TEMPLATE);
 
-    ffmpeg_ok(&["-re", "-i", input.to_str().unwrap(), "-c", "copy", "-f", "flv", &server.url("live", "cam1")]);
+    ffmpeg_ok(&[
+        "-re",
+        "-i",
+        input.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        &server.url("live", "cam1"),
+    ]);
 
     let root = server.recordings().join("record/live/cam1");
     // The window is 2 s: after it the playlist gets its final name and ENDLIST.
     let playlist = wait_for(30, "the final playlist", || {
-        find_files(&root, ".m3u8").into_iter().find(|p| !p.to_string_lossy().contains("recording"))
+        find_files(&root, ".m3u8").into_iter().find(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().contains("recording"))
+        })
     });
-    let mp4 = wait_for(30, "the finalized mp4", || find_files(&root, ".mp4").into_iter().next());
-    let flv = wait_for(30, "the finalized flv", || find_files(&root, ".flv").into_iter().next());
+    let mp4 = wait_for(30, "the finalized mp4", || {
+        find_files(&root, ".mp4").into_iter().next()
+    });
+    let flv = wait_for(30, "the finalized flv", || {
+        find_files(&root, ".flv").into_iter().next()
+    });
     let log = server.stop();
-    assert!(find_files(&root, ".part").is_empty(), "no .part file is left after the recording ends");
+    assert!(
+        find_files(&root, ".part").is_empty(),
+        "no .part file is left after the recording ends"
+    );
 
     let text = std::fs::read_to_string(&playlist).unwrap();
     assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
@@ -46,17 +65,56 @@ fn ffmpeg_publish_is_recorded_as_hls_mp4_and_flv() {
 
     for file in [&playlist, &mp4, &flv] {
         let got = ffprobe(file);
-        let v = got.video.clone().unwrap_or_else(|| panic!("{} has video: {got:?}", file.display()));
-        let a = got.audio.clone().unwrap_or_else(|| panic!("{} has audio: {got:?}", file.display()));
-        assert_eq!((v.codec.as_str(), v.width, v.height), ("h264", 320, 240), "{}", file.display());
-        assert_eq!((a.codec.as_str(), a.sample_rate, a.channels), ("aac", 44100, 2), "{}", file.display());
-        assert_eq!(v.packets, want_video.packets, "{}: every pushed video frame, once", file.display());
-        assert!((got.duration - want.duration).abs() <= 2.0 * FRAME + 0.05, "{}: duration {} vs {}", file.display(), got.duration, want.duration);
+        let v = got
+            .video
+            .clone()
+            .unwrap_or_else(|| panic!("{} has video: {got:?}", file.display()));
+        let a = got
+            .audio
+            .clone()
+            .unwrap_or_else(|| panic!("{} has audio: {got:?}", file.display()));
+        assert_eq!(
+            (v.codec.as_str(), v.width, v.height),
+            ("h264", 320, 240),
+            "{}",
+            file.display()
+        );
+        assert_eq!(
+            (a.codec.as_str(), a.sample_rate, a.channels),
+            ("aac", 44100, 2),
+            "{}",
+            file.display()
+        );
+        assert_eq!(
+            v.packets,
+            want_video.packets,
+            "{}: every pushed video frame, once",
+            file.display()
+        );
+        assert!(
+            (got.duration - want.duration).abs() <= 2.0 * FRAME + 0.05,
+            "{}: duration {} vs {}",
+            file.display(),
+            got.duration,
+            want.duration
+        );
         let errors = decode_errors(file);
-        assert!(errors.trim().is_empty(), "{} decodes cleanly: {errors}", file.display());
+        assert!(
+            errors.trim().is_empty(),
+            "{} decodes cleanly: {errors}",
+            file.display()
+        );
         let times = video_packet_times(file);
-        assert!(times.windows(2).all(|w| w[1].1 > w[0].1), "{}: DTS strictly increasing", file.display());
-        assert!(times.first().is_some_and(|t| t.2), "{}: starts on a key frame", file.display());
+        assert!(
+            times.windows(2).all(|w| w[1].1 > w[0].1),
+            "{}: DTS strictly increasing",
+            file.display()
+        );
+        assert!(
+            times.first().is_some_and(|t| t.2),
+            "{}: starts on a key frame",
+            file.display()
+        );
     }
     assert!(log.contains("recording started"), "{log}");
 }
@@ -67,16 +125,33 @@ fn kill_9_leaves_finished_segments_and_a_playable_fragmented_mp4() {
     let input = make_input(dir.path(), 10);
     let server = Server::start(dir.path(), TEMPLATE);
     let url = server.url("live", "cam1");
-    let publisher = std::thread::spawn(move || ffmpeg(&["-re", "-i", input.to_str().unwrap(), "-c", "copy", "-f", "flv", &url]));
+    let publisher = std::thread::spawn(move || {
+        ffmpeg(&[
+            "-re",
+            "-i",
+            input.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &url,
+        ])
+    });
     let root = server.recordings().join("record/live/cam1");
-    wait_for(30, "two finished segments", || (find_files(&root, ".ts").len() >= 2).then_some(()));
+    wait_for(30, "two finished segments", || {
+        (find_files(&root, ".ts").len() >= 2).then_some(())
+    });
     std::thread::sleep(std::time::Duration::from_millis(1500));
     server.kill9();
     let _ = publisher.join();
 
     for seg in find_files(&root, ".ts") {
         let p = ffprobe(&seg);
-        assert!(p.video.as_ref().is_some_and(|v| v.packets > 0), "{}: {p:?}", seg.display());
+        assert!(
+            p.video.as_ref().is_some_and(|v| v.packets > 0),
+            "{}: {p:?}",
+            seg.display()
+        );
         let errors = decode_errors(&seg);
         assert!(errors.trim().is_empty(), "{}: {errors}", seg.display());
     }
@@ -84,6 +159,10 @@ fn kill_9_leaves_finished_segments_and_a_playable_fragmented_mp4() {
     assert_eq!(part.len(), 1, "the fragmented mp4 being written: {part:?}");
     let p = ffprobe(&part[0]);
     let v = p.video.expect("fragmented mp4 has video");
-    assert!(v.packets >= 60, "at least the first 2 s survive: {} packets", v.packets);
+    assert!(
+        v.packets >= 60,
+        "at least the first 2 s survive: {} packets",
+        v.packets
+    );
     assert!(p.audio.is_some_and(|a| a.packets > 0));
 }

@@ -10,10 +10,18 @@ pub fn validate_name(what: &str, name: &str) -> Result<(), String> {
         return Err(format!("{what} is empty"));
     }
     if name.len() > 255 {
-        return Err(format!("{what} is {} characters long; at most 255 are allowed", name.len()));
+        return Err(format!(
+            "{what} is {} characters long; at most 255 are allowed",
+            name.len()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        return Err(format!("{what} {name:?} contains {c:?}; only letters, digits, '-' and '_' are allowed"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "{what} {name:?} contains {c:?}; only letters, digits, '-' and '_' are allowed"
+        ));
     }
     Ok(())
 }
@@ -29,7 +37,10 @@ pub struct PublishName {
 
 impl PublishName {
     pub fn arg(&self, name: &str) -> Option<&str> {
-        self.args.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.args
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -78,7 +89,9 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         let b = bytes[i];
         if b == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(v) = hex {
                 out.push(v);
                 i += 3;
@@ -98,12 +111,18 @@ mod tests {
     #[test]
     fn names_follow_the_rule() {
         assert!(validate_name("StreamName", "cam_1-A").is_ok());
-        assert!(validate_name("StreamName", "").unwrap_err().contains("empty"));
-        assert!(validate_name("AppName", "../etc").unwrap_err().contains("'.'"));
+        assert!(validate_name("StreamName", "")
+            .unwrap_err()
+            .contains("empty"));
+        assert!(validate_name("AppName", "../etc")
+            .unwrap_err()
+            .contains("'.'"));
         assert!(validate_name("AppName", "a b").is_err());
         assert!(validate_name("AppName", "live/sub").is_err());
         assert!(validate_name("AppName", &"a".repeat(255)).is_ok());
-        assert!(validate_name("AppName", &"a".repeat(256)).unwrap_err().contains("256"));
+        assert!(validate_name("AppName", &"a".repeat(256))
+            .unwrap_err()
+            .contains("256"));
         assert!(validate_name("AppName", "caf\u{e9}").is_err());
     }
 
@@ -112,10 +131,16 @@ mod tests {
         let cases = [
             // (app, name) -> (app, stream, args)
             (("live", "cam1"), ("live", "cam1", vec![])),
-            (("live", "cam1?key=s3cret"), ("live", "cam1", vec![("key", "s3cret")])),
+            (
+                ("live", "cam1?key=s3cret"),
+                ("live", "cam1", vec![("key", "s3cret")]),
+            ),
             (("live", "cam%5F1.flv"), ("live", "cam_1", vec![])),
             (("live/cam1", ""), ("live", "cam1", vec![])),
-            (("live?key=k", "cam1?callback_id=7"), ("live", "cam1", vec![("key", "k"), ("callback_id", "7")])),
+            (
+                ("live?key=k", "cam1?callback_id=7"),
+                ("live", "cam1", vec![("key", "k"), ("callback_id", "7")]),
+            ),
             (("live/", "cam1"), ("live", "cam1", vec![])),
             (("live", "a%zz%"), ("live", "a%zz%", vec![])),
         ];
@@ -123,7 +148,11 @@ mod tests {
             let got = split_publish_name(app, name);
             assert_eq!(got.app, want_app, "{app} {name}");
             assert_eq!(got.stream, want_stream, "{app} {name}");
-            let args: Vec<(&str, &str)> = got.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let args: Vec<(&str, &str)> = got
+                .args
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             assert_eq!(args, want_args, "{app} {name}");
         }
         assert_eq!(split_publish_name("live", "x?key=a").arg("key"), Some("a"));

@@ -74,7 +74,14 @@ impl MediaSender {
     /// A bounded channel of `capacity` events.
     pub fn channel(capacity: usize) -> (MediaSender, mpsc::Receiver<MediaEvent>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (MediaSender { tx, dropped: Arc::new(AtomicU64::new(0)), need_key_frame: false }, rx)
+        (
+            MediaSender {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+                need_key_frame: false,
+            },
+            rx,
+        )
     }
 
     /// A handle on the count of dropped events.
@@ -125,7 +132,13 @@ mod tests {
 
     fn video(ms: i64, key: bool) -> MediaEvent {
         let t = MediaTime::from_millis(ms);
-        MediaEvent::Frame(Frame { kind: TrackKind::Video, dts: t, pts: t, keyframe: key, data: Bytes::new() })
+        MediaEvent::Frame(Frame {
+            kind: TrackKind::Video,
+            dts: t,
+            pts: t,
+            keyframe: key,
+            data: Bytes::new(),
+        })
     }
 
     #[tokio::test(start_paused = true)]

@@ -107,8 +107,14 @@ mod tests {
         assert_eq!(MediaTime::from_rate(1024, 48_000), MediaTime(1920));
         assert_eq!(MediaTime::from_rate(1024, 44_100), MediaTime(2090));
         assert_eq!(MediaTime(1920).to_rate(48_000), 1024);
-        assert_eq!(MediaTime::from_secs(2).to_duration(), Duration::from_secs(2));
-        assert_eq!(MediaTime::from_duration(Duration::from_millis(1500)), MediaTime(135_000));
+        assert_eq!(
+            MediaTime::from_secs(2).to_duration(),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            MediaTime::from_duration(Duration::from_millis(1500)),
+            MediaTime(135_000)
+        );
         assert_eq!(MediaTime(-5).to_duration(), Duration::ZERO);
     }
 }

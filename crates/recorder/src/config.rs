@@ -40,7 +40,12 @@ fn default_templates() -> Vec<Template> {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { data_dir: default_data_dir(), ingest: IngestConfig::default(), pull: Vec::new(), template: default_templates() }
+        Config {
+            data_dir: default_data_dir(),
+            ingest: IngestConfig::default(),
+            pull: Vec::new(),
+            template: default_templates(),
+        }
     }
 }
 
@@ -71,7 +76,11 @@ fn default_idle() -> Secs {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { rtmp_listen: default_listen(), publish_key: String::new(), idle_timeout: default_idle() }
+        IngestConfig {
+            rtmp_listen: default_listen(),
+            publish_key: String::new(),
+            idle_timeout: default_idle(),
+        }
     }
 }
 
@@ -104,7 +113,8 @@ impl Format {
     }
 }
 
-pub const DEFAULT_OBJECT: &str = "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}";
+pub const DEFAULT_OBJECT: &str =
+    "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}";
 pub const DEFAULT_SLICE_OBJECT: &str = "record/{AppName}/{StreamName}/{UnixTimestamp}_{Sequence}";
 
 /// `[[template]]`: how the streams it matches are recorded.
@@ -194,7 +204,12 @@ fn default_cycle() -> Secs {
 
 impl Default for M3u8Options {
     fn default() -> Self {
-        M3u8Options { object: default_object(), slice_object: default_slice_object(), slice_duration: default_slice(), cycle: default_cycle() }
+        M3u8Options {
+            object: default_object(),
+            slice_object: default_slice_object(),
+            slice_duration: default_slice(),
+            cycle: default_cycle(),
+        }
     }
 }
 
@@ -212,7 +227,10 @@ pub struct FileOptions {
 
 impl Default for FileOptions {
     fn default() -> Self {
-        FileOptions { object: default_object(), cycle: default_cycle() }
+        FileOptions {
+            object: default_object(),
+            cycle: default_cycle(),
+        }
     }
 }
 
@@ -233,29 +251,43 @@ impl std::fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
-    Invalid { path: PathBuf, problems: Vec<Problem> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
 }
 
 impl Config {
     /// Reads, parses and validates a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Config::from_toml(&text, path)
     }
 
     /// Parses and validates TOML text; `path` is only used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         let problems = config.validate();
         if problems.is_empty() {
             Ok(config)
         } else {
-            Err(ConfigError::Invalid { path: path.to_owned(), problems })
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            })
         }
     }
 
@@ -263,17 +295,36 @@ impl Config {
     pub fn validate(&self) -> Vec<Problem> {
         let mut p = Vec::new();
         let mut add = |field: String, message: String| p.push(Problem { field, message });
-        if self.ingest.rtmp_listen.parse::<std::net::SocketAddr>().is_err() {
-            add("ingest.rtmp_listen".into(), format!("{:?} is not an address like \"127.0.0.1:1935\"", self.ingest.rtmp_listen));
+        if self
+            .ingest
+            .rtmp_listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            add(
+                "ingest.rtmp_listen".into(),
+                format!(
+                    "{:?} is not an address like \"127.0.0.1:1935\"",
+                    self.ingest.rtmp_listen
+                ),
+            );
         }
         if self.ingest.idle_timeout.0 < 2 {
             add("ingest.idle_timeout".into(), "must be at least 2s".into());
         }
         for (i, pull) in self.pull.iter().enumerate() {
             let f = |name: &str| format!("pull[{i}].{name}");
-            let scheme_ok = ["rtmp://", "http://", "https://"].iter().any(|s| pull.url.starts_with(s));
+            let scheme_ok = ["rtmp://", "http://", "https://"]
+                .iter()
+                .any(|s| pull.url.starts_with(s));
             if !scheme_ok {
-                add(f("url"), format!("{:?} must start with rtmp://, http:// or https://", pull.url));
+                add(
+                    f("url"),
+                    format!(
+                        "{:?} must start with rtmp://, http:// or https://",
+                        pull.url
+                    ),
+                );
             }
             if let Err(e) = tapedeck_ingest::names::validate_name("app", &pull.app) {
                 add(f("app"), e);
@@ -296,21 +347,38 @@ impl Config {
                 add(f("app"), format!("template[{first}] already has app {:?} and stream {:?}; one template per key", t.app, t.stream));
             }
             if t.formats.is_empty() {
-                add(f("formats"), "lists no format; use any of \"m3u8\", \"mp4\", \"flv\"".into());
+                add(
+                    f("formats"),
+                    "lists no format; use any of \"m3u8\", \"mp4\", \"flv\"".into(),
+                );
             }
             if t.interruption_window.0 > 21600 {
-                add(f("interruption_window"), format!("{} is longer than 6h (21600s)", t.interruption_window));
+                add(
+                    f("interruption_window"),
+                    format!("{} is longer than 6h (21600s)", t.interruption_window),
+                );
             }
             let slice = t.m3u8.slice_duration.0;
             if !(1..=60).contains(&slice) {
-                add(f("m3u8.slice_duration"), format!("{} is outside 1s-60s", t.m3u8.slice_duration));
+                add(
+                    f("m3u8.slice_duration"),
+                    format!("{} is outside 1s-60s", t.m3u8.slice_duration),
+                );
             }
-            for (name, cycle) in [("m3u8.cycle", t.m3u8.cycle), ("mp4.cycle", t.mp4.cycle), ("flv.cycle", t.flv.cycle)] {
+            for (name, cycle) in [
+                ("m3u8.cycle", t.m3u8.cycle),
+                ("mp4.cycle", t.mp4.cycle),
+                ("flv.cycle", t.flv.cycle),
+            ] {
                 if !(10..=21600).contains(&cycle.0) {
                     add(f(name), format!("{cycle} is outside 10s-6h"));
                 }
             }
-            for (name, value) in [("m3u8.object", &t.m3u8.object), ("mp4.object", &t.mp4.object), ("flv.object", &t.flv.object)] {
+            for (name, value) in [
+                ("m3u8.object", &t.m3u8.object),
+                ("mp4.object", &t.mp4.object),
+                ("flv.object", &t.flv.object),
+            ] {
                 for message in naming::check_file_template(value) {
                     add(f(name), message);
                 }
@@ -325,14 +393,23 @@ impl Config {
     /// The template for a stream: exact app and stream > app with `*` stream > `*`/`*`
     /// (and `*`/exact stream between the last two). `None`: the stream is not recorded.
     pub fn template_for(&self, app: &str, stream: &str) -> Option<&Template> {
-        let rank = |t: &Template| match (t.app == app, t.stream == stream, t.app == "*", t.stream == "*") {
+        let rank = |t: &Template| match (
+            t.app == app,
+            t.stream == stream,
+            t.app == "*",
+            t.stream == "*",
+        ) {
             (true, true, _, _) => Some(0),
             (true, _, _, true) => Some(1),
             (_, true, true, _) => Some(2),
             (_, _, true, true) => Some(3),
             _ => None,
         };
-        self.template.iter().filter_map(|t| rank(t).map(|r| (r, t))).min_by_key(|(r, _)| *r).map(|(_, t)| t)
+        self.template
+            .iter()
+            .filter_map(|t| rank(t).map(|r| (r, t)))
+            .min_by_key(|(r, _)| *r)
+            .map(|(_, t)| t)
     }
 
     /// The folder recordings are written to.
@@ -378,7 +455,10 @@ object = "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}"
 cycle = "6h"
 "#;
         let c = parse(text).unwrap();
-        assert_eq!(c.template[0].formats, vec![Format::M3u8, Format::Mp4, Format::Flv]);
+        assert_eq!(
+            c.template[0].formats,
+            vec![Format::M3u8, Format::Mp4, Format::Flv]
+        );
         assert_eq!(c.template[0].m3u8.cycle, Secs(21600));
         assert_eq!(c.pull[0].app, "remote");
     }
@@ -394,11 +474,20 @@ cycle = "6h"
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
-        let e = parse("[ingest]\nrtmp_lisen = \"x\"").unwrap_err().to_string();
+        let e = parse("[ingest]\nrtmp_lisen = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rtmp_lisen"), "{e}");
-        let e = parse("[[template]]\ninterruption_window = \"3 minutes\"").unwrap_err().to_string();
-        assert!(e.contains("interruption_window") || e.contains("3 minutes"), "{e}");
-        let e = parse("[[template]]\nformats = [\"avi\"]").unwrap_err().to_string();
+        let e = parse("[[template]]\ninterruption_window = \"3 minutes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("interruption_window") || e.contains("3 minutes"),
+            "{e}"
+        );
+        let e = parse("[[template]]\nformats = [\"avi\"]")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("avi"), "{e}");
     }
 
@@ -420,7 +509,9 @@ object = "../outside/{EscapedStartTime}"
 [[template]]
 [[template]]
 "#;
-        let ConfigError::Invalid { problems, .. } = parse(text).unwrap_err() else { panic!("expected Invalid") };
+        let ConfigError::Invalid { problems, .. } = parse(text).unwrap_err() else {
+            panic!("expected Invalid")
+        };
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         for want in [
             "ingest.rtmp_listen",
@@ -440,10 +531,20 @@ object = "../outside/{EscapedStartTime}"
     #[test]
     fn most_specific_template_wins() {
         let mut c = Config::default();
-        let t = |app: &str, stream: &str| Template { app: app.into(), stream: stream.into(), ..Template::default() };
-        c.template = vec![t("*", "*"), t("live", "*"), t("live", "cam1"), t("*", "cam9")];
+        let t = |app: &str, stream: &str| Template {
+            app: app.into(),
+            stream: stream.into(),
+            ..Template::default()
+        };
+        c.template = vec![
+            t("*", "*"),
+            t("live", "*"),
+            t("live", "cam1"),
+            t("*", "cam9"),
+        ];
         fn pick(c: &Config, app: &str, stream: &str) -> Option<(String, String)> {
-            c.template_for(app, stream).map(|t| (t.app.clone(), t.stream.clone()))
+            c.template_for(app, stream)
+                .map(|t| (t.app.clone(), t.stream.clone()))
         }
         let want = |a: &str, s: &str| Some((a.to_string(), s.to_string()));
         assert_eq!(pick(&c, "live", "cam1"), want("live", "cam1"));

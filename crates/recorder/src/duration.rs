@@ -34,14 +34,22 @@ impl Secs {
                 's' => 1,
                 'm' => 60,
                 'h' => 3600,
-                _ => return Err(format!("{text:?} is not a duration: unknown unit {c:?} (use s, m or h)")),
+                _ => {
+                    return Err(format!(
+                        "{text:?} is not a duration: unknown unit {c:?} (use s, m or h)"
+                    ))
+                }
             };
-            let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration: a number must come before {c:?}"))?;
+            let n: u64 = number.parse().map_err(|_| {
+                format!("{text:?} is not a duration: a number must come before {c:?}")
+            })?;
             total = total.saturating_add(n.saturating_mul(unit));
             number.clear();
         }
         if !number.is_empty() {
-            return Err(format!("{text:?} is not a duration: {number} has no unit (s, m or h)"));
+            return Err(format!(
+                "{text:?} is not a duration: {number} has no unit (s, m or h)"
+            ));
         }
         Ok(Secs(total))
     }
@@ -50,9 +58,9 @@ impl Secs {
 impl fmt::Display for Secs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        if s > 0 && s % 3600 == 0 {
+        if s > 0 && s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
-        } else if s > 0 && s % 60 == 0 {
+        } else if s > 0 && s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
         } else {
             write!(f, "{s}s")
@@ -87,7 +95,14 @@ mod tests {
 
     #[test]
     fn parses_units() {
-        for (text, secs) in [("30s", 30), ("15m", 900), ("6h", 21600), ("1h30m", 5400), ("90", 90), (" 5s ", 5)] {
+        for (text, secs) in [
+            ("30s", 30),
+            ("15m", 900),
+            ("6h", 21600),
+            ("1h30m", 5400),
+            ("90", 90),
+            (" 5s ", 5),
+        ] {
             assert_eq!(Secs::parse(text), Ok(Secs(secs)), "{text}");
         }
         for bad in ["", "5x", "h", "1.5h", "-3s", "30 s", "5m3"] {

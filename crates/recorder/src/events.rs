@@ -39,16 +39,39 @@ pub enum FileKind {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RecorderEvent {
     /// A new recording began (first publish of a stream, or after the window expired).
-    RecordStarted { app: String, stream: String, origin: String },
+    RecordStarted {
+        app: String,
+        stream: String,
+        origin: String,
+    },
     /// The publisher went away; the recording waits for the interruption window.
-    RecordPaused { app: String, stream: String, window_secs: u64 },
+    RecordPaused {
+        app: String,
+        stream: String,
+        window_secs: u64,
+    },
     /// A publisher came back within the window: same recording, with a discontinuity.
-    RecordResumed { app: String, stream: String, origin: String },
+    RecordResumed {
+        app: String,
+        stream: String,
+        origin: String,
+    },
     /// The window expired (or Tapedeck is stopping): every file is finalized.
-    RecordStopped { app: String, stream: String, dropped_events: u64 },
+    RecordStopped {
+        app: String,
+        stream: String,
+        dropped_events: u64,
+    },
     FileFinished(FinishedFile),
     /// Something went wrong writing a file; the recording goes on where it can.
-    WriteFailed { app: String, stream: String, detail: String },
+    WriteFailed {
+        app: String,
+        stream: String,
+        detail: String,
+    },
     /// A stream that no template matches (said once per stream name).
-    NotRecorded { app: String, stream: String },
+    NotRecorded {
+        app: String,
+        stream: String,
+    },
 }

@@ -25,7 +25,11 @@ impl PartFile {
             fs::create_dir_all(dir)?;
         }
         let file = File::create(&path)?;
-        Ok(PartFile { path, out: BufWriter::with_capacity(256 * 1024, file), written: 0 })
+        Ok(PartFile {
+            path,
+            out: BufWriter::with_capacity(256 * 1024, file),
+            written: 0,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -113,8 +117,14 @@ mod tests {
 
     #[test]
     fn relative_uris() {
-        assert_eq!(relative_uri("record/a/s/x.m3u8", "record/a/s/1_0.ts"), "1_0.ts");
-        assert_eq!(relative_uri("idx/x.m3u8", "record/a/1_0.ts"), "../record/a/1_0.ts");
+        assert_eq!(
+            relative_uri("record/a/s/x.m3u8", "record/a/s/1_0.ts"),
+            "1_0.ts"
+        );
+        assert_eq!(
+            relative_uri("idx/x.m3u8", "record/a/1_0.ts"),
+            "../record/a/1_0.ts"
+        );
         assert_eq!(relative_uri("x.m3u8", "seg/1_0.ts"), "seg/1_0.ts");
     }
 

@@ -75,7 +75,11 @@ impl Recorder {
     }
 
     pub fn config(&self) -> Arc<Config> {
-        self.inner.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces the configuration. Running recordings keep the template they started with.
@@ -117,7 +121,11 @@ impl PublishSink for Recorder {
         let config = self.config();
         let (media, rx) = MediaSender::channel(MEDIA_QUEUE);
         let cancel = inner.shutdown.child_token();
-        let mut attachment = Attachment { request: request.clone(), media: rx, dropped: media.dropped_counter() };
+        let mut attachment = Attachment {
+            request: request.clone(),
+            media: rx,
+            dropped: media.dropped_counter(),
+        };
 
         let mut map = inner.registry.lock();
         if let Some(entry) = map.get_mut(&key) {
@@ -133,21 +141,46 @@ impl PublishSink for Recorder {
             map.remove(&key);
         }
         let Some(template) = config.template_for(&request.app, &request.stream).cloned() else {
-            let first = inner.not_recorded_logged.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
+            let first = inner
+                .not_recorded_logged
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key.clone());
             if first {
                 info!(stream = %format!("{}/{}", key.0, key.1), "no template matches this stream: not recording it");
-                let _ = inner.events.send(RecorderEvent::NotRecorded { app: key.0.clone(), stream: key.1.clone() });
+                let _ = inner.events.send(RecorderEvent::NotRecorded {
+                    app: key.0.clone(),
+                    stream: key.1.clone(),
+                });
             }
-            return Err(Refusal::Rejected(format!("no recording template matches {}/{}", key.0, key.1)));
+            return Err(Refusal::Rejected(format!(
+                "no recording template matches {}/{}",
+                key.0, key.1
+            )));
         };
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (attach_tx, attach_rx) = mpsc::channel(4);
-        map.insert(key.clone(), Entry { id, attach: attach_tx, current: cancel.clone() });
+        map.insert(
+            key.clone(),
+            Entry {
+                id,
+                attach: attach_tx,
+                current: cancel.clone(),
+            },
+        );
         drop(map);
-        let recording = Recording::new(key.0, key.1, template, config.recordings_dir(), inner.events.clone());
+        let recording = Recording::new(
+            key.0,
+            key.1,
+            template,
+            config.recordings_dir(),
+            inner.events.clone(),
+        );
         let registry = inner.registry.clone();
         let shutdown = inner.shutdown.clone();
-        inner.tracker.spawn(recording.run(attachment, attach_rx, registry, id, shutdown));
+        inner
+            .tracker
+            .spawn(recording.run(attachment, attach_rx, registry, id, shutdown));
         Ok(Publication { media, cancel })
     }
 }

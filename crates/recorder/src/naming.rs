@@ -56,8 +56,12 @@ pub fn escaped_time(t: DateTime<Utc>) -> String {
 
 /// Renders `template` and appends `.ext`.
 pub fn render(template: &str, ctx: &NameContext<'_>, ext: &str) -> String {
-    let end_escaped = ctx.end.map_or_else(|| IN_PROGRESS.to_string(), escaped_time);
-    let end_plain = ctx.end.map_or_else(|| IN_PROGRESS.to_string(), |t| t.timestamp().to_string());
+    let end_escaped = ctx
+        .end
+        .map_or_else(|| IN_PROGRESS.to_string(), escaped_time);
+    let end_plain = ctx
+        .end
+        .map_or_else(|| IN_PROGRESS.to_string(), |t| t.timestamp().to_string());
     let seg = ctx.segment_start.unwrap_or(ctx.start);
     let mut out = template
         .replace("{AppName}", ctx.app)
@@ -92,24 +96,38 @@ fn check_common(template: &str) -> Vec<String> {
         };
         let name = &rest[open..open + close + 1];
         if !PLACEHOLDERS.contains(&name) {
-            problems.push(format!("unknown placeholder {name}; known: {}", PLACEHOLDERS.join(" ")));
+            problems.push(format!(
+                "unknown placeholder {name}; known: {}",
+                PLACEHOLDERS.join(" ")
+            ));
         }
         rest = &rest[open + close + 1..];
     }
     if template.starts_with('/') || template.starts_with('\\') {
-        problems.push(format!("{template:?} is an absolute path; names are relative to the recordings folder"));
+        problems.push(format!(
+            "{template:?} is an absolute path; names are relative to the recordings folder"
+        ));
     }
     if template.len() >= 2 && template.as_bytes()[1] == b':' {
-        problems.push(format!("{template:?} starts with a drive letter; names are relative to the recordings folder"));
+        problems.push(format!(
+            "{template:?} starts with a drive letter; names are relative to the recordings folder"
+        ));
     }
     if template.split('/').any(|s| s == ".." || s == ".") {
         problems.push(format!("{template:?} contains a '.' or '..' segment, which could write outside the recordings folder"));
     }
     if template.split('/').any(str::is_empty) {
-        problems.push(format!("{template:?} has an empty path segment (a leading, trailing or double '/')"));
+        problems.push(format!(
+            "{template:?} has an empty path segment (a leading, trailing or double '/')"
+        ));
     }
-    if let Some(c) = template.chars().find(|c| matches!(c, '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control()) {
-        problems.push(format!("contains {c:?}, which is not allowed in file names on every OS"));
+    if let Some(c) = template
+        .chars()
+        .find(|c| matches!(c, '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control())
+    {
+        problems.push(format!(
+            "contains {c:?}, which is not allowed in file names on every OS"
+        ));
     }
     // Longest rendering: 255-character names, 19-character times, 20-digit numbers.
     let worst = template
@@ -118,9 +136,13 @@ fn check_common(template: &str) -> Vec<String> {
         .replace("{EscapedStartTime}", "2026-11-24-10-15-30")
         .replace("{EscapedEndTime}", "2026-11-24-10-15-30");
     let segments: Vec<&str> = worst.split('/').collect();
-    let last_too_long = segments.last().is_some_and(|s| s.len() + ".m3u8".len() > MAX_NAME_BYTES);
+    let last_too_long = segments
+        .last()
+        .is_some_and(|s| s.len() + ".m3u8".len() > MAX_NAME_BYTES);
     if last_too_long || segments.iter().any(|s| s.len() > MAX_NAME_BYTES) {
-        problems.push("a path segment can exceed 255 bytes with long app/stream names; shorten it".into());
+        problems.push(
+            "a path segment can exceed 255 bytes with long app/stream names; shorten it".into(),
+        );
     }
     problems
 }
@@ -142,7 +164,9 @@ pub fn check_file_template(template: &str) -> Vec<String> {
 pub fn check_slice_template(template: &str) -> Vec<String> {
     let mut problems = check_common(template);
     if !template.contains("{UnixTimestamp}") || !template.contains("{Sequence}") {
-        problems.push(format!("{template:?} must contain {{UnixTimestamp}} and {{Sequence}}"));
+        problems.push(format!(
+            "{template:?} must contain {{UnixTimestamp}} and {{Sequence}}"
+        ));
     }
     problems
 }
@@ -168,7 +192,10 @@ mod tests {
         let end = Some(Utc.with_ymd_and_hms(2026, 11, 24, 11, 0, 5).unwrap());
         let cases = [
             ("{AppName}/{StreamName}", "live/cam1.x"),
-            ("{EscapedStartTime}_{EscapedEndTime}", "2026-11-24-10-15-30_2026-11-24-11-00-05.x"),
+            (
+                "{EscapedStartTime}_{EscapedEndTime}",
+                "2026-11-24-10-15-30_2026-11-24-11-00-05.x",
+            ),
             ("{StartTime}_{EndTime}", "1795515330_1795518005.x"),
             ("{UnixTimestamp}_{Sequence}", "1795515360_7.x"),
             ("{Date}/{Hour}/{Minute}_{Second}", "2026-11-24/10/15_30.x"),
@@ -176,17 +203,34 @@ mod tests {
         for (template, want) in cases {
             assert_eq!(render(template, &ctx(end), "x"), want, "{template}");
         }
-        assert_eq!(render(crate::config::DEFAULT_OBJECT, &ctx(None), "mp4"), "record/live/cam1/2026-11-24-10-15-30_recording.mp4");
+        assert_eq!(
+            render(crate::config::DEFAULT_OBJECT, &ctx(None), "mp4"),
+            "record/live/cam1/2026-11-24-10-15-30_recording.mp4"
+        );
     }
 
     #[test]
     fn rejects_unsafe_or_incomplete_templates() {
         assert!(check_file_template(crate::config::DEFAULT_OBJECT).is_empty());
         assert!(check_slice_template(crate::config::DEFAULT_SLICE_OBJECT).is_empty());
-        for bad in ["../x/{StartTime}_{EndTime}", "/abs/{StartTime}_{EndTime}", "C:/{StartTime}_{EndTime}", "a//{StartTime}_{EndTime}", "{StartTime}", "{Nope}_{StartTime}_{EndTime}", "a:b/{StartTime}_{EndTime}", "a\\b{StartTime}_{EndTime}", ""] {
+        for bad in [
+            "../x/{StartTime}_{EndTime}",
+            "/abs/{StartTime}_{EndTime}",
+            "C:/{StartTime}_{EndTime}",
+            "a//{StartTime}_{EndTime}",
+            "{StartTime}",
+            "{Nope}_{StartTime}_{EndTime}",
+            "a:b/{StartTime}_{EndTime}",
+            "a\\b{StartTime}_{EndTime}",
+            "",
+        ] {
             assert!(!check_file_template(bad).is_empty(), "{bad}");
         }
         assert!(!check_slice_template("{Sequence}").is_empty());
-        assert!(!check_slice_template(&format!("{}{{AppName}}{{UnixTimestamp}}{{Sequence}}", "x".repeat(10))).is_empty());
+        assert!(!check_slice_template(&format!(
+            "{}{{AppName}}{{UnixTimestamp}}{{Sequence}}",
+            "x".repeat(10)
+        ))
+        .is_empty());
     }
 }

@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{Format, Template};
-use crate::hub::Registry;
 use crate::events::RecorderEvent;
+use crate::hub::Registry;
 use crate::output::flv::FlvOutput;
 use crate::output::hls::HlsOutput;
 use crate::output::mp4::Mp4Output;
@@ -34,8 +34,11 @@ pub struct Attachment {
     pub dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// How long to wait for a video config before treating a stream as audio-only.
-const SETTLE_AUDIO: MediaTime = MediaTime::from_millis(1500);
+/// How long one kind of media may flow without a config for the other before the stream
+/// is taken to be video-only or audio-only.
+const SETTLE_WAIT: MediaTime = MediaTime::from_millis(1500);
+/// Bound on what is held while settling (about 10 s of a 30 fps stream with audio).
+const SETTLE_MAX_EVENTS: usize = 1024;
 
 pub(crate) struct Recording {
     pub app: String,
@@ -59,7 +62,13 @@ pub(crate) struct Recording {
 }
 
 impl Recording {
-    pub fn new(app: String, stream: String, template: Template, root: std::path::PathBuf, events: broadcast::Sender<RecorderEvent>) -> Self {
+    pub fn new(
+        app: String,
+        stream: String,
+        template: Template,
+        root: std::path::PathBuf,
+        events: broadcast::Sender<RecorderEvent>,
+    ) -> Self {
         Recording {
             app,
             stream,
@@ -87,9 +96,20 @@ impl Recording {
     /// Ending is decided under the registry's lock: a publish that arrives while the window
     /// expires either reaches this recording's queue before the lock is taken (and resumes
     /// it) or finds the entry gone (and starts a new recording). Nothing falls in between.
-    pub async fn run(mut self, first: Attachment, mut attachments: mpsc::Receiver<Attachment>, registry: Arc<Registry>, id: u64, shutdown: CancellationToken) {
+    pub async fn run(
+        mut self,
+        first: Attachment,
+        mut attachments: mpsc::Receiver<Attachment>,
+        registry: Arc<Registry>,
+        id: u64,
+        shutdown: CancellationToken,
+    ) {
         let label = format!("{}/{}", self.app, self.stream);
-        self.emit(RecorderEvent::RecordStarted { app: self.app.clone(), stream: self.stream.clone(), origin: first.request.origin.clone() });
+        self.emit(RecorderEvent::RecordStarted {
+            app: self.app.clone(),
+            stream: self.stream.clone(),
+            origin: first.request.origin.clone(),
+        });
         info!(stream = %label, origin = %first.request.origin, "recording started");
         let mut current = Some(first);
         'outer: loop {
@@ -119,7 +139,11 @@ impl Recording {
             // The publisher left: wait for the interruption window.
             self.discontinuity();
             let window = self.template.interruption_window.0;
-            self.emit(RecorderEvent::RecordPaused { app: self.app.clone(), stream: self.stream.clone(), window_secs: window });
+            self.emit(RecorderEvent::RecordPaused {
+                app: self.app.clone(),
+                stream: self.stream.clone(),
+                window_secs: window,
+            });
             info!(stream = %label, "publisher gone; waiting {window}s for it to come back");
             let deadline = Instant::now() + std::time::Duration::from_secs(window);
             let key = (self.app.clone(), self.stream.clone());
@@ -144,7 +168,11 @@ impl Recording {
             match resumed {
                 Some(att) => {
                     info!(stream = %label, origin = %att.request.origin, "publisher is back within the window: same recording");
-                    self.emit(RecorderEvent::RecordResumed { app: self.app.clone(), stream: self.stream.clone(), origin: att.request.origin.clone() });
+                    self.emit(RecorderEvent::RecordResumed {
+                        app: self.app.clone(),
+                        stream: self.stream.clone(),
+                        origin: att.request.origin.clone(),
+                    });
                     current = Some(att);
                 }
                 None => break,
@@ -154,7 +182,10 @@ impl Recording {
         // recording that is finishing.
         {
             let mut map = registry.lock();
-            if map.get(&(self.app.clone(), self.stream.clone())).is_some_and(|e| e.id == id) {
+            if map
+                .get(&(self.app.clone(), self.stream.clone()))
+                .is_some_and(|e| e.id == id)
+            {
                 map.remove(&(self.app.clone(), self.stream.clone()));
             }
         }
@@ -170,25 +201,32 @@ impl Recording {
         self.apply(ev);
     }
 
-    /// Holds media until the tracks are known: a video config (the stream has video), or
-    /// 1.5 s of audio with no video config (audio-only). Outputs are created with the
-    /// complete track list, so no file lacks a track the stream has.
+    /// Holds media until the tracks are known, so outputs are created with every track
+    /// the stream has: both configs and a video frame; or 1.5 s of one kind of media with
+    /// no config for the other (a video-only or audio-only stream).
     fn settle(&mut self) {
-        let has_video = self.pending.iter().any(|e| matches!(e, MediaEvent::VideoConfig(_))) || self.tracks.video.is_some();
-        let audio_times: Vec<MediaTime> = self
-            .pending
-            .iter()
-            .filter_map(|e| match e {
-                MediaEvent::Frame(f) if f.kind == TrackKind::Audio => Some(f.dts),
+        let has = |want: fn(&MediaEvent) -> bool, pending: &[MediaEvent]| pending.iter().any(want);
+        let video_config = self.tracks.video.is_some()
+            || has(|e| matches!(e, MediaEvent::VideoConfig(_)), &self.pending);
+        let audio_config = self.tracks.audio.is_some()
+            || has(|e| matches!(e, MediaEvent::AudioConfig(_)), &self.pending);
+        let span = |kind: TrackKind| {
+            let mut times = self.pending.iter().filter_map(|e| match e {
+                MediaEvent::Frame(f) if f.kind == kind => Some(f.dts),
                 _ => None,
-            })
-            .collect();
-        let audio_span = match (audio_times.first(), audio_times.last()) {
-            (Some(a), Some(b)) => *b - *a,
-            _ => MediaTime::ZERO,
+            });
+            let first = times.next();
+            let last = times.last().or(first);
+            first.zip(last).map(|(a, b)| b - a)
         };
-        let video_frame_seen = self.pending.iter().any(|e| matches!(e, MediaEvent::Frame(f) if f.is_video()));
-        if has_video && (video_frame_seen || audio_span >= SETTLE_AUDIO) || audio_span >= SETTLE_AUDIO || self.pending.len() > 4096 {
+        let video = span(TrackKind::Video);
+        let audio = span(TrackKind::Audio);
+        let long = |s: Option<MediaTime>| s.is_some_and(|s| s >= SETTLE_WAIT);
+        let ready = (video_config && audio_config && video.is_some())
+            || (video_config && long(video))
+            || (!video_config && long(audio))
+            || self.pending.len() > SETTLE_MAX_EVENTS;
+        if ready {
             self.settled = true;
             for ev in std::mem::take(&mut self.pending) {
                 self.apply(ev);
@@ -199,14 +237,22 @@ impl Recording {
     fn apply(&mut self, ev: MediaEvent) {
         match ev {
             MediaEvent::VideoConfig(c) => {
-                let changed = self.tracks.video.as_ref().is_some_and(|old| old.record != c.record);
+                let changed = self
+                    .tracks
+                    .video
+                    .as_ref()
+                    .is_some_and(|old| old.record != c.record);
                 self.tracks.video = Some(c);
                 if changed {
                     self.outputs.iter_mut().for_each(|o| o.tracks_changed());
                 }
             }
             MediaEvent::AudioConfig(c) => {
-                let changed = self.tracks.audio.as_ref().is_some_and(|old| old.asc != c.asc);
+                let changed = self
+                    .tracks
+                    .audio
+                    .as_ref()
+                    .is_some_and(|old| old.asc != c.asc);
                 self.tracks.audio = Some(c);
                 if changed {
                     self.outputs.iter_mut().for_each(|o| o.tracks_changed());
@@ -217,17 +263,25 @@ impl Recording {
     }
 
     fn frame(&mut self, mut f: Frame) {
-        if f.kind == TrackKind::Audio && self.tracks.audio.is_none() || f.kind == TrackKind::Video && self.tracks.video.is_none() {
+        if f.kind == TrackKind::Audio && self.tracks.audio.is_none()
+            || f.kind == TrackKind::Video && self.tracks.video.is_none()
+        {
             return;
         }
-        let (t0, at) = *self.started.get_or_insert_with(|| (Utc::now(), Instant::now()));
+        let (t0, at) = *self
+            .started
+            .get_or_insert_with(|| (Utc::now(), Instant::now()));
         let offset = match self.offset {
             Some(o) => o,
             None => {
                 // First frame of this attachment: place it at the wall-clock time since the
                 // recording began, and never before what is already written.
                 let since = MediaTime::from_duration(at.elapsed());
-                let place = if self.outputs.is_empty() && self.written_end == MediaTime::ZERO { MediaTime::ZERO } else { since.max(self.written_end) };
+                let place = if self.outputs.is_empty() && self.written_end == MediaTime::ZERO {
+                    MediaTime::ZERO
+                } else {
+                    since.max(self.written_end)
+                };
                 let o = place - f.dts;
                 self.offset = Some(o);
                 o
@@ -249,13 +303,22 @@ impl Recording {
         }
         for (_, e) in failed {
             warn!(stream = %format!("{}/{}", self.app, self.stream), "write failed: {e}");
-            self.emit(RecorderEvent::WriteFailed { app: self.app.clone(), stream: self.stream.clone(), detail: e.to_string() });
+            self.emit(RecorderEvent::WriteFailed {
+                app: self.app.clone(),
+                stream: self.stream.clone(),
+                detail: e.to_string(),
+            });
         }
         self.written_end = self.written_end.max(f.dts);
     }
 
     fn make_outputs(&self, t0: chrono::DateTime<Utc>) -> Vec<Box<dyn Output>> {
-        let ctx = OutputContext { root: self.root.clone(), app: self.app.clone(), stream: self.stream.clone(), t0 };
+        let ctx = OutputContext {
+            root: self.root.clone(),
+            app: self.app.clone(),
+            stream: self.stream.clone(),
+            t0,
+        };
         let mut formats = self.template.formats.clone();
         formats.sort();
         formats.dedup();
@@ -263,7 +326,9 @@ impl Recording {
             .into_iter()
             .map(|f| -> Box<dyn Output> {
                 match f {
-                    Format::M3u8 => Box::new(HlsOutput::new(ctx.clone(), self.template.m3u8.clone())),
+                    Format::M3u8 => {
+                        Box::new(HlsOutput::new(ctx.clone(), self.template.m3u8.clone()))
+                    }
                     Format::Mp4 => Box::new(Mp4Output::new(ctx.clone(), self.template.mp4.clone())),
                     Format::Flv => Box::new(FlvOutput::new(ctx.clone(), self.template.flv.clone())),
                 }
@@ -285,7 +350,9 @@ impl Recording {
         if !self.jobs.iter().any(|j| j.is_finished()) {
             return;
         }
-        let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.jobs).into_iter().partition(|j| j.is_finished());
+        let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.jobs)
+            .into_iter()
+            .partition(|j| j.is_finished());
         self.jobs = running;
         for job in done {
             // A finished JoinHandle resolves at once.
@@ -300,20 +367,45 @@ impl Recording {
         for out in self.outputs.iter_mut() {
             if let Err(e) = out.close(&mut self.jobs) {
                 warn!(stream = %format!("{}/{}", self.app, self.stream), "closing failed: {e}");
-                let _ = self.events.send(RecorderEvent::WriteFailed { app: self.app.clone(), stream: self.stream.clone(), detail: e.to_string() });
+                let _ = self.events.send(RecorderEvent::WriteFailed {
+                    app: self.app.clone(),
+                    stream: self.stream.clone(),
+                    detail: e.to_string(),
+                });
             }
         }
         let label = format!("{}/{}", self.app, self.stream);
         for job in std::mem::take(&mut self.jobs) {
-            report(job, &self.events, &label, self.app.clone(), self.stream.clone()).await;
+            report(
+                job,
+                &self.events,
+                &label,
+                self.app.clone(),
+                self.stream.clone(),
+            )
+            .await;
         }
-        let dropped = self.dropped.iter().map(|d| d.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        let dropped = self
+            .dropped
+            .iter()
+            .map(|d| d.load(std::sync::atomic::Ordering::Relaxed))
+            .sum();
         info!(stream = %label, dropped, "recording stopped");
-        let _ = self.events.send(RecorderEvent::RecordStopped { app: self.app.clone(), stream: self.stream.clone(), dropped_events: dropped });
+        let _ = self.events.send(RecorderEvent::RecordStopped {
+            app: self.app.clone(),
+            stream: self.stream.clone(),
+            dropped_events: dropped,
+        });
     }
 }
 
-async fn report(job: FileJob, events: &broadcast::Sender<RecorderEvent>, label: &str, app: String, stream: String) {
+async fn report(
+    job: FileJob,
+    events: &broadcast::Sender<RecorderEvent>,
+    label: &str,
+    app: String,
+    stream: String,
+) {
     match job.await {
         Ok(Ok(file)) => {
             info!(stream = %label, key = %file.key, duration = file.duration, bytes = file.bytes, "wrote file");
@@ -321,11 +413,19 @@ async fn report(job: FileJob, events: &broadcast::Sender<RecorderEvent>, label: 
         }
         Ok(Err(e)) => {
             warn!(stream = %label, "finishing a file failed: {e}");
-            let _ = events.send(RecorderEvent::WriteFailed { app, stream, detail: e.to_string() });
+            let _ = events.send(RecorderEvent::WriteFailed {
+                app,
+                stream,
+                detail: e.to_string(),
+            });
         }
         Err(e) => {
             warn!(stream = %label, "finishing a file failed: {e}");
-            let _ = events.send(RecorderEvent::WriteFailed { app, stream, detail: e.to_string() });
+            let _ = events.send(RecorderEvent::WriteFailed {
+                app,
+                stream,
+                detail: e.to_string(),
+            });
         }
     }
 }

@@ -13,8 +13,12 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let p = std::env::temp_dir().join(format!("tapedeck-{name}-{}-{nanos}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let p =
+            std::env::temp_dir().join(format!("tapedeck-{name}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&p).expect("creating a temp dir");
         TempDir(p)
     }
@@ -33,25 +37,42 @@ impl Drop for TempDir {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn tool(name: &str) -> Command {
     let c = Command::new(name);
-    if Command::new(name).arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+    if Command::new(name)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
         panic!("{name} is required for this test: install it (Debian: apt-get install ffmpeg), as .ci/run does");
     }
     c
 }
 
 pub fn ffmpeg(args: &[&str]) -> Output {
-    let out = tool("ffmpeg").args(["-hide_banner", "-nostdin", "-loglevel", "error"]).args(args).output().expect("running ffmpeg");
+    let out = tool("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(args)
+        .output()
+        .expect("running ffmpeg");
     out
 }
 
 pub fn ffmpeg_ok(args: &[&str]) {
     let out = ffmpeg(args);
-    assert!(out.status.success(), "ffmpeg {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Makes an H.264 (with B-frames) + AAC FLV of `secs` seconds at 30 fps, 320x240.
@@ -59,9 +80,34 @@ pub fn make_input(dir: &Path, secs: u32) -> PathBuf {
     let path = dir.join("input.flv");
     let t = secs.to_string();
     ffmpeg_ok(&[
-        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-        "-t", &t, "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "2", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "64k", "-ac", "2", "-y", path.to_str().expect("utf-8 path"),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        &t,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "30",
+        "-bf",
+        "2",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-ac",
+        "2",
+        "-y",
+        path.to_str().expect("utf-8 path"),
     ]);
     path
 }
@@ -92,7 +138,10 @@ pub fn ffprobe(path: &Path) -> Probe {
         .output()
         .expect("running ffprobe");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut probe = Probe { stderr: String::from_utf8_lossy(&out.stderr).to_string(), ..Probe::default() };
+    let mut probe = Probe {
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        ..Probe::default()
+    };
     let mut cur: Option<(String, StreamInfo)> = None;
     for line in text.lines() {
         match line {
@@ -107,11 +156,15 @@ pub fn ffprobe(path: &Path) -> Probe {
                 }
             }
             _ => {
-                let Some((k, v)) = line.split_once('=') else { continue };
+                let Some((k, v)) = line.split_once('=') else {
+                    continue;
+                };
                 if k == "duration" && cur.is_none() {
                     probe.duration = v.parse().unwrap_or(0.0);
                 }
-                let Some((kind, info)) = cur.as_mut() else { continue };
+                let Some((kind, info)) = cur.as_mut() else {
+                    continue;
+                };
                 match k {
                     "codec_type" => *kind = v.to_string(),
                     "codec_name" => info.codec = v.to_string(),
@@ -131,7 +184,16 @@ pub fn ffprobe(path: &Path) -> Probe {
 /// Video packet pts (seconds) in presentation order... as ffprobe reports them, in file order.
 pub fn video_packet_times(path: &Path) -> Vec<(f64, f64, bool)> {
     let out = tool("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,dts_time,flags", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,dts_time,flags",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .expect("running ffprobe");
@@ -148,8 +210,21 @@ pub fn video_packet_times(path: &Path) -> Vec<(f64, f64, bool)> {
 }
 
 /// Decodes the whole file; returns ffmpeg's error output (empty when clean).
+///
+/// `-enc_time_base:v -1` keeps the input's 90 kHz time base for the null encoder: with the
+/// default 1/30, ffmpeg rounds millisecond timestamps (all RTMP has) after shifting by the
+/// audio's earlier start, and two frames can land on one tick, which it reports as a
+/// muxer error that says nothing about the file.
 pub fn decode_errors(path: &Path) -> String {
-    let out = ffmpeg(&["-i", path.to_str().expect("utf-8 path"), "-f", "null", "-"]);
+    let out = ffmpeg(&[
+        "-i",
+        path.to_str().expect("utf-8 path"),
+        "-enc_time_base:v",
+        "-1",
+        "-f",
+        "null",
+        "-",
+    ]);
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
@@ -166,7 +241,10 @@ impl Server {
         let port = free_port();
         let data = dir.join("data");
         let config = dir.join("tapedeck.toml");
-        let text = format!("data_dir = {:?}\n[ingest]\nrtmp_listen = \"127.0.0.1:{port}\"\n{extra_toml}", data.to_str().expect("utf-8"));
+        let text = format!(
+            "data_dir = {:?}\n[ingest]\nrtmp_listen = \"127.0.0.1:{port}\"\n{extra_toml}",
+            data.to_str().expect("utf-8")
+        );
         std::fs::write(&config, text).expect("writing the config");
         let log = dir.join("tapedeck.log");
         let child = Command::new(env!("CARGO_BIN_EXE_tapedeck"))
@@ -179,10 +257,19 @@ impl Server {
             .expect("starting tapedeck");
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tapedeck did not listen on {port}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "tapedeck did not listen on {port}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Server { child, port, data, log }
+        Server {
+            child,
+            port,
+            data,
+            log,
+        }
     }
 
     pub fn url(&self, app: &str, stream: &str) -> String {
@@ -199,14 +286,24 @@ impl Server {
 
     /// SIGINT, as Ctrl-C sends; waits for a clean exit.
     pub fn stop(mut self) -> String {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "tapedeck exited with {status}: {}", self.log_text());
+                assert!(
+                    status.success(),
+                    "tapedeck exited with {status}: {}",
+                    self.log_text()
+                );
                 return self.log_text();
             }
-            assert!(Instant::now() < deadline, "tapedeck did not stop: {}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "tapedeck did not stop: {}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -228,7 +325,9 @@ pub fn find_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

@@ -28,7 +28,10 @@ pub struct HlsSource {
 
 impl HlsSource {
     pub async fn connect(url: &str) -> Result<HlsSource, SourceError> {
-        let err = |detail: String| SourceError::Connect { url: url.to_string(), detail };
+        let err = |detail: String| SourceError::Connect {
+            url: url.to_string(),
+            detail,
+        };
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
@@ -38,8 +41,15 @@ impl HlsSource {
         // A master playlist: take the variant with the highest bandwidth.
         let text = fetch(&client, &playlist_url).await.map_err(err)?;
         if let Ok(Playlist::MasterPlaylist(master)) = m3u8_rs::parse_playlist_res(&text) {
-            let best = master.variants.iter().filter(|v| !v.is_i_frame).max_by_key(|v| v.bandwidth).ok_or_else(|| err("master playlist has no variants".into()))?;
-            playlist_url = playlist_url.join(&best.uri).map_err(|e| err(e.to_string()))?;
+            let best = master
+                .variants
+                .iter()
+                .filter(|v| !v.is_i_frame)
+                .max_by_key(|v| v.bandwidth)
+                .ok_or_else(|| err("master playlist has no variants".into()))?;
+            playlist_url = playlist_url
+                .join(&best.uri)
+                .map_err(|e| err(e.to_string()))?;
         }
         let mut source = HlsSource {
             url: url.to_string(),
@@ -56,15 +66,22 @@ impl HlsSource {
     }
 
     fn err(&self, detail: String) -> SourceError {
-        SourceError::Stream { url: self.url.clone(), detail }
+        SourceError::Stream {
+            url: self.url.clone(),
+            detail,
+        }
     }
 
     /// Re-reads the media playlist and queues segments not seen before.
     async fn refresh(&mut self) -> Result<(), SourceError> {
-        let text = fetch(&self.client, &self.playlist_url).await.map_err(|e| self.err(e))?;
+        let text = fetch(&self.client, &self.playlist_url)
+            .await
+            .map_err(|e| self.err(e))?;
         let playlist = match m3u8_rs::parse_playlist_res(&text) {
             Ok(Playlist::MediaPlaylist(p)) => p,
-            Ok(Playlist::MasterPlaylist(_)) => return Err(self.err("expected a media playlist, got a master playlist".into())),
+            Ok(Playlist::MasterPlaylist(_)) => {
+                return Err(self.err("expected a media playlist, got a master playlist".into()))
+            }
             Err(e) => return Err(self.err(format!("not a playlist: {e:?}"))),
         };
         self.target_duration = Duration::from_secs(playlist.target_duration.max(1));
@@ -80,7 +97,10 @@ impl HlsSource {
             if self.last_queued.is_some_and(|last| seq <= last) {
                 continue;
             }
-            let url = self.playlist_url.join(&seg.uri).map_err(|e| self.err(format!("segment URI {:?}: {e}", seg.uri)))?;
+            let url = self
+                .playlist_url
+                .join(&seg.uri)
+                .map_err(|e| self.err(format!("segment URI {:?}: {e}", seg.uri)))?;
             self.queue.push_back((seq, url));
             self.last_queued = Some(seq);
         }
@@ -89,7 +109,11 @@ impl HlsSource {
 }
 
 async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Vec<u8>, String> {
-    let response = client.get(url.clone()).send().await.map_err(|e| e.to_string())?;
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if !response.status().is_success() {
         return Err(format!("{url}: HTTP {}", response.status()));
     }
@@ -100,9 +124,15 @@ impl Source for HlsSource {
     async fn read(&mut self, out: &mut Vec<MediaEvent>) -> Result<bool, SourceError> {
         loop {
             if let Some((seq, url)) = self.queue.pop_front() {
-                let bytes = fetch(&self.client, &url).await.map_err(|e| self.err(format!("segment {seq}: {e}")))?;
-                self.demuxer.push(&bytes, out).map_err(|e| self.err(format!("segment {seq}: {e}")))?;
-                self.demuxer.flush(out).map_err(|e| self.err(format!("segment {seq}: {e}")))?;
+                let bytes = fetch(&self.client, &url)
+                    .await
+                    .map_err(|e| self.err(format!("segment {seq}: {e}")))?;
+                self.demuxer
+                    .push(&bytes, out)
+                    .map_err(|e| self.err(format!("segment {seq}: {e}")))?;
+                self.demuxer
+                    .flush(out)
+                    .map_err(|e| self.err(format!("segment {seq}: {e}")))?;
                 return Ok(true);
             }
             if self.ended {

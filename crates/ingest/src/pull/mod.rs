@@ -35,7 +35,10 @@ pub enum SourceError {
 /// A stream of media from somewhere. `read` appends what arrived and returns `false` once
 /// the source has ended cleanly.
 pub trait Source: Send {
-    fn read(&mut self, out: &mut Vec<MediaEvent>) -> impl std::future::Future<Output = Result<bool, SourceError>> + Send;
+    fn read(
+        &mut self,
+        out: &mut Vec<MediaEvent>,
+    ) -> impl std::future::Future<Output = Result<bool, SourceError>> + Send;
 }
 
 /// What to pull and under which name to record it.
@@ -65,10 +68,15 @@ impl Source for AnySource {
 
 /// Opens the right source for `url`.
 pub async fn connect(url: &str) -> Result<AnySource, SourceError> {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
     if url.starts_with("rtmp://") {
         Ok(AnySource::Rtmp(RtmpPullSource::connect(url).await?))
-    } else if (url.starts_with("http://") || url.starts_with("https://")) && path.ends_with(".m3u8") {
+    } else if (url.starts_with("http://") || url.starts_with("https://")) && path.ends_with(".m3u8")
+    {
         Ok(AnySource::Hls(HlsSource::connect(url).await?))
     } else if url.starts_with("http://") || url.starts_with("https://") {
         Ok(AnySource::Flv(FlvSource::connect_http(url).await?))
@@ -101,7 +109,9 @@ pub async fn run_pull(spec: PullSpec, sink: Arc<dyn PublishSink>, shutdown: Canc
                     backoff = BACKOFF_MIN;
                 }
             }
-            Err(e) => warn!(url = %spec.url, "pull could not connect: {e}; retrying in {backoff:?}"),
+            Err(e) => {
+                warn!(url = %spec.url, "pull could not connect: {e}; retrying in {backoff:?}")
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -112,9 +122,22 @@ pub async fn run_pull(spec: PullSpec, sink: Arc<dyn PublishSink>, shutdown: Canc
 }
 
 /// Publishes one connected source until it ends.
-pub async fn pump<S: Source>(mut source: S, spec: &PullSpec, sink: &dyn PublishSink, shutdown: &CancellationToken) -> Result<(), SourceError> {
-    let request = PublishRequest { app: spec.app.clone(), stream: spec.stream.clone(), args: Vec::new(), origin: format!("pull {}", spec.url) };
-    let mut publication = sink.publish(request).map_err(|e| SourceError::Stream { url: spec.url.clone(), detail: e.to_string() })?;
+pub async fn pump<S: Source>(
+    mut source: S,
+    spec: &PullSpec,
+    sink: &dyn PublishSink,
+    shutdown: &CancellationToken,
+) -> Result<(), SourceError> {
+    let request = PublishRequest {
+        app: spec.app.clone(),
+        stream: spec.stream.clone(),
+        args: Vec::new(),
+        origin: format!("pull {}", spec.url),
+    };
+    let mut publication = sink.publish(request).map_err(|e| SourceError::Stream {
+        url: spec.url.clone(),
+        detail: e.to_string(),
+    })?;
     let mut events = Vec::new();
     loop {
         let more = tokio::select! {

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::sessions::{ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult};
+use rml_rtmp::sessions::{
+    ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult,
+};
 use tapedeck_media::flv::tag::TagDecoder;
 use tapedeck_media::MediaEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,7 +29,11 @@ pub struct RtmpPullSource {
 fn parse_url(url: &str) -> Option<(String, String, String, String)> {
     let rest = url.strip_prefix("rtmp://")?;
     let (host, path) = rest.split_once('/')?;
-    let host = if host.contains(':') { host.to_string() } else { format!("{host}:1935") };
+    let host = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:1935")
+    };
     let (app, stream) = path.rsplit_once('/')?;
     if app.is_empty() || stream.is_empty() {
         return None;
@@ -38,8 +44,12 @@ fn parse_url(url: &str) -> Option<(String, String, String, String)> {
 
 impl RtmpPullSource {
     pub async fn connect(url: &str) -> Result<RtmpPullSource, SourceError> {
-        let err = |detail: String| SourceError::Connect { url: url.to_string(), detail };
-        let (host, app, stream, tc_url) = parse_url(url).ok_or_else(|| err("expected rtmp://host[:port]/app/stream".into()))?;
+        let err = |detail: String| SourceError::Connect {
+            url: url.to_string(),
+            detail,
+        };
+        let (host, app, stream, tc_url) =
+            parse_url(url).ok_or_else(|| err("expected rtmp://host[:port]/app/stream".into()))?;
         let mut socket = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&host))
             .await
             .map_err(|_| err("connection timed out".into()))?
@@ -47,18 +57,38 @@ impl RtmpPullSource {
         socket.set_nodelay(true).map_err(|e| err(e.to_string()))?;
 
         let mut handshake = Handshake::new(PeerType::Client);
-        let p0p1 = handshake.generate_outbound_p0_and_p1().map_err(|e| err(format!("handshake: {e:?}")))?;
-        socket.write_all(&p0p1).await.map_err(|e| err(e.to_string()))?;
+        let p0p1 = handshake
+            .generate_outbound_p0_and_p1()
+            .map_err(|e| err(format!("handshake: {e:?}")))?;
+        socket
+            .write_all(&p0p1)
+            .await
+            .map_err(|e| err(e.to_string()))?;
         let mut buf = vec![0u8; 64 * 1024];
         let leftover = loop {
-            let n = tokio::time::timeout(IDLE, socket.read(&mut buf)).await.map_err(|_| err("handshake timed out".into()))?.map_err(|e| err(e.to_string()))?;
+            let n = tokio::time::timeout(IDLE, socket.read(&mut buf))
+                .await
+                .map_err(|_| err("handshake timed out".into()))?
+                .map_err(|e| err(e.to_string()))?;
             if n == 0 {
                 return Err(err("closed during the handshake".into()));
             }
-            match handshake.process_bytes(&buf[..n]).map_err(|e| err(format!("handshake: {e:?}")))? {
-                HandshakeProcessResult::InProgress { response_bytes } => socket.write_all(&response_bytes).await.map_err(|e| err(e.to_string()))?,
-                HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
-                    socket.write_all(&response_bytes).await.map_err(|e| err(e.to_string()))?;
+            match handshake
+                .process_bytes(&buf[..n])
+                .map_err(|e| err(format!("handshake: {e:?}")))?
+            {
+                HandshakeProcessResult::InProgress { response_bytes } => socket
+                    .write_all(&response_bytes)
+                    .await
+                    .map_err(|e| err(e.to_string()))?,
+                HandshakeProcessResult::Completed {
+                    response_bytes,
+                    remaining_bytes,
+                } => {
+                    socket
+                        .write_all(&response_bytes)
+                        .await
+                        .map_err(|e| err(e.to_string()))?;
                     break remaining_bytes;
                 }
             }
@@ -66,9 +96,18 @@ impl RtmpPullSource {
         let mut config = ClientSessionConfig::new();
         config.tc_url = Some(tc_url);
         let (session, initial) = ClientSession::new(config).map_err(|e| err(format!("{e:?}")))?;
-        let mut source = RtmpPullSource { url: url.to_string(), socket, session, decoder: TagDecoder::new(), buf };
+        let mut source = RtmpPullSource {
+            url: url.to_string(),
+            socket,
+            session,
+            decoder: TagDecoder::new(),
+            buf,
+        };
         source.send(initial).await?;
-        let request = source.session.request_connection(app).map_err(|e| err(format!("{e:?}")))?;
+        let request = source
+            .session
+            .request_connection(app)
+            .map_err(|e| err(format!("{e:?}")))?;
         source.send(vec![request]).await?;
         // Drive the session until playback is accepted.
         let mut pending = leftover;
@@ -76,25 +115,46 @@ impl RtmpPullSource {
         let mut events = Vec::new();
         while !playing {
             if pending.is_empty() {
-                let n = tokio::time::timeout(IDLE, source.socket.read(&mut source.buf)).await.map_err(|_| err("no answer to connect/play".into()))?.map_err(|e| err(e.to_string()))?;
+                let n = tokio::time::timeout(IDLE, source.socket.read(&mut source.buf))
+                    .await
+                    .map_err(|_| err("no answer to connect/play".into()))?
+                    .map_err(|e| err(e.to_string()))?;
                 if n == 0 {
-                    return Err(err("server closed the connection before playback started".into()));
+                    return Err(err(
+                        "server closed the connection before playback started".into()
+                    ));
                 }
                 pending.extend_from_slice(&source.buf[..n]);
             }
-            let results = source.session.handle_input(&pending).map_err(|e| err(format!("{e:?}")))?;
+            let results = source
+                .session
+                .handle_input(&pending)
+                .map_err(|e| err(format!("{e:?}")))?;
             pending.clear();
             for r in results {
                 match r {
-                    ClientSessionResult::OutboundResponse(p) => source.socket.write_all(&p.bytes).await.map_err(|e| err(e.to_string()))?,
-                    ClientSessionResult::RaisedEvent(ClientSessionEvent::ConnectionRequestAccepted) => {
-                        let play = source.session.request_playback(stream.clone()).map_err(|e| err(format!("{e:?}")))?;
+                    ClientSessionResult::OutboundResponse(p) => source
+                        .socket
+                        .write_all(&p.bytes)
+                        .await
+                        .map_err(|e| err(e.to_string()))?,
+                    ClientSessionResult::RaisedEvent(
+                        ClientSessionEvent::ConnectionRequestAccepted,
+                    ) => {
+                        let play = source
+                            .session
+                            .request_playback(stream.clone())
+                            .map_err(|e| err(format!("{e:?}")))?;
                         source.send(vec![play]).await?;
                     }
-                    ClientSessionResult::RaisedEvent(ClientSessionEvent::ConnectionRequestRejected { description }) => {
+                    ClientSessionResult::RaisedEvent(
+                        ClientSessionEvent::ConnectionRequestRejected { description },
+                    ) => {
                         return Err(err(format!("connect rejected: {description}")));
                     }
-                    ClientSessionResult::RaisedEvent(ClientSessionEvent::PlaybackRequestAccepted) => playing = true,
+                    ClientSessionResult::RaisedEvent(
+                        ClientSessionEvent::PlaybackRequestAccepted,
+                    ) => playing = true,
                     ClientSessionResult::RaisedEvent(ev) => source.media(ev, &mut events),
                     ClientSessionResult::UnhandleableMessageReceived(_) => {}
                 }
@@ -106,7 +166,13 @@ impl RtmpPullSource {
     async fn send(&mut self, results: Vec<ClientSessionResult>) -> Result<(), SourceError> {
         for r in results {
             if let ClientSessionResult::OutboundResponse(p) = r {
-                self.socket.write_all(&p.bytes).await.map_err(|e| SourceError::Stream { url: self.url.clone(), detail: e.to_string() })?;
+                self.socket
+                    .write_all(&p.bytes)
+                    .await
+                    .map_err(|e| SourceError::Stream {
+                        url: self.url.clone(),
+                        detail: e.to_string(),
+                    })?;
             }
         }
         Ok(())
@@ -114,8 +180,12 @@ impl RtmpPullSource {
 
     fn media(&mut self, event: ClientSessionEvent, out: &mut Vec<MediaEvent>) {
         let result = match event {
-            ClientSessionEvent::VideoDataReceived { data, timestamp, .. } => self.decoder.video(timestamp.value, data, out),
-            ClientSessionEvent::AudioDataReceived { data, timestamp, .. } => self.decoder.audio(timestamp.value, data, out),
+            ClientSessionEvent::VideoDataReceived {
+                data, timestamp, ..
+            } => self.decoder.video(timestamp.value, data, out),
+            ClientSessionEvent::AudioDataReceived {
+                data, timestamp, ..
+            } => self.decoder.audio(timestamp.value, data, out),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -126,7 +196,10 @@ impl RtmpPullSource {
 
 impl Source for RtmpPullSource {
     async fn read(&mut self, out: &mut Vec<MediaEvent>) -> Result<bool, SourceError> {
-        let stream_err = |url: &str, detail: String| SourceError::Stream { url: url.to_string(), detail };
+        let stream_err = |url: &str, detail: String| SourceError::Stream {
+            url: url.to_string(),
+            detail,
+        };
         let n = match tokio::time::timeout(IDLE, self.socket.read(&mut self.buf)).await {
             Err(_) => return Err(stream_err(&self.url, format!("no data for {IDLE:?}"))),
             Ok(r) => r.map_err(|e| stream_err(&self.url, e.to_string()))?,
@@ -135,7 +208,10 @@ impl Source for RtmpPullSource {
             return Ok(false);
         }
         let input = self.buf[..n].to_vec();
-        let results = self.session.handle_input(&input).map_err(|e| stream_err(&self.url, format!("{e:?}")))?;
+        let results = self
+            .session
+            .handle_input(&input)
+            .map_err(|e| stream_err(&self.url, format!("{e:?}")))?;
         let mut outbound = Vec::new();
         for r in results {
             match r {
@@ -157,9 +233,17 @@ mod tests {
     fn splits_rtmp_urls() {
         assert_eq!(
             parse_url("rtmp://example.com/live/cam1"),
-            Some(("example.com:1935".into(), "live".into(), "cam1".into(), "rtmp://example.com:1935/live".into()))
+            Some((
+                "example.com:1935".into(),
+                "live".into(),
+                "cam1".into(),
+                "rtmp://example.com:1935/live".into()
+            ))
         );
-        assert_eq!(parse_url("rtmp://h:19350/a/b/c").map(|p| (p.1, p.2)), Some(("a/b".into(), "c".into())));
+        assert_eq!(
+            parse_url("rtmp://h:19350/a/b/c").map(|p| (p.1, p.2)),
+            Some(("a/b".into(), "c".into()))
+        );
         assert_eq!(parse_url("rtmp://h/onlyapp"), None);
         assert_eq!(parse_url("http://h/a/b"), None);
     }

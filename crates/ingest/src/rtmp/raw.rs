@@ -27,12 +27,34 @@ pub(crate) fn command(stream_id: u32, values: Vec<Amf0Value>) -> Vec<u8> {
 /// `onFCPublish` after `FCPublish`: some hardware encoders wait for it before publishing.
 pub(crate) fn on_fc_publish(stream_name: &str) -> Vec<u8> {
     let mut info = std::collections::HashMap::new();
-    info.insert("code".to_string(), Amf0Value::Utf8String("NetStream.Publish.Start".into()));
-    info.insert("description".to_string(), Amf0Value::Utf8String(stream_name.to_string()));
-    command(0, vec![Amf0Value::Utf8String("onFCPublish".into()), Amf0Value::Number(0.0), Amf0Value::Null, Amf0Value::Object(info)])
+    info.insert(
+        "code".to_string(),
+        Amf0Value::Utf8String("NetStream.Publish.Start".into()),
+    );
+    info.insert(
+        "description".to_string(),
+        Amf0Value::Utf8String(stream_name.to_string()),
+    );
+    command(
+        0,
+        vec![
+            Amf0Value::Utf8String("onFCPublish".into()),
+            Amf0Value::Number(0.0),
+            Amf0Value::Null,
+            Amf0Value::Object(info),
+        ],
+    )
 }
 
 /// `_result` for a command the session does not answer itself (releaseStream, FCPublish).
 pub(crate) fn result(transaction_id: f64) -> Vec<u8> {
-    command(0, vec![Amf0Value::Utf8String("_result".into()), Amf0Value::Number(transaction_id), Amf0Value::Null, Amf0Value::Undefined])
+    command(
+        0,
+        vec![
+            Amf0Value::Utf8String("_result".into()),
+            Amf0Value::Number(transaction_id),
+            Amf0Value::Null,
+            Amf0Value::Undefined,
+        ],
+    )
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
+use rml_rtmp::sessions::{
+    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+};
 use tapedeck_media::flv::tag::TagDecoder;
 use tapedeck_media::MediaEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,9 +50,17 @@ pub struct RtmpServer {
 }
 
 impl RtmpServer {
-    pub async fn bind(addr: &str, options: RtmpServerOptions, sink: Arc<dyn PublishSink>) -> std::io::Result<Self> {
+    pub async fn bind(
+        addr: &str,
+        options: RtmpServerOptions,
+        sink: Arc<dyn PublishSink>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(RtmpServer { listener, options: Arc::new(options), sink })
+        Ok(RtmpServer {
+            listener,
+            options: Arc::new(options),
+            sink,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -67,9 +77,18 @@ impl RtmpServer {
             };
             match accepted {
                 Ok((socket, peer)) => {
-                    let conn = Connection::new(peer, self.options.clone(), self.sink.clone(), shutdown.child_token());
+                    let conn = Connection::new(
+                        peer,
+                        self.options.clone(),
+                        self.sink.clone(),
+                        shutdown.child_token(),
+                    );
                     tokio::spawn(async move {
                         match conn.run(socket).await {
+                            // Port probes and health checks connect and leave at once.
+                            Err(ConnError::NoHandshake) => {
+                                debug!(%peer, "connection closed before the RTMP handshake")
+                            }
                             Ok(reason) => info!(%peer, "RTMP connection closed: {reason}"),
                             Err(e) => warn!(%peer, "RTMP connection dropped: {e}"),
                         }
@@ -89,6 +108,8 @@ impl RtmpServer {
 enum ConnError {
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
+    #[error("closed before the handshake")]
+    NoHandshake,
     #[error("handshake: {0:?}")]
     Handshake(rml_rtmp::handshake::HandshakeError),
     #[error("protocol: {0:?}")]
@@ -119,17 +140,31 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(peer: SocketAddr, options: Arc<RtmpServerOptions>, sink: Arc<dyn PublishSink>, shutdown: CancellationToken) -> Self {
-        Connection { peer, options, sink, shutdown, app: String::new(), active: None, events: Vec::new() }
+    fn new(
+        peer: SocketAddr,
+        options: Arc<RtmpServerOptions>,
+        sink: Arc<dyn PublishSink>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Connection {
+            peer,
+            options,
+            sink,
+            shutdown,
+            app: String::new(),
+            active: None,
+            events: Vec::new(),
+        }
     }
 
     async fn run(mut self, mut socket: TcpStream) -> Result<String, ConnError> {
         socket.set_nodelay(true)?;
         let setup = self.options.setup_timeout;
-        let (mut session, leftover) = match tokio::time::timeout(setup, self.handshake(&mut socket)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(ConnError::SetupTimeout(setup)),
-        };
+        let (mut session, leftover) =
+            match tokio::time::timeout(setup, self.handshake(&mut socket)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(ConnError::SetupTimeout(setup)),
+            };
         let started = tokio::time::Instant::now();
         let mut buf = vec![0u8; 64 * 1024];
         let mut pending = leftover;
@@ -137,14 +172,21 @@ impl Connection {
             if !pending.is_empty() {
                 let results = session.handle_input(&pending).map_err(ConnError::Session)?;
                 pending.clear();
-                if let Some(reason) = self.handle_results(&mut session, &mut socket, results).await? {
+                if let Some(reason) = self
+                    .handle_results(&mut session, &mut socket, results)
+                    .await?
+                {
                     return Ok(reason);
                 }
             }
             if self.active.is_none() && started.elapsed() > setup {
                 return Err(ConnError::SetupTimeout(setup));
             }
-            let cancel = self.active.as_ref().map(|a| a.publication.cancel.clone()).unwrap_or_default();
+            let cancel = self
+                .active
+                .as_ref()
+                .map(|a| a.publication.cancel.clone())
+                .unwrap_or_default();
             let idle = self.options.idle_timeout;
             let n = tokio::select! {
                 _ = self.shutdown.cancelled() => return Ok("server shutting down".into()),
@@ -164,17 +206,34 @@ impl Connection {
         }
     }
 
-    async fn handshake(&self, socket: &mut TcpStream) -> Result<(ServerSession, Vec<u8>), ConnError> {
+    async fn handshake(
+        &self,
+        socket: &mut TcpStream,
+    ) -> Result<(ServerSession, Vec<u8>), ConnError> {
         let mut handshake = Handshake::new(PeerType::Server);
         let mut buf = vec![0u8; 4096];
+        let mut first = true;
         let leftover = loop {
             let n = socket.read(&mut buf).await?;
             if n == 0 {
-                return Err(ConnError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                return Err(if first {
+                    ConnError::NoHandshake
+                } else {
+                    ConnError::Io(std::io::ErrorKind::UnexpectedEof.into())
+                });
             }
-            match handshake.process_bytes(&buf[..n]).map_err(ConnError::Handshake)? {
-                HandshakeProcessResult::InProgress { response_bytes } => socket.write_all(&response_bytes).await?,
-                HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+            first = false;
+            match handshake
+                .process_bytes(&buf[..n])
+                .map_err(ConnError::Handshake)?
+            {
+                HandshakeProcessResult::InProgress { response_bytes } => {
+                    socket.write_all(&response_bytes).await?
+                }
+                HandshakeProcessResult::Completed {
+                    response_bytes,
+                    remaining_bytes,
+                } => {
                     socket.write_all(&response_bytes).await?;
                     break remaining_bytes;
                 }
@@ -210,7 +269,11 @@ impl Connection {
                     if let Some(more) = more {
                         queue.extend(more);
                     }
-                    if self.active.as_ref().is_some_and(|a| a.publication.media.is_closed()) {
+                    if self
+                        .active
+                        .as_ref()
+                        .is_some_and(|a| a.publication.media.is_closed())
+                    {
                         return Ok(Some("the recorder ended this stream".into()));
                     }
                 }
@@ -227,16 +290,32 @@ impl Connection {
         event: ServerSessionEvent,
     ) -> Result<Option<Vec<ServerSessionResult>>, ConnError> {
         match event {
-            ServerSessionEvent::ConnectionRequested { request_id, app_name } => {
+            ServerSessionEvent::ConnectionRequested {
+                request_id,
+                app_name,
+            } => {
                 self.app = app_name;
-                Ok(Some(session.accept_request(request_id).map_err(ConnError::Session)?))
+                Ok(Some(
+                    session
+                        .accept_request(request_id)
+                        .map_err(ConnError::Session)?,
+                ))
             }
-            ServerSessionEvent::PublishStreamRequested { request_id, app_name, stream_key, .. } => {
+            ServerSessionEvent::PublishStreamRequested {
+                request_id,
+                app_name,
+                stream_key,
+                ..
+            } => {
                 match self.open_publication(&app_name, &stream_key) {
                     Ok(active) => {
                         info!(peer = %self.peer, stream = %active.label, "publisher started");
                         self.active = Some(active);
-                        Ok(Some(session.accept_request(request_id).map_err(ConnError::Session)?))
+                        Ok(Some(
+                            session
+                                .accept_request(request_id)
+                                .map_err(ConnError::Session)?,
+                        ))
                     }
                     Err(refusal) => {
                         // OBS only shows an error (instead of hanging) when it gets one of these
@@ -246,14 +325,19 @@ impl Connection {
                             Refusal::Unauthorized => "NetStream.Publish.Denied",
                             Refusal::Rejected(_) => "NetStream.Publish.Rejected",
                         };
-                        let results = session.reject_request(request_id, code, &refusal.to_string()).map_err(ConnError::Session)?;
+                        let results = session
+                            .reject_request(request_id, code, &refusal.to_string())
+                            .map_err(ConnError::Session)?;
                         for r in results {
                             if let ServerSessionResult::OutboundResponse(p) = r {
                                 socket.write_all(&p.bytes).await?;
                             }
                         }
                         socket.flush().await?;
-                        Err(ConnError::Refused { stream: format!("{app_name}/{stream_key}"), refusal })
+                        Err(ConnError::Refused {
+                            stream: format!("{app_name}/{stream_key}"),
+                            refusal,
+                        })
                     }
                 }
             }
@@ -264,15 +348,24 @@ impl Connection {
                 }
                 Ok(None)
             }
-            ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => {
+            ServerSessionEvent::VideoDataReceived {
+                data, timestamp, ..
+            } => {
                 self.media(true, timestamp.value, data);
                 Ok(None)
             }
-            ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => {
+            ServerSessionEvent::AudioDataReceived {
+                data, timestamp, ..
+            } => {
                 self.media(false, timestamp.value, data);
                 Ok(None)
             }
-            ServerSessionEvent::UnhandleableAmf0Command { command_name, transaction_id, additional_values, .. } => {
+            ServerSessionEvent::UnhandleableAmf0Command {
+                command_name,
+                transaction_id,
+                additional_values,
+                ..
+            } => {
                 match command_name.as_str() {
                     "FCPublish" => {
                         let name = match additional_values.first() {
@@ -284,7 +377,9 @@ impl Connection {
                     }
                     "releaseStream" => socket.write_all(&raw::result(transaction_id)).await?,
                     // FCUnpublish is followed by deleteStream / close, which end the stream.
-                    _ => debug!(peer = %self.peer, command = %command_name, "ignoring RTMP command"),
+                    _ => {
+                        debug!(peer = %self.peer, command = %command_name, "ignoring RTMP command")
+                    }
                 }
                 Ok(None)
             }
@@ -296,7 +391,9 @@ impl Connection {
         let name = split_publish_name(app, stream_key);
         validate_name("AppName", &name.app).map_err(Refusal::BadName)?;
         validate_name("StreamName", &name.stream).map_err(Refusal::BadName)?;
-        if !self.options.publish_key.is_empty() && name.arg("key") != Some(self.options.publish_key.as_str()) {
+        if !self.options.publish_key.is_empty()
+            && name.arg("key") != Some(self.options.publish_key.as_str())
+        {
             return Err(Refusal::Unauthorized);
         }
         let label = format!("{}/{}", name.app, name.stream);
@@ -308,11 +405,18 @@ impl Connection {
             origin: format!("rtmp {}", self.peer),
         };
         let publication = self.sink.publish(request)?;
-        Ok(Active { publication, decoder: TagDecoder::new(), label, unsupported_logged: false })
+        Ok(Active {
+            publication,
+            decoder: TagDecoder::new(),
+            label,
+            unsupported_logged: false,
+        })
     }
 
     fn media(&mut self, video: bool, ts_ms: u32, data: Bytes) {
-        let Some(active) = self.active.as_mut() else { return };
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
         let result = if video {
             active.decoder.video(ts_ms, data, &mut self.events)
         } else {

@@ -6,8 +6,9 @@ use super::{AudioCodec, CodecError};
 
 const WHAT: &str = "AAC AudioSpecificConfig";
 
-const SAMPLE_RATES: [u32; 13] =
-    [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+const SAMPLE_RATES: [u32; 13] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
 
 /// An audio track's decoder configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +29,10 @@ pub struct AudioConfig {
 impl AudioConfig {
     /// The ADTS sampling_frequency_index of this config's rate (15 when it has none).
     pub fn frequency_index(&self) -> u8 {
-        SAMPLE_RATES.iter().position(|&r| r == self.sample_rate).map_or(15, |i| i as u8)
+        SAMPLE_RATES
+            .iter()
+            .position(|&r| r == self.sample_rate)
+            .map_or(15, |i| i as u8)
     }
 
     /// A 7-byte ADTS header (no CRC) for an access unit of `payload_len` bytes.
@@ -60,7 +64,10 @@ pub fn parse_asc(asc: &[u8]) -> Result<AudioConfig, CodecError> {
     let freq_index = ((asc[0] & 7) << 1) | (asc[1] >> 7);
     let mut channels = (asc[1] >> 3) & 0xf;
     if object_type == 31 {
-        return Err(CodecError::invalid(WHAT, "escaped audio object types are not supported"));
+        return Err(CodecError::invalid(
+            WHAT,
+            "escaped audio object types are not supported",
+        ));
     }
     let sample_rate = if freq_index == 15 {
         if asc.len() < 5 {
@@ -70,9 +77,9 @@ pub fn parse_asc(asc: &[u8]) -> Result<AudioConfig, CodecError> {
         channels = ((asc[4] >> 7) | ((asc[3] & 7) << 1)) & 0xf;
         (v >> 7) & 0xff_ffff
     } else {
-        *SAMPLE_RATES
-            .get(usize::from(freq_index))
-            .ok_or_else(|| CodecError::invalid(WHAT, format!("sampling frequency index {freq_index}")))?
+        *SAMPLE_RATES.get(usize::from(freq_index)).ok_or_else(|| {
+            CodecError::invalid(WHAT, format!("sampling frequency index {freq_index}"))
+        })?
     };
     if object_type == 0 {
         return Err(CodecError::invalid(WHAT, "audio object type 0"));
@@ -114,15 +121,25 @@ pub fn parse_adts(data: &[u8]) -> Result<AdtsFrame<'_>, CodecError> {
     let profile = data[2] >> 6;
     let freq_index = (data[2] >> 2) & 0xf;
     let channels = ((data[2] & 1) << 2) | (data[3] >> 6);
-    let len = (usize::from(data[3] & 3) << 11) | (usize::from(data[4]) << 3) | usize::from(data[5] >> 5);
+    let len =
+        (usize::from(data[3] & 3) << 11) | (usize::from(data[4]) << 3) | usize::from(data[5] >> 5);
     let header = if has_crc { 9 } else { 7 };
     if len < header {
         return Err(CodecError::invalid(ADTS, format!("frame length {len}")));
     }
-    let payload = data.get(header..len).ok_or(CodecError::Truncated { what: ADTS })?;
+    let payload = data
+        .get(header..len)
+        .ok_or(CodecError::Truncated { what: ADTS })?;
     let object_type = profile + 1;
-    let asc = [(object_type << 3) | (freq_index >> 1), ((freq_index & 1) << 7) | (channels << 3)];
-    Ok(AdtsFrame { config: parse_asc(&asc)?, payload, len })
+    let asc = [
+        (object_type << 3) | (freq_index >> 1),
+        ((freq_index & 1) << 7) | (channels << 3),
+    ];
+    Ok(AdtsFrame {
+        config: parse_asc(&asc)?,
+        payload,
+        len,
+    })
 }
 
 #[cfg(test)]

@@ -14,7 +14,10 @@ impl<'a> BitReader<'a> {
     }
 
     pub(crate) fn bit(&mut self) -> Result<u32, CodecError> {
-        let byte = self.data.get(self.pos / 8).ok_or(CodecError::Truncated { what: self.what })?;
+        let byte = self
+            .data
+            .get(self.pos / 8)
+            .ok_or(CodecError::Truncated { what: self.what })?;
         let bit = (byte >> (7 - (self.pos % 8))) & 1;
         self.pos += 1;
         Ok(u32::from(bit))
@@ -42,7 +45,10 @@ impl<'a> BitReader<'a> {
         while self.bit()? == 0 {
             zeros += 1;
             if zeros > 31 {
-                return Err(CodecError::invalid(self.what, "Exp-Golomb code longer than 32 bits"));
+                return Err(CodecError::invalid(
+                    self.what,
+                    "Exp-Golomb code longer than 32 bits",
+                ));
             }
         }
         Ok(((1u64 << zeros) - 1 + u64::from(self.bits(zeros)?)) as u32)

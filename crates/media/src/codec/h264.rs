@@ -15,11 +15,17 @@ pub fn parse_avcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
         return Err(CodecError::Truncated { what: WHAT });
     }
     if record[0] != 1 {
-        return Err(CodecError::invalid(WHAT, format!("configurationVersion {} is not 1", record[0])));
+        return Err(CodecError::invalid(
+            WHAT,
+            format!("configurationVersion {} is not 1", record[0]),
+        ));
     }
     let nal_length_size = (record[4] & 3) + 1;
     if nal_length_size == 3 {
-        return Err(CodecError::invalid(WHAT, "NAL length size 3 is not allowed"));
+        return Err(CodecError::invalid(
+            WHAT,
+            "NAL length size 3 is not allowed",
+        ));
     }
     let mut pos = 5;
     let mut sps = Vec::new();
@@ -29,12 +35,16 @@ pub fn parse_avcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
     for _ in 0..num_sps {
         sps.push(read_u16_prefixed(record, &mut pos)?);
     }
-    let num_pps = *record.get(pos).ok_or(CodecError::Truncated { what: WHAT })?;
+    let num_pps = *record
+        .get(pos)
+        .ok_or(CodecError::Truncated { what: WHAT })?;
     pos += 1;
     for _ in 0..num_pps {
         pps.push(read_u16_prefixed(record, &mut pos)?);
     }
-    let first_sps = sps.first().ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
+    let first_sps = sps
+        .first()
+        .ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
     let (width, height) = sps_dimensions(first_sps)?;
     let codec_string = format!("avc1.{:02x}{:02x}{:02x}", record[1], record[2], record[3]);
     let mut parameter_sets = sps;
@@ -52,11 +62,20 @@ pub fn parse_avcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
 
 /// Builds an `avcC` record from SPS and PPS NAL units (as found in an Annex B stream).
 pub fn build_avcc(sps: &[Bytes], pps: &[Bytes]) -> Result<VideoConfig, CodecError> {
-    let first = sps.first().ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
+    let first = sps
+        .first()
+        .ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
     if first.len() < 4 {
         return Err(CodecError::Truncated { what: "H.264 SPS" });
     }
-    let mut rec = vec![1, first[1], first[2], first[3], 0xff, 0xe0 | sps.len() as u8];
+    let mut rec = vec![
+        1,
+        first[1],
+        first[2],
+        first[3],
+        0xff,
+        0xe0 | sps.len() as u8,
+    ];
     for s in sps {
         rec.extend_from_slice(&(s.len() as u16).to_be_bytes());
         rec.extend_from_slice(s);
@@ -88,10 +107,14 @@ pub fn nal_type(header: u8) -> u8 {
 }
 
 fn read_u16_prefixed(data: &[u8], pos: &mut usize) -> Result<Bytes, CodecError> {
-    let len_bytes = data.get(*pos..*pos + 2).ok_or(CodecError::Truncated { what: WHAT })?;
+    let len_bytes = data
+        .get(*pos..*pos + 2)
+        .ok_or(CodecError::Truncated { what: WHAT })?;
     let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
     *pos += 2;
-    let body = data.get(*pos..*pos + len).ok_or(CodecError::Truncated { what: WHAT })?;
+    let body = data
+        .get(*pos..*pos + len)
+        .ok_or(CodecError::Truncated { what: WHAT })?;
     *pos += len;
     Ok(Bytes::copy_from_slice(body))
 }
@@ -101,7 +124,8 @@ pub(crate) mod tests {
     use super::*;
 
     /// avcC of a 320x240 High-profile stream made by x264 (ffmpeg testsrc2).
-    pub(crate) const AVCC_320X240: &[u8] = include_bytes!("../../../../tests/fixtures/h264_320x240.avcc");
+    pub(crate) const AVCC_320X240: &[u8] =
+        include_bytes!("../../../../tests/fixtures/h264_320x240.avcc");
 
     #[test]
     fn parses_avcc() {

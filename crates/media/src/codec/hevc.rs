@@ -28,22 +28,32 @@ pub fn parse_hvcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
         return Err(CodecError::Truncated { what: WHAT });
     }
     if record[0] != 1 {
-        return Err(CodecError::invalid(WHAT, format!("configurationVersion {} is not 1", record[0])));
+        return Err(CodecError::invalid(
+            WHAT,
+            format!("configurationVersion {} is not 1", record[0]),
+        ));
     }
     let nal_length_size = (record[21] & 3) + 1;
     if nal_length_size == 3 {
-        return Err(CodecError::invalid(WHAT, "NAL length size 3 is not allowed"));
+        return Err(CodecError::invalid(
+            WHAT,
+            "NAL length size 3 is not allowed",
+        ));
     }
     let num_arrays = record[22];
     let mut pos = 23;
     let (mut vps, mut sps, mut pps) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..num_arrays {
-        let header = *record.get(pos).ok_or(CodecError::Truncated { what: WHAT })?;
+        let header = *record
+            .get(pos)
+            .ok_or(CodecError::Truncated { what: WHAT })?;
         let count = read_u16(record, pos + 1)?;
         pos += 3;
         for _ in 0..count {
             let len = usize::from(read_u16(record, pos)?);
-            let nal = record.get(pos + 2..pos + 2 + len).ok_or(CodecError::Truncated { what: WHAT })?;
+            let nal = record
+                .get(pos + 2..pos + 2 + len)
+                .ok_or(CodecError::Truncated { what: WHAT })?;
             pos += 2 + len;
             let nal = Bytes::copy_from_slice(nal);
             match header & 0x3f {
@@ -54,7 +64,9 @@ pub fn parse_hvcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
             }
         }
     }
-    let first_sps = sps.first().ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
+    let first_sps = sps
+        .first()
+        .ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
     let (width, height) = sps_dimensions(first_sps)?;
     let codec_string = codec_string(&record[1..13]);
     let mut parameter_sets = vps;
@@ -73,10 +85,18 @@ pub fn parse_hvcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
 
 /// Builds an `hvcC` record from VPS, SPS and PPS NAL units (as found in Annex B).
 pub fn build_hvcc(vps: &[Bytes], sps: &[Bytes], pps: &[Bytes]) -> Result<VideoConfig, CodecError> {
-    let first = sps.first().ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
-    let body = rbsp(first.get(2..).ok_or(CodecError::Truncated { what: SPS_WHAT })?);
+    let first = sps
+        .first()
+        .ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
+    let body = rbsp(
+        first
+            .get(2..)
+            .ok_or(CodecError::Truncated { what: SPS_WHAT })?,
+    );
     // byte 0: vps id(4) max_sub_layers_minus1(3) nesting(1); bytes 1..13: general PTL.
-    let ptl = body.get(1..13).ok_or(CodecError::Truncated { what: SPS_WHAT })?;
+    let ptl = body
+        .get(1..13)
+        .ok_or(CodecError::Truncated { what: SPS_WHAT })?;
     let info = parse_sps(first)?;
     let mut rec = Vec::with_capacity(64);
     rec.push(1);
@@ -126,7 +146,7 @@ fn parse_sps(sps: &[u8]) -> Result<SpsInfo, CodecError> {
     r.skip(4)?; // sps_video_parameter_set_id
     let max_sub_layers_minus1 = r.bits(3)?;
     r.skip(1)?; // sps_temporal_id_nesting_flag
-    // profile_tier_level(1, max_sub_layers_minus1), H.265 7.3.3
+                // profile_tier_level(1, max_sub_layers_minus1), H.265 7.3.3
     r.skip(88 + 8)?;
     let mut sub_profile = [false; 8];
     let mut sub_level = [false; 8];
@@ -148,7 +168,10 @@ fn parse_sps(sps: &[u8]) -> Result<SpsInfo, CodecError> {
     r.ue()?; // sps_seq_parameter_set_id
     let chroma_format_idc = r.ue()?;
     if chroma_format_idc > 3 {
-        return Err(CodecError::invalid(SPS_WHAT, format!("chroma_format_idc {chroma_format_idc}")));
+        return Err(CodecError::invalid(
+            SPS_WHAT,
+            format!("chroma_format_idc {chroma_format_idc}"),
+        ));
     }
     if chroma_format_idc == 3 {
         r.skip(1)?; // separate_colour_plane_flag
@@ -157,14 +180,24 @@ fn parse_sps(sps: &[u8]) -> Result<SpsInfo, CodecError> {
     let mut height = r.ue()?;
     if r.bit()? == 1 {
         let (left, right, top, bottom) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
-        let sub_width = if chroma_format_idc == 1 || chroma_format_idc == 2 { 2 } else { 1 };
+        let sub_width = if chroma_format_idc == 1 || chroma_format_idc == 2 {
+            2
+        } else {
+            1
+        };
         let sub_height = if chroma_format_idc == 1 { 2 } else { 1 };
         width = width.saturating_sub(sub_width * (left + right));
         height = height.saturating_sub(sub_height * (top + bottom));
     }
     let bit_depth_luma_minus8 = r.ue()?;
     let bit_depth_chroma_minus8 = r.ue()?;
-    Ok(SpsInfo { width, height, chroma_format_idc, bit_depth_luma_minus8, bit_depth_chroma_minus8 })
+    Ok(SpsInfo {
+        width,
+        height,
+        chroma_format_idc,
+        bit_depth_luma_minus8,
+        bit_depth_chroma_minus8,
+    })
 }
 
 /// RFC 6381 / ISO/IEC 14496-15 Annex E codec string from the 12 general PTL bytes.
@@ -176,7 +209,10 @@ fn codec_string(ptl: &[u8]) -> String {
     let level = ptl[11];
     let mut s = format!("hvc1.{space}{profile_idc}.{compat:X}.{tier}{level}");
     let constraints = &ptl[5..11];
-    let keep = constraints.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let keep = constraints
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i + 1);
     for b in &constraints[..keep] {
         s.push_str(&format!(".{b:X}"));
     }
@@ -184,7 +220,9 @@ fn codec_string(ptl: &[u8]) -> String {
 }
 
 fn read_u16(data: &[u8], pos: usize) -> Result<u16, CodecError> {
-    let b = data.get(pos..pos + 2).ok_or(CodecError::Truncated { what: WHAT })?;
+    let b = data
+        .get(pos..pos + 2)
+        .ok_or(CodecError::Truncated { what: WHAT })?;
     Ok(u16::from_be_bytes([b[0], b[1]]))
 }
 

@@ -1,9 +1,9 @@
 //! Codec configuration records: what a container needs to describe a track.
 
 pub mod aac;
+mod bits;
 pub mod h264;
 pub mod hevc;
-mod bits;
 
 use bytes::Bytes;
 
@@ -56,6 +56,9 @@ pub enum CodecError {
 
 impl CodecError {
     pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
-        CodecError::Invalid { what, detail: detail.into() }
+        CodecError::Invalid {
+            what,
+            detail: detail.into(),
+        }
     }
 }

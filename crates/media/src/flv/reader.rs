@@ -24,7 +24,11 @@ pub enum FlvReadError {
     #[error("FLV tag at byte {offset} has unknown type {kind}")]
     BadTagType { offset: u64, kind: u8 },
     #[error("FLV tag at byte {offset} claims {size} bytes, more than the {max} allowed")]
-    TooLarge { offset: u64, size: usize, max: usize },
+    TooLarge {
+        offset: u64,
+        size: usize,
+        max: usize,
+    },
 }
 
 /// Largest tag body accepted: 16 MiB is the format's own limit (24-bit size).
@@ -60,7 +64,8 @@ impl FlvReader {
             if self.buf.len() < 9 {
                 return Ok(());
             }
-            let header_len = u32::from_be_bytes([self.buf[5], self.buf[6], self.buf[7], self.buf[8]]) as usize;
+            let header_len =
+                u32::from_be_bytes([self.buf[5], self.buf[6], self.buf[7], self.buf[8]]) as usize;
             let skip = header_len.max(9) + 4; // header + PreviousTagSize0
             if self.buf.len() < skip {
                 return Ok(());
@@ -71,12 +76,21 @@ impl FlvReader {
         }
         while self.buf.len() >= 11 {
             let kind = self.buf[0] & 0x1f; // upper bits: reserved + filter flag
-            let size = (usize::from(self.buf[1]) << 16) | (usize::from(self.buf[2]) << 8) | usize::from(self.buf[3]);
+            let size = (usize::from(self.buf[1]) << 16)
+                | (usize::from(self.buf[2]) << 8)
+                | usize::from(self.buf[3]);
             if !matches!(kind, 8 | 9 | 18) {
-                return Err(FlvReadError::BadTagType { offset: self.offset, kind });
+                return Err(FlvReadError::BadTagType {
+                    offset: self.offset,
+                    kind,
+                });
             }
             if size > MAX_TAG {
-                return Err(FlvReadError::TooLarge { offset: self.offset, size, max: MAX_TAG });
+                return Err(FlvReadError::TooLarge {
+                    offset: self.offset,
+                    size,
+                    max: MAX_TAG,
+                });
             }
             let total = 11 + size + 4;
             if self.buf.len() < total {
@@ -88,7 +102,12 @@ impl FlvReader {
             let mut tag = self.buf.split_to(total);
             tag.advance(11);
             tag.truncate(size);
-            out.push(FlvTag { kind, ts_ms, body: tag.freeze(), offset: self.offset });
+            out.push(FlvTag {
+                kind,
+                ts_ms,
+                body: tag.freeze(),
+                offset: self.offset,
+            });
             self.offset += total as u64;
         }
         Ok(())
@@ -119,7 +138,7 @@ mod tests {
         assert_eq!(read_all(1), whole);
         assert_eq!(read_all(4093), whole);
         assert_eq!(whole[0].kind, 18); // onMetaData
-        // 2 s at 30 fps = 60 video frames, plus ffmpeg's sequence header and end-of-sequence.
+                                       // 2 s at 30 fps = 60 video frames, plus ffmpeg's sequence header and end-of-sequence.
         assert_eq!(whole.iter().filter(|t| t.kind == 9).count(), 62);
 
         let mut dec = TagDecoder::new();
@@ -147,9 +166,18 @@ mod tests {
     #[test]
     fn rejects_non_flv_and_bad_tags() {
         let mut out = Vec::new();
-        assert!(matches!(FlvReader::new().push(b"GIF89a", &mut out), Err(FlvReadError::NotFlv(_))));
+        assert!(matches!(
+            FlvReader::new().push(b"GIF89a", &mut out),
+            Err(FlvReadError::NotFlv(_))
+        ));
         let mut bad = FIXTURE[..13].to_vec();
         bad.extend_from_slice(&[0x07, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
-        assert!(matches!(FlvReader::new().push(&bad, &mut out), Err(FlvReadError::BadTagType { offset: 13, kind: 7 })));
+        assert!(matches!(
+            FlvReader::new().push(&bad, &mut out),
+            Err(FlvReadError::BadTagType {
+                offset: 13,
+                kind: 7
+            })
+        ));
     }
 }

@@ -31,11 +31,19 @@ const SOUND_EX_HEADER: u8 = 9;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TagError {
     #[error("{kind} tag at {ts_ms} ms is truncated ({len} bytes)")]
-    Truncated { kind: &'static str, ts_ms: u32, len: usize },
+    Truncated {
+        kind: &'static str,
+        ts_ms: u32,
+        len: usize,
+    },
     #[error("unsupported {kind} codec {codec}")]
     Unsupported { kind: &'static str, codec: String },
     #[error("bad {kind} sequence header at {ts_ms} ms: {source}")]
-    Config { kind: &'static str, ts_ms: u32, source: CodecError },
+    Config {
+        kind: &'static str,
+        ts_ms: u32,
+        source: CodecError,
+    },
     #[error("video frame at {ts_ms} ms: {detail}")]
     BadFrame { ts_ms: u32, detail: String },
 }
@@ -94,8 +102,17 @@ impl TagDecoder {
 
     /// Decodes one video tag body. Frames before the first sequence header are dropped
     /// (a decoder could not use them); command frames and metadata packets are ignored.
-    pub fn video(&mut self, ts_ms: u32, body: Bytes, out: &mut Vec<MediaEvent>) -> Result<(), TagError> {
-        let truncated = || TagError::Truncated { kind: "video", ts_ms, len: body.len() };
+    pub fn video(
+        &mut self,
+        ts_ms: u32,
+        body: Bytes,
+        out: &mut Vec<MediaEvent>,
+    ) -> Result<(), TagError> {
+        let truncated = || TagError::Truncated {
+            kind: "video",
+            ts_ms,
+            len: body.len(),
+        };
         let b0 = *body.first().ok_or_else(truncated)?;
         let dts = MediaTime::from_millis(self.clock.unwrap(ts_ms));
         if b0 & 0x80 != 0 {
@@ -104,7 +121,10 @@ impl TagDecoder {
         let frame_type = (b0 >> 4) & 7;
         let codec_id = b0 & 0x0f;
         if codec_id != CODEC_AVC && codec_id != CODEC_HEVC_LEGACY {
-            return Err(TagError::Unsupported { kind: "video", codec: format!("id {codec_id}") });
+            return Err(TagError::Unsupported {
+                kind: "video",
+                codec: format!("id {codec_id}"),
+            });
         }
         if frame_type == 5 {
             return Ok(()); // video info/command frame
@@ -116,8 +136,13 @@ impl TagDecoder {
         match body[1] {
             0 => {
                 let prefer_hevc = codec_id == CODEC_HEVC_LEGACY;
-                let config = parse_video_record(&body[5..], prefer_hevc)
-                    .map_err(|source| TagError::Config { kind: "video", ts_ms, source })?;
+                let config = parse_video_record(&body[5..], prefer_hevc).map_err(|source| {
+                    TagError::Config {
+                        kind: "video",
+                        ts_ms,
+                        source,
+                    }
+                })?;
                 self.set_video(config, out);
                 Ok(())
             }
@@ -126,9 +151,19 @@ impl TagDecoder {
         }
     }
 
-    fn video_ex(&mut self, ts_ms: u32, dts: MediaTime, body: Bytes, out: &mut Vec<MediaEvent>) -> Result<(), TagError> {
+    fn video_ex(
+        &mut self,
+        ts_ms: u32,
+        dts: MediaTime,
+        body: Bytes,
+        out: &mut Vec<MediaEvent>,
+    ) -> Result<(), TagError> {
         if body.len() < 5 {
-            return Err(TagError::Truncated { kind: "video", ts_ms, len: body.len() });
+            return Err(TagError::Truncated {
+                kind: "video",
+                ts_ms,
+                len: body.len(),
+            });
         }
         let frame_type = (body[0] >> 4) & 7;
         let packet_type = body[0] & 0x0f;
@@ -137,10 +172,16 @@ impl TagDecoder {
             b"avc1" => VideoCodec::H264,
             b"hvc1" => VideoCodec::H265,
             _ if packet_type == 6 => {
-                return Err(TagError::Unsupported { kind: "video", codec: "E-RTMP multitrack".into() })
+                return Err(TagError::Unsupported {
+                    kind: "video",
+                    codec: "E-RTMP multitrack".into(),
+                })
             }
             other => {
-                return Err(TagError::Unsupported { kind: "video", codec: String::from_utf8_lossy(other).into_owned() })
+                return Err(TagError::Unsupported {
+                    kind: "video",
+                    codec: String::from_utf8_lossy(other).into_owned(),
+                })
             }
         };
         if frame_type == 5 {
@@ -148,14 +189,23 @@ impl TagDecoder {
         }
         match packet_type {
             0 => {
-                let config = parse_video_record(&body[5..], codec == VideoCodec::H265)
-                    .map_err(|source| TagError::Config { kind: "video", ts_ms, source })?;
+                let config = parse_video_record(&body[5..], codec == VideoCodec::H265).map_err(
+                    |source| TagError::Config {
+                        kind: "video",
+                        ts_ms,
+                        source,
+                    },
+                )?;
                 self.set_video(config, out);
                 Ok(())
             }
             1 => {
                 if body.len() < 8 {
-                    return Err(TagError::Truncated { kind: "video", ts_ms, len: body.len() });
+                    return Err(TagError::Truncated {
+                        kind: "video",
+                        ts_ms,
+                        len: body.len(),
+                    });
                 }
                 let cts = si24(&body[5..8]);
                 self.video_frame(ts_ms, dts, cts, frame_type == 1, body.slice(8..), out)
@@ -183,7 +233,9 @@ impl TagDecoder {
         data: Bytes,
         out: &mut Vec<MediaEvent>,
     ) -> Result<(), TagError> {
-        let Some(config) = &self.video else { return Ok(()) };
+        let Some(config) = &self.video else {
+            return Ok(());
+        };
         if data.is_empty() {
             return Ok(());
         }
@@ -200,8 +252,17 @@ impl TagDecoder {
     }
 
     /// Decodes one audio tag body. AAC only for now; other codecs are `Unsupported`.
-    pub fn audio(&mut self, ts_ms: u32, body: Bytes, out: &mut Vec<MediaEvent>) -> Result<(), TagError> {
-        let truncated = || TagError::Truncated { kind: "audio", ts_ms, len: body.len() };
+    pub fn audio(
+        &mut self,
+        ts_ms: u32,
+        body: Bytes,
+        out: &mut Vec<MediaEvent>,
+    ) -> Result<(), TagError> {
+        let truncated = || TagError::Truncated {
+            kind: "audio",
+            ts_ms,
+            len: body.len(),
+        };
         let b0 = *body.first().ok_or_else(truncated)?;
         let dts = MediaTime::from_millis(self.clock.unwrap(ts_ms));
         let (is_header, payload) = match b0 >> 4 {
@@ -213,7 +274,10 @@ impl TagDecoder {
                 let fourcc = body.get(1..5).ok_or_else(truncated)?;
                 if fourcc != b"mp4a" {
                     let codec = String::from_utf8_lossy(fourcc).into_owned();
-                    return Err(TagError::Unsupported { kind: "audio", codec });
+                    return Err(TagError::Unsupported {
+                        kind: "audio",
+                        codec,
+                    });
                 }
                 match b0 & 0x0f {
                     0 => (true, body.slice(5..)),
@@ -221,17 +285,32 @@ impl TagDecoder {
                     _ => return Ok(()),
                 }
             }
-            other => return Err(TagError::Unsupported { kind: "audio", codec: format!("SoundFormat {other}") }),
+            other => {
+                return Err(TagError::Unsupported {
+                    kind: "audio",
+                    codec: format!("SoundFormat {other}"),
+                })
+            }
         };
         if is_header {
-            let config = aac::parse_asc(&payload).map_err(|source| TagError::Config { kind: "audio", ts_ms, source })?;
+            let config = aac::parse_asc(&payload).map_err(|source| TagError::Config {
+                kind: "audio",
+                ts_ms,
+                source,
+            })?;
             if self.audio.as_deref().map(|c| &c.asc) != Some(&config.asc) {
                 let config = Arc::new(config);
                 self.audio = Some(config.clone());
                 out.push(MediaEvent::AudioConfig(config));
             }
         } else if self.audio.is_some() && !payload.is_empty() {
-            out.push(MediaEvent::Frame(Frame { kind: TrackKind::Audio, dts, pts: dts, keyframe: true, data: payload }));
+            out.push(MediaEvent::Frame(Frame {
+                kind: TrackKind::Audio,
+                dts,
+                pts: dts,
+                keyframe: true,
+                data: payload,
+            }));
         }
         Ok(())
     }
@@ -254,13 +333,24 @@ fn si24(b: &[u8]) -> i32 {
 pub fn normalize_nal_lengths(data: &Bytes, size: u8) -> Result<Bytes, String> {
     let size = usize::from(size);
     let mut pos = 0;
-    let mut out = if size == 4 { None } else { Some(BytesMut::with_capacity(data.len() + 16)) };
+    let mut out = if size == 4 {
+        None
+    } else {
+        Some(BytesMut::with_capacity(data.len() + 16))
+    };
     while pos < data.len() {
-        let prefix = data.get(pos..pos + size).ok_or_else(|| format!("NAL length prefix cut at byte {pos}"))?;
-        let len = prefix.iter().fold(0usize, |acc, &b| acc << 8 | usize::from(b));
-        let nal = data
-            .get(pos + size..pos + size + len)
-            .ok_or_else(|| format!("NAL unit of {len} bytes at byte {pos} overruns the frame of {}", data.len()))?;
+        let prefix = data
+            .get(pos..pos + size)
+            .ok_or_else(|| format!("NAL length prefix cut at byte {pos}"))?;
+        let len = prefix
+            .iter()
+            .fold(0usize, |acc, &b| acc << 8 | usize::from(b));
+        let nal = data.get(pos + size..pos + size + len).ok_or_else(|| {
+            format!(
+                "NAL unit of {len} bytes at byte {pos} overruns the frame of {}",
+                data.len()
+            )
+        })?;
         if let Some(out) = out.as_mut() {
             out.put_u32(len as u32);
             out.put_slice(nal);
@@ -331,7 +421,15 @@ mod tests {
     const HVCC: &[u8] = include_bytes!("../../../../tests/fixtures/hevc_320x240.hvcc");
 
     fn frames(out: &[MediaEvent]) -> Vec<&Frame> {
-        out.iter().filter_map(|e| if let MediaEvent::Frame(f) = e { Some(f) } else { None }).collect()
+        out.iter()
+            .filter_map(|e| {
+                if let MediaEvent::Frame(f) = e {
+                    Some(f)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -339,7 +437,8 @@ mod tests {
         let config = h264::parse_avcc(AVCC).unwrap();
         let mut dec = TagDecoder::new();
         let mut out = Vec::new();
-        dec.video(0, encode_video_config(&config), &mut out).unwrap();
+        dec.video(0, encode_video_config(&config), &mut out)
+            .unwrap();
         assert!(matches!(&out[0], MediaEvent::VideoConfig(c) if c.width == 320));
         let frame = Frame {
             kind: TrackKind::Video,
@@ -348,10 +447,12 @@ mod tests {
             keyframe: true,
             data: Bytes::from_static(&[0, 0, 0, 2, 0x65, 0x88]),
         };
-        dec.video(40, encode_video_frame(VideoCodec::H264, &frame), &mut out).unwrap();
+        dec.video(40, encode_video_frame(VideoCodec::H264, &frame), &mut out)
+            .unwrap();
         assert_eq!(frames(&out), vec![&frame]);
         // The same header again is not a new config.
-        dec.video(80, encode_video_config(&config), &mut out).unwrap();
+        dec.video(80, encode_video_config(&config), &mut out)
+            .unwrap();
         assert_eq!(out.len(), 2);
     }
 
@@ -360,7 +461,8 @@ mod tests {
         let config = hevc::parse_hvcc(HVCC).unwrap();
         let mut out = Vec::new();
         let mut dec = TagDecoder::new();
-        dec.video(0, encode_video_config(&config), &mut out).unwrap();
+        dec.video(0, encode_video_config(&config), &mut out)
+            .unwrap();
         assert!(matches!(&out[0], MediaEvent::VideoConfig(c) if c.codec == VideoCodec::H265));
         let frame = Frame {
             kind: TrackKind::Video,
@@ -369,7 +471,8 @@ mod tests {
             keyframe: false,
             data: Bytes::from_static(&[0, 0, 0, 1, 0x02]),
         };
-        dec.video(0, encode_video_frame(VideoCodec::H265, &frame), &mut out).unwrap();
+        dec.video(0, encode_video_frame(VideoCodec::H265, &frame), &mut out)
+            .unwrap();
         assert_eq!(frames(&out), vec![&frame]);
         // CodedFramesX (no composition time).
         let mut x = vec![0x80 | 0x20 | 3];
@@ -383,8 +486,13 @@ mod tests {
             let mut legacy = vec![0x10 | id, 0, 0, 0, 0];
             legacy.extend_from_slice(HVCC);
             let mut out = Vec::new();
-            TagDecoder::new().video(0, Bytes::from(legacy), &mut out).unwrap();
-            assert!(matches!(&out[0], MediaEvent::VideoConfig(c) if c.codec == VideoCodec::H265), "id {id}");
+            TagDecoder::new()
+                .video(0, Bytes::from(legacy), &mut out)
+                .unwrap();
+            assert!(
+                matches!(&out[0], MediaEvent::VideoConfig(c) if c.codec == VideoCodec::H265),
+                "id {id}"
+            );
         }
     }
 
@@ -394,7 +502,13 @@ mod tests {
         let mut dec = TagDecoder::new();
         let mut out = Vec::new();
         dec.audio(0, encode_audio_config(&asc), &mut out).unwrap();
-        let f = Frame { kind: TrackKind::Audio, dts: MediaTime::from_millis(23), pts: MediaTime::from_millis(23), keyframe: true, data: Bytes::from_static(&[1, 2, 3]) };
+        let f = Frame {
+            kind: TrackKind::Audio,
+            dts: MediaTime::from_millis(23),
+            pts: MediaTime::from_millis(23),
+            keyframe: true,
+            data: Bytes::from_static(&[1, 2, 3]),
+        };
         dec.audio(23, encode_audio_frame(&f), &mut out).unwrap();
         assert_eq!(frames(&out), vec![&f]);
         let mut ex = vec![0x90 | 1];
@@ -404,8 +518,14 @@ mod tests {
         assert_eq!(frames(&out).len(), 2);
         let mut opus = vec![0x90];
         opus.extend_from_slice(b"Opus");
-        assert!(dec.audio(0, Bytes::from(opus), &mut out).unwrap_err().is_unsupported());
-        assert!(dec.audio(0, Bytes::from_static(&[0x2f, 0]), &mut out).unwrap_err().is_unsupported());
+        assert!(dec
+            .audio(0, Bytes::from(opus), &mut out)
+            .unwrap_err()
+            .is_unsupported());
+        assert!(dec
+            .audio(0, Bytes::from_static(&[0x2f, 0]), &mut out)
+            .unwrap_err()
+            .is_unsupported());
     }
 
     #[test]
@@ -414,21 +534,36 @@ mod tests {
         let mut dec = TagDecoder::new();
         let mut out = Vec::new();
         assert!(dec.video(0, Bytes::new(), &mut out).is_err());
-        assert!(dec.video(0, Bytes::from_static(&[0x17, 0]), &mut out).is_err());
-        assert!(dec.video(0, Bytes::from_static(&[0x17, 0, 0, 0, 0, 1, 2]), &mut out).is_err());
-        assert!(dec.video(0, Bytes::from_static(&[0x90, b'h']), &mut out).is_err());
-        dec.video(0, encode_video_config(&config), &mut out).unwrap();
+        assert!(dec
+            .video(0, Bytes::from_static(&[0x17, 0]), &mut out)
+            .is_err());
+        assert!(dec
+            .video(0, Bytes::from_static(&[0x17, 0, 0, 0, 0, 1, 2]), &mut out)
+            .is_err());
+        assert!(dec
+            .video(0, Bytes::from_static(&[0x90, b'h']), &mut out)
+            .is_err());
+        dec.video(0, encode_video_config(&config), &mut out)
+            .unwrap();
         // A NAL length that overruns the frame.
         let bad = Bytes::from_static(&[0x17, 1, 0, 0, 0, 0, 0, 0, 9, 0x65]);
-        assert!(matches!(dec.video(0, bad, &mut out), Err(TagError::BadFrame { .. })));
+        assert!(matches!(
+            dec.video(0, bad, &mut out),
+            Err(TagError::BadFrame { .. })
+        ));
         assert!(dec.audio(0, Bytes::from_static(&[0xaf]), &mut out).is_err());
-        assert!(dec.audio(0, Bytes::from_static(&[0xaf, 0, 0x12]), &mut out).is_err());
+        assert!(dec
+            .audio(0, Bytes::from_static(&[0xaf, 0, 0x12]), &mut out)
+            .is_err());
     }
 
     #[test]
     fn nal_length_normalization() {
         let two = Bytes::from_static(&[0, 2, 0x65, 0x88, 0, 1, 0x06]);
-        assert_eq!(&normalize_nal_lengths(&two, 2).unwrap()[..], &[0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 1, 0x06]);
+        assert_eq!(
+            &normalize_nal_lengths(&two, 2).unwrap()[..],
+            &[0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 1, 0x06]
+        );
         assert!(normalize_nal_lengths(&Bytes::from_static(&[0, 5, 1]), 2).is_err());
     }
 

@@ -14,7 +14,12 @@ pub(crate) struct Extent {
 
 impl Extent {
     pub fn new(start: MediaTime) -> Self {
-        Extent { start, end: start, last_video: None, video_step: MediaTime::from_millis(33) }
+        Extent {
+            start,
+            end: start,
+            last_video: None,
+            video_step: MediaTime::from_millis(33),
+        }
     }
 
     pub fn add(&mut self, frame: &Frame, tracks: &Tracks) {
@@ -29,7 +34,12 @@ impl Extent {
             self.last_video = Some(frame.dts);
             self.video_step
         } else {
-            tracks.audio.as_ref().map_or(MediaTime::from_millis(21), |a| MediaTime::from_rate(i64::from(a.frame_samples), a.sample_rate))
+            tracks
+                .audio
+                .as_ref()
+                .map_or(MediaTime::from_millis(21), |a| {
+                    MediaTime::from_rate(i64::from(a.frame_samples), a.sample_rate)
+                })
         };
         self.end = self.end.max(frame.dts + step);
     }

@@ -42,6 +42,9 @@ impl FileFormat for Flv {
 
     fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String> {
         let s = finalize(input, output).map_err(|e| e.to_string())?;
-        Ok(Finalized { duration: s.duration, bytes: s.bytes })
+        Ok(Finalized {
+            duration: s.duration,
+            bytes: s.bytes,
+        })
     }
 }

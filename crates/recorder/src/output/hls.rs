@@ -56,7 +56,12 @@ impl HlsOutput {
         }
     }
 
-    fn names(&self, start: MediaTime, end: Option<MediaTime>, segment_start: Option<MediaTime>) -> NameContext<'_> {
+    fn names(
+        &self,
+        start: MediaTime,
+        end: Option<MediaTime>,
+        segment_start: Option<MediaTime>,
+    ) -> NameContext<'_> {
         NameContext {
             app: &self.ctx.app,
             stream: &self.ctx.stream,
@@ -70,10 +75,20 @@ impl HlsOutput {
     fn open_segment(&mut self, at: MediaTime, tracks: &Tracks) -> Result<(), OutputError> {
         if self.playlist.is_none() {
             let live_key = render(&self.opts.object, &self.names(at, None, None), "m3u8");
-            self.playlist = Some(Playlist { start: at, extent: Extent::new(at), playlist: MediaPlaylist::default(), live_key });
+            self.playlist = Some(Playlist {
+                start: at,
+                extent: Extent::new(at),
+                playlist: MediaPlaylist::default(),
+                live_key,
+            });
         }
-        let key = render(&self.opts.slice_object, &self.names(at, None, Some(at)), "ts");
-        let file = PartFile::create(&self.ctx.root, &key).map_err(OutputError::io(self.ctx.root.join(&key)))?;
+        let key = render(
+            &self.opts.slice_object,
+            &self.names(at, None, Some(at)),
+            "ts",
+        );
+        let file = PartFile::create(&self.ctx.root, &key)
+            .map_err(OutputError::io(self.ctx.root.join(&key)))?;
         if self.muxer.is_none() || self.tracks_changed {
             self.muxer = Some(TsMuxer::new(tracks));
             self.tracks_changed = false;
@@ -83,19 +98,32 @@ impl HlsOutput {
             m.write_tables(&mut buf);
         }
         let discontinuity = std::mem::take(&mut self.pending_discontinuity);
-        self.segment = Some(Segment { file, key, extent: Extent::new(at), discontinuity, buf });
+        self.segment = Some(Segment {
+            file,
+            key,
+            extent: Extent::new(at),
+            discontinuity,
+            buf,
+        });
         self.sequence += 1;
         Ok(())
     }
 
     /// Completes the open segment and adds it to the playlist.
     fn close_segment(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
-        let Some(mut seg) = self.segment.take() else { return Ok(()) };
+        let Some(mut seg) = self.segment.take() else {
+            return Ok(());
+        };
         let path = seg.file.path().to_owned();
         seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;
         let bytes = seg.file.written();
-        let final_path = seg.file.complete(&self.ctx.root, &seg.key).map_err(OutputError::io(&path))?;
-        let Some(pl) = self.playlist.as_mut() else { return Ok(()) };
+        let final_path = seg
+            .file
+            .complete(&self.ctx.root, &seg.key)
+            .map_err(OutputError::io(&path))?;
+        let Some(pl) = self.playlist.as_mut() else {
+            return Ok(());
+        };
         let duration = seg.extent.duration();
         pl.playlist.segments.push(PlaylistSegment {
             uri: relative_uri(&pl.live_key, &seg.key),
@@ -105,7 +133,8 @@ impl HlsOutput {
         });
         pl.extent.end = pl.extent.end.max(seg.extent.end);
         let live_path = self.ctx.root.join(&pl.live_key);
-        write_atomically(&part_path(&live_path), pl.playlist.render().as_bytes()).map_err(OutputError::io(&live_path))?;
+        write_atomically(&part_path(&live_path), pl.playlist.render().as_bytes())
+            .map_err(OutputError::io(&live_path))?;
         let file = FinishedFile {
             app: self.ctx.app.clone(),
             stream: self.ctx.stream.clone(),
@@ -125,14 +154,20 @@ impl HlsOutput {
     /// Writes the playlist under its final name with `#EXT-X-ENDLIST`.
     fn close_playlist(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
         self.close_segment(jobs)?;
-        let Some(mut pl) = self.playlist.take() else { return Ok(()) };
+        let Some(mut pl) = self.playlist.take() else {
+            return Ok(());
+        };
         let live_path = part_path(&self.ctx.root.join(&pl.live_key));
         if pl.playlist.segments.is_empty() {
             let _ = std::fs::remove_file(&live_path);
             return Ok(());
         }
         pl.playlist.ended = true;
-        let key = render(&self.opts.object, &self.names(pl.start, Some(pl.extent.end), None), "m3u8");
+        let key = render(
+            &self.opts.object,
+            &self.names(pl.start, Some(pl.extent.end), None),
+            "m3u8",
+        );
         // Segment URIs were made relative to the live key; the final key differs only in
         // its last segment, so they stay valid as long as the folder is the same.
         if parent(&key) != parent(&pl.live_key) {
@@ -166,7 +201,11 @@ fn parent(key: &str) -> &str {
 }
 
 fn join_uri(dir: &str, uri: &str) -> String {
-    let mut parts: Vec<&str> = if dir.is_empty() { Vec::new() } else { dir.split('/').collect() };
+    let mut parts: Vec<&str> = if dir.is_empty() {
+        Vec::new()
+    } else {
+        dir.split('/').collect()
+    };
     for seg in uri.split('/') {
         if seg == ".." {
             parts.pop();
@@ -178,13 +217,21 @@ fn join_uri(dir: &str, uri: &str) -> String {
 }
 
 impl Output for HlsOutput {
-    fn write(&mut self, frame: &Frame, tracks: &Tracks, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+    fn write(
+        &mut self,
+        frame: &Frame,
+        tracks: &Tracks,
+        jobs: &mut Vec<FileJob>,
+    ) -> Result<(), OutputError> {
         let cut = is_cut_point(frame, tracks);
         if let Some(seg) = &self.segment {
             let slice = MediaTime::from_secs(self.opts.slice_duration.0 as i64);
             if cut && (frame.dts - seg.extent.start >= slice || self.tracks_changed) {
                 let cycle = MediaTime::from_secs(self.opts.cycle.0 as i64);
-                let cycle_due = self.playlist.as_ref().is_some_and(|p| frame.dts - p.start >= cycle);
+                let cycle_due = self
+                    .playlist
+                    .as_ref()
+                    .is_some_and(|p| frame.dts - p.start >= cycle);
                 if cycle_due {
                     self.close_playlist(jobs)?;
                 } else {
@@ -198,10 +245,15 @@ impl Output for HlsOutput {
             }
             self.open_segment(frame.dts, tracks)?;
         }
-        let Some(seg) = self.segment.as_mut() else { return Ok(()) };
+        let Some(seg) = self.segment.as_mut() else {
+            return Ok(());
+        };
         if let Some(m) = self.muxer.as_mut() {
             m.write_frame(frame, &mut seg.buf)
-                .map_err(|e| OutputError::Format { path: seg.file.path().to_owned(), detail: e.to_string() })?;
+                .map_err(|e| OutputError::Format {
+                    path: seg.file.path().to_owned(),
+                    detail: e.to_string(),
+                })?;
         }
         seg.extent.add(frame, tracks);
         if seg.buf.len() >= 256 * 1024 {

@@ -27,7 +27,10 @@ pub type FileJob = JoinHandle<Result<FinishedFile, OutputError>>;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {detail}")]
     Format { path: PathBuf, detail: String },
     #[error("background finalizer failed: {0}")]
@@ -62,7 +65,12 @@ impl OutputContext {
 /// One format's writer.
 pub trait Output: Send {
     /// Writes one frame. `tracks` are the stream's current configs.
-    fn write(&mut self, frame: &Frame, tracks: &Tracks, jobs: &mut Vec<FileJob>) -> Result<(), OutputError>;
+    fn write(
+        &mut self,
+        frame: &Frame,
+        tracks: &Tracks,
+        jobs: &mut Vec<FileJob>,
+    ) -> Result<(), OutputError>;
     /// The stream's codec configuration changed: start a new file at the next key frame.
     fn tracks_changed(&mut self);
     /// The publisher went away; the next frame follows a gap. Closes the open segment so

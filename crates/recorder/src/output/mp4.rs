@@ -47,6 +47,9 @@ impl FileFormat for Mp4 {
 
     fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String> {
         let s = finalize(input, output).map_err(|e| e.to_string())?;
-        Ok(Finalized { duration: s.duration, bytes: s.bytes })
+        Ok(Finalized {
+            duration: s.duration,
+            bytes: s.bytes,
+        })
     }
 }

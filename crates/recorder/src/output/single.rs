@@ -57,7 +57,13 @@ pub struct SingleFileOutput<F: FileFormat> {
 
 impl<F: FileFormat> SingleFileOutput<F> {
     pub fn new(ctx: OutputContext, opts: FileOptions) -> Self {
-        SingleFileOutput { ctx, opts, open: None, sequence: 0, tracks_changed: false }
+        SingleFileOutput {
+            ctx,
+            opts,
+            open: None,
+            sequence: 0,
+            tracks_changed: false,
+        }
     }
 
     fn key(&self, start: MediaTime, end: Option<MediaTime>) -> String {
@@ -75,20 +81,30 @@ impl<F: FileFormat> SingleFileOutput<F> {
     fn open(&mut self, at: MediaTime, tracks: &Tracks) -> Result<(), OutputError> {
         let key = self.key(at, None);
         let path = self.ctx.root.join(&key);
-        let mut format = F::new(tracks).map_err(|detail| OutputError::Format { path: path.clone(), detail })?;
+        let mut format = F::new(tracks).map_err(|detail| OutputError::Format {
+            path: path.clone(),
+            detail,
+        })?;
         let mut file = PartFile::create(&self.ctx.root, &key).map_err(OutputError::io(&path))?;
         let mut buf = Vec::with_capacity(64 * 1024);
         format.header(&mut buf);
         file.write(&buf).map_err(OutputError::io(&path))?;
         buf.clear();
-        self.open = Some(OpenFile { format, file, extent: Extent::new(at), buf });
+        self.open = Some(OpenFile {
+            format,
+            file,
+            extent: Extent::new(at),
+            buf,
+        });
         self.tracks_changed = false;
         Ok(())
     }
 
     fn finish_file(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
-        let Some(mut open) = self.open.take() else { return Ok(()) };
-        open.buf.clear();
+        let Some(mut open) = self.open.take() else {
+            return Ok(());
+        };
+        // `buf` may still hold tags written since the last flush: they go out first.
         open.format.finish(&mut open.buf);
         let part = open.file.path().to_owned();
         open.file.write(&open.buf).map_err(OutputError::io(&part))?;
@@ -136,7 +152,10 @@ pub fn finalize_into<F: FileFormat>(part: &Path, dest: &Path) -> Result<Finalize
     let finalized = {
         let input = BufReader::new(File::open(part).map_err(OutputError::io(part))?);
         let output = BufWriter::new(File::create(&tmp).map_err(OutputError::io(&tmp))?);
-        F::finalize(input, output).map_err(|detail| OutputError::Format { path: part.to_owned(), detail })?
+        F::finalize(input, output).map_err(|detail| OutputError::Format {
+            path: part.to_owned(),
+            detail,
+        })?
     };
     rename_into_place(&tmp, dest).map_err(OutputError::io(dest))?;
     std::fs::remove_file(part).map_err(OutputError::io(part))?;
@@ -144,7 +163,12 @@ pub fn finalize_into<F: FileFormat>(part: &Path, dest: &Path) -> Result<Finalize
 }
 
 impl<F: FileFormat> Output for SingleFileOutput<F> {
-    fn write(&mut self, frame: &Frame, tracks: &Tracks, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+    fn write(
+        &mut self,
+        frame: &Frame,
+        tracks: &Tracks,
+        jobs: &mut Vec<FileJob>,
+    ) -> Result<(), OutputError> {
         let cut = is_cut_point(frame, tracks);
         if let Some(open) = &self.open {
             let cycle = MediaTime::from_secs(self.opts.cycle.0 as i64);
@@ -158,14 +182,19 @@ impl<F: FileFormat> Output for SingleFileOutput<F> {
             }
             self.open(frame.dts, tracks)?;
         }
-        let Some(open) = self.open.as_mut() else { return Ok(()) };
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
         if open.format.ready(cut) {
             Self::flush(open)?;
         }
         let path = open.file.path();
         open.format
             .write_frame(frame, &mut open.buf)
-            .map_err(|detail| OutputError::Format { path: path.to_owned(), detail })?;
+            .map_err(|detail| OutputError::Format {
+                path: path.to_owned(),
+                detail,
+            })?;
         open.extent.add(frame, tracks);
         if open.buf.len() >= 256 * 1024 {
             Self::flush(open)?;

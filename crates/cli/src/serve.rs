@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use tapedeck_ingest::pull::{run_pull, PullSpec};
 use tapedeck_ingest::rtmp::{RtmpServer, RtmpServerOptions};
 use tapedeck_recorder::events::RecorderEvent;
 use tapedeck_recorder::{Config, Recorder};
@@ -39,6 +40,20 @@ pub async fn serve(config: Config, source: String) -> Result<()> {
         recordings.display()
     );
     let server_task = tokio::spawn(server.run(shutdown.clone()));
+    let mut pulls = Vec::new();
+    for p in &config.pull {
+        let spec = PullSpec {
+            url: p.url.clone(),
+            app: p.app.clone(),
+            stream: p.stream.clone(),
+        };
+        info!("pulling {} as {}/{}", spec.url, spec.app, spec.stream);
+        pulls.push(tokio::spawn(run_pull(
+            spec,
+            Arc::new(recorder.clone()),
+            shutdown.clone(),
+        )));
+    }
 
     let mut events = recorder.subscribe();
     let event_log = tokio::spawn(async move {
@@ -58,6 +73,9 @@ pub async fn serve(config: Config, source: String) -> Result<()> {
     info!("stopping: finalizing open recordings");
     recorder.shutdown().await;
     let _ = server_task.await;
+    for p in pulls {
+        let _ = p.await;
+    }
     event_log.abort();
     info!("stopped");
     Ok(())

@@ -228,7 +228,22 @@ impl Recording {
             || self.pending.len() > SETTLE_MAX_EVENTS;
         if ready {
             self.settled = true;
-            for ev in std::mem::take(&mut self.pending) {
+            let mut pending = std::mem::take(&mut self.pending);
+            // The first config of each kind applies from the start, wherever it arrived
+            // among the frames (an HLS segment demuxes all its video before its audio):
+            // outputs are then created knowing every track.
+            for kind in [TrackKind::Video, TrackKind::Audio] {
+                let first = pending.iter().position(|e| match e {
+                    MediaEvent::VideoConfig(_) => kind == TrackKind::Video,
+                    MediaEvent::AudioConfig(_) => kind == TrackKind::Audio,
+                    MediaEvent::Frame(_) => false,
+                });
+                if let Some(i) = first {
+                    let config = pending.remove(i);
+                    self.apply(config);
+                }
+            }
+            for ev in pending {
                 self.apply(ev);
             }
         }

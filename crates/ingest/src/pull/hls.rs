@@ -14,6 +14,35 @@ use super::{Source, SourceError};
 /// Segments taken from a live playlist when joining: close to the live edge, like players.
 const LIVE_EDGE_SEGMENTS: usize = 3;
 
+/// Segment URIs already recorded, remembered across reconnects so that re-reading a
+/// playlist (after a network error, or one that has ended) never records a segment twice.
+#[derive(Clone, Debug, Default)]
+pub struct SeenSegments(std::sync::Arc<std::sync::Mutex<VecDeque<String>>>);
+
+impl SeenSegments {
+    const KEEP: usize = 4096;
+
+    fn contains(&self, uri: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|u| u == uri)
+    }
+
+    fn insert(&self, uri: String) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= Self::KEEP {
+            seen.pop_front();
+        }
+        seen.push_back(uri);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+}
+
 pub struct HlsSource {
     url: String,
     playlist_url: Url,
@@ -24,10 +53,12 @@ pub struct HlsSource {
     last_queued: Option<u64>,
     ended: bool,
     target_duration: Duration,
+    seen: SeenSegments,
 }
 
 impl HlsSource {
-    pub async fn connect(url: &str) -> Result<HlsSource, SourceError> {
+    /// Opens `url`; `seen` carries what earlier connections already recorded.
+    pub async fn connect(url: &str, seen: SeenSegments) -> Result<HlsSource, SourceError> {
         let err = |detail: String| SourceError::Connect {
             url: url.to_string(),
             detail,
@@ -60,8 +91,14 @@ impl HlsSource {
             last_queued: None,
             ended: false,
             target_duration: Duration::from_secs(2),
+            seen,
         };
         source.refresh().await?;
+        if source.ended && source.queue.is_empty() {
+            return Err(err(
+                "the playlist has ended and every segment is already recorded".into(),
+            ));
+        }
         Ok(source)
     }
 
@@ -88,8 +125,12 @@ impl HlsSource {
         self.ended = playlist.end_list;
         let first_seq = playlist.media_sequence;
         let count = playlist.segments.len();
+        // Joining a live stream for the first time: start near the live edge. After a
+        // reconnect, everything not yet recorded is taken.
         let skip = match self.last_queued {
-            None if !playlist.end_list => count.saturating_sub(LIVE_EDGE_SEGMENTS),
+            None if !playlist.end_list && self.seen.is_empty() => {
+                count.saturating_sub(LIVE_EDGE_SEGMENTS)
+            }
             _ => 0,
         };
         for (i, seg) in playlist.segments.iter().enumerate().skip(skip) {
@@ -101,8 +142,10 @@ impl HlsSource {
                 .playlist_url
                 .join(&seg.uri)
                 .map_err(|e| self.err(format!("segment URI {:?}: {e}", seg.uri)))?;
-            self.queue.push_back((seq, url));
             self.last_queued = Some(seq);
+            if !self.seen.contains(url.as_str()) {
+                self.queue.push_back((seq, url));
+            }
         }
         Ok(())
     }
@@ -120,19 +163,32 @@ async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Vec<u8>, String> {
     Ok(response.bytes().await.map_err(|e| e.to_string())?.to_vec())
 }
 
+/// Puts a segment's events in decode order across tracks: a demuxer emits each PES as it
+/// completes, so a segment's video can come out before its audio. Configs go first (they
+/// only need to precede their frames); frames are stably sorted by DTS.
+fn interleave(events: &mut [MediaEvent]) {
+    events.sort_by_key(|e| match e {
+        MediaEvent::Frame(f) => (1, f.dts),
+        _ => (0, tapedeck_media::MediaTime::ZERO),
+    });
+}
+
 impl Source for HlsSource {
     async fn read(&mut self, out: &mut Vec<MediaEvent>) -> Result<bool, SourceError> {
         loop {
             if let Some((seq, url)) = self.queue.pop_front() {
+                let start = out.len();
                 let bytes = fetch(&self.client, &url)
                     .await
                     .map_err(|e| self.err(format!("segment {seq}: {e}")))?;
+                self.seen.insert(url.to_string());
                 self.demuxer
                     .push(&bytes, out)
                     .map_err(|e| self.err(format!("segment {seq}: {e}")))?;
                 self.demuxer
                     .flush(out)
                     .map_err(|e| self.err(format!("segment {seq}: {e}")))?;
+                interleave(&mut out[start..]);
                 return Ok(true);
             }
             if self.ended {

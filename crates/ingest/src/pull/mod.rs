@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use flv::FlvSource;
-pub use hls::HlsSource;
+pub use hls::{HlsSource, SeenSegments};
 pub use rtmp::RtmpPullSource;
 
 use crate::publish::{PublishRequest, PublishSink};
@@ -66,8 +66,8 @@ impl Source for AnySource {
     }
 }
 
-/// Opens the right source for `url`.
-pub async fn connect(url: &str) -> Result<AnySource, SourceError> {
+/// Opens the right source for `url`. `seen` remembers HLS segments across reconnects.
+pub async fn connect(url: &str, seen: &SeenSegments) -> Result<AnySource, SourceError> {
     let path = url
         .split(['?', '#'])
         .next()
@@ -77,7 +77,7 @@ pub async fn connect(url: &str) -> Result<AnySource, SourceError> {
         Ok(AnySource::Rtmp(RtmpPullSource::connect(url).await?))
     } else if (url.starts_with("http://") || url.starts_with("https://")) && path.ends_with(".m3u8")
     {
-        Ok(AnySource::Hls(HlsSource::connect(url).await?))
+        Ok(AnySource::Hls(HlsSource::connect(url, seen.clone()).await?))
     } else if url.starts_with("http://") || url.starts_with("https://") {
         Ok(AnySource::Flv(FlvSource::connect_http(url).await?))
     } else {
@@ -92,10 +92,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Pulls `spec` until `shutdown`, reconnecting when the source drops.
 pub async fn run_pull(spec: PullSpec, sink: Arc<dyn PublishSink>, shutdown: CancellationToken) {
     let mut backoff = BACKOFF_MIN;
+    let seen = SeenSegments::default();
     loop {
         let connected = tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = connect(&spec.url) => r,
+            r = connect(&spec.url, &seen) => r,
         };
         match connected {
             Ok(source) => {

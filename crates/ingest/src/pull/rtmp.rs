@@ -10,7 +10,7 @@ use tapedeck_media::flv::tag::TagDecoder;
 use tapedeck_media::MediaEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::{Source, SourceError};
 
@@ -23,6 +23,11 @@ pub struct RtmpPullSource {
     session: ClientSession,
     decoder: TagDecoder,
     buf: Vec<u8>,
+    /// Media that arrived with the answer to `play` (sequence headers usually do): handed
+    /// out by the first `read`.
+    early: Vec<MediaEvent>,
+    /// The server said the stream stopped (its publisher left).
+    stopped: bool,
 }
 
 /// Splits `rtmp://host[:port]/app[/more]/stream` into (host:port, app, stream, tcUrl).
@@ -102,6 +107,8 @@ impl RtmpPullSource {
             session,
             decoder: TagDecoder::new(),
             buf,
+            early: Vec::new(),
+            stopped: false,
         };
         source.send(initial).await?;
         let request = source
@@ -160,6 +167,7 @@ impl RtmpPullSource {
                 }
             }
         }
+        source.early = events;
         Ok(source)
     }
 
@@ -186,7 +194,24 @@ impl RtmpPullSource {
             ClientSessionEvent::AudioDataReceived {
                 data, timestamp, ..
             } => self.decoder.audio(timestamp.value, data, out),
-            _ => Ok(()),
+            ClientSessionEvent::UnhandleableOnStatusCode { code } => {
+                // nginx-rtmp and SRS keep a player connected when the publisher leaves
+                // and say so with these codes: the stream has ended for us.
+                if matches!(
+                    code.as_str(),
+                    "NetStream.Play.UnpublishNotify"
+                        | "NetStream.Play.Stop"
+                        | "NetStream.Play.StreamNotFound"
+                ) {
+                    debug!(url = %self.url, %code, "remote stream stopped");
+                    self.stopped = true;
+                }
+                Ok(())
+            }
+            other => {
+                debug!(url = %self.url, "RTMP pull event: {other:?}");
+                Ok(())
+            }
         };
         if let Err(e) = result {
             warn!(url = %self.url, "skipping a bad packet: {e}");
@@ -196,6 +221,10 @@ impl RtmpPullSource {
 
 impl Source for RtmpPullSource {
     async fn read(&mut self, out: &mut Vec<MediaEvent>) -> Result<bool, SourceError> {
+        if !self.early.is_empty() {
+            out.append(&mut self.early);
+            return Ok(true);
+        }
         let stream_err = |url: &str, detail: String| SourceError::Stream {
             url: url.to_string(),
             detail,
@@ -217,11 +246,13 @@ impl Source for RtmpPullSource {
             match r {
                 ClientSessionResult::OutboundResponse(_) => outbound.push(r),
                 ClientSessionResult::RaisedEvent(ev) => self.media(ev, out),
-                ClientSessionResult::UnhandleableMessageReceived(_) => {}
+                ClientSessionResult::UnhandleableMessageReceived(m) => {
+                    debug!(url = %self.url, type_id = m.type_id, "RTMP pull: unhandled message");
+                }
             }
         }
         self.send(outbound).await?;
-        Ok(true)
+        Ok(!self.stopped)
     }
 }
 

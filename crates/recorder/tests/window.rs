@@ -1,0 +1,217 @@
+//! The interruption window, on simulated time: a stream that comes back within the window
+//! continues the same recording (one file, a discontinuity, the gap kept in the timeline);
+//! past the window a new recording starts. A newer publisher takes over a live one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tapedeck_ingest::{PublishRequest, PublishSink};
+use tapedeck_media::flv::reader::FlvReader;
+use tapedeck_media::flv::tag::TagDecoder;
+use tapedeck_media::MediaEvent;
+use tapedeck_recorder::config::{Format, Template};
+use tapedeck_recorder::duration::Secs;
+use tapedeck_recorder::events::{FileKind, RecorderEvent};
+use tapedeck_recorder::{Config, Recorder};
+
+const FIXTURE: &[u8] = include_bytes!("../../../tests/fixtures/h264_aac_2s.flv");
+
+fn fixture_events() -> Vec<MediaEvent> {
+    let mut tags = Vec::new();
+    FlvReader::new().push(FIXTURE, &mut tags).unwrap();
+    let mut dec = TagDecoder::new();
+    let mut events = Vec::new();
+    for t in tags {
+        let body = Bytes::from(t.body.to_vec());
+        match t.kind {
+            8 => dec.audio(t.ts_ms, body, &mut events).unwrap(),
+            9 => dec.video(t.ts_ms, body, &mut events).unwrap(),
+            _ => {}
+        }
+    }
+    events
+}
+
+fn recorder(dir: &Path, window: u64) -> Recorder {
+    let template = Template {
+        formats: vec![Format::M3u8, Format::Mp4, Format::Flv],
+        interruption_window: Secs(window),
+        ..Template::default()
+    };
+    Recorder::new(Config {
+        data_dir: dir.to_owned(),
+        template: vec![template],
+        ..Config::default()
+    })
+}
+
+fn request(origin: &str) -> PublishRequest {
+    PublishRequest {
+        app: "live".into(),
+        stream: "cam1".into(),
+        args: Vec::new(),
+        origin: origin.into(),
+    }
+}
+
+/// Publishes the 2 s fixture and disconnects.
+async fn publish_once(rec: &Recorder, origin: &str) {
+    let mut p = rec.publish(request(origin)).unwrap();
+    for ev in fixture_events() {
+        p.media.send(ev).await.unwrap();
+    }
+}
+
+async fn wait_stopped(
+    events: &mut tokio::sync::broadcast::Receiver<RecorderEvent>,
+) -> Vec<RecorderEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let ev = events.recv().await.unwrap();
+        let stop = matches!(ev, RecorderEvent::RecordStopped { .. });
+        seen.push(ev);
+        if stop {
+            return seen;
+        }
+    }
+}
+
+fn files(events: &[RecorderEvent], kind: FileKind) -> Vec<PathBuf> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RecorderEvent::FileFinished(f) if f.kind == kind => Some(f.path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("tapedeck-window-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_return_within_the_window_continues_the_recording() {
+    let dir = temp("within");
+    let rec = recorder(&dir, 100);
+    let mut events = rec.subscribe();
+    publish_once(&rec, "first").await;
+    tokio::time::sleep(Duration::from_secs(60)).await; // inside the 100 s window
+    assert_eq!(rec.active(), vec![("live".to_string(), "cam1".to_string())]);
+    publish_once(&rec, "second").await;
+    let seen = wait_stopped(&mut events).await;
+
+    assert!(
+        seen.iter().any(
+            |e| matches!(e, RecorderEvent::RecordResumed { origin, .. } if origin == "second")
+        ),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, RecorderEvent::RecordStarted { .. }))
+            .count(),
+        1
+    );
+    let mp4 = files(&seen, FileKind::Mp4);
+    let flv = files(&seen, FileKind::Flv);
+    let playlists = files(&seen, FileKind::Playlist);
+    assert_eq!(
+        (mp4.len(), flv.len(), playlists.len()),
+        (1, 1, 1),
+        "{seen:?}"
+    );
+    let text = std::fs::read_to_string(&playlists[0]).unwrap();
+    assert_eq!(text.matches("#EXT-X-DISCONTINUITY").count(), 1, "{text}");
+    assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+    // The gap stays in the timeline: the second publish starts 60 s after the first, and
+    // lasts 2 s.
+    let duration = seen
+        .iter()
+        .find_map(|e| match e {
+            RecorderEvent::FileFinished(f) if f.kind == FileKind::Mp4 => Some(f.duration),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        (duration - 62.0).abs() < 1.0,
+        "mp4 spans the gap: {duration}"
+    );
+    assert!(rec.active().is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_return_after_the_window_is_a_new_recording() {
+    let dir = temp("after");
+    let rec = recorder(&dir, 100);
+    let mut events = rec.subscribe();
+    publish_once(&rec, "first").await;
+    let first = wait_stopped(&mut events).await; // the window expires on simulated time
+    publish_once(&rec, "second").await;
+    tokio::time::sleep(Duration::from_secs(101)).await;
+    let second = wait_stopped(&mut events).await;
+    for seen in [&first, &second] {
+        assert_eq!(files(seen, FileKind::Mp4).len(), 1);
+        assert_eq!(files(seen, FileKind::Playlist).len(), 1);
+        assert!(seen
+            .iter()
+            .any(|e| matches!(e, RecorderEvent::RecordStarted { .. })));
+        assert!(!seen
+            .iter()
+            .any(|e| matches!(e, RecorderEvent::RecordResumed { .. })));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_publisher_takes_over_a_live_stream() {
+    let dir = temp("takeover");
+    let rec = recorder(&dir, 30);
+    let mut events = rec.subscribe();
+    let mut old = rec.publish(request("old")).unwrap();
+    let evs = fixture_events();
+    for ev in &evs[..40] {
+        old.media.send(ev.clone()).await.unwrap();
+    }
+    // OBS reconnects before the server noticed the old connection died.
+    let mut new = rec.publish(request("new")).unwrap();
+    assert!(old.cancel.is_cancelled(), "the old publisher is told to go");
+    for ev in evs {
+        new.media.send(ev).await.unwrap();
+    }
+    drop((old, new));
+    let seen = wait_stopped(&mut events).await;
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, RecorderEvent::RecordStarted { .. }))
+            .count(),
+        1
+    );
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, RecorderEvent::RecordResumed { origin, .. } if origin == "new")));
+    assert_eq!(files(&seen, FileKind::Mp4).len(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_finalizes_without_waiting_for_the_window() {
+    let dir = temp("shutdown");
+    let rec = recorder(&dir, 21600);
+    let mut events = rec.subscribe();
+    publish_once(&rec, "first").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    rec.shutdown().await;
+    let seen = wait_stopped(&mut events).await;
+    assert_eq!(files(&seen, FileKind::Mp4).len(), 1);
+    assert_eq!(files(&seen, FileKind::Flv).len(), 1);
+    assert!(
+        rec.publish(request("late")).is_err(),
+        "no new recordings after shutdown"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,154 @@
+//! Cycles: past its cycle a recording starts a new file (mp4, flv) or playlist (m3u8) at
+//! the next key frame, with no frame lost or written twice at the cut.
+
+use std::path::Path;
+use std::process::Command;
+
+use bytes::Bytes;
+use tapedeck_ingest::{PublishRequest, PublishSink};
+use tapedeck_media::flv::reader::FlvReader;
+use tapedeck_media::flv::tag::TagDecoder;
+use tapedeck_media::{MediaEvent, MediaTime};
+use tapedeck_recorder::config::{FileOptions, Format, M3u8Options, Template};
+use tapedeck_recorder::duration::Secs;
+use tapedeck_recorder::events::{FileKind, RecorderEvent};
+use tapedeck_recorder::{Config, Recorder};
+
+const FIXTURE: &[u8] = include_bytes!("../../../tests/fixtures/h264_aac_2s.flv");
+const REPEATS: i64 = 12;
+/// The fixture is 2 s of media (its audio runs a little past 2 s): repeat it every 2.1 s.
+const STEP: MediaTime = MediaTime::from_millis(2100);
+
+/// 12 copies of the fixture back to back: 25 s, 720 video frames, a key frame every second.
+fn long_stream() -> Vec<MediaEvent> {
+    let mut tags = Vec::new();
+    FlvReader::new().push(FIXTURE, &mut tags).unwrap();
+    let mut dec = TagDecoder::new();
+    let mut one = Vec::new();
+    for t in tags {
+        let body = Bytes::from(t.body.to_vec());
+        match t.kind {
+            8 => dec.audio(t.ts_ms, body, &mut one).unwrap(),
+            9 => dec.video(t.ts_ms, body, &mut one).unwrap(),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    for k in 0..REPEATS {
+        for ev in &one {
+            match ev {
+                MediaEvent::Frame(f) => {
+                    let mut f = f.clone();
+                    f.dts += MediaTime(STEP.0 * k);
+                    f.pts += MediaTime(STEP.0 * k);
+                    all.push(MediaEvent::Frame(f));
+                }
+                config if k == 0 => all.push(config.clone()),
+                _ => {}
+            }
+        }
+    }
+    all
+}
+
+fn video_packets(path: &Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe is required (apt-get install ffmpeg; scripts/setup does)");
+    // HLS inputs list the stream twice (under its program and alone): take the first.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe on {}: {:?}", path.display(), out))
+}
+
+#[tokio::test(start_paused = true)]
+async fn cycles_cut_on_key_frames_without_losing_or_doubling_frames() {
+    let dir = std::env::temp_dir().join(format!("tapedeck-cycles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cycle = Secs(10);
+    let template = Template {
+        formats: vec![Format::M3u8, Format::Mp4, Format::Flv],
+        interruption_window: Secs(5),
+        m3u8: M3u8Options {
+            slice_duration: Secs(2),
+            cycle,
+            ..M3u8Options::default()
+        },
+        mp4: FileOptions {
+            cycle,
+            ..FileOptions::default()
+        },
+        flv: FileOptions {
+            cycle,
+            ..FileOptions::default()
+        },
+        ..Template::default()
+    };
+    let rec = Recorder::new(Config {
+        data_dir: dir.clone(),
+        template: vec![template],
+        ..Config::default()
+    });
+    let mut events = rec.subscribe();
+    let stream = long_stream();
+    let pushed = stream
+        .iter()
+        .filter(|e| matches!(e, MediaEvent::Frame(f) if f.is_video()))
+        .count() as u64;
+    {
+        let request = PublishRequest {
+            app: "live".into(),
+            stream: "cam1".into(),
+            args: Vec::new(),
+            origin: "test".into(),
+        };
+        let mut p = rec.publish(request).unwrap();
+        for ev in stream {
+            p.media.send(ev).await.unwrap();
+        }
+    }
+    let mut finished = Vec::new();
+    loop {
+        match events.recv().await.unwrap() {
+            RecorderEvent::FileFinished(f) => finished.push(f),
+            RecorderEvent::RecordStopped { .. } => break,
+            RecorderEvent::WriteFailed { detail, .. } => panic!("{detail}"),
+            _ => {}
+        }
+    }
+    for kind in [FileKind::Mp4, FileKind::Flv, FileKind::Playlist] {
+        let mut files: Vec<_> = finished.iter().filter(|f| f.kind == kind).collect();
+        files.sort_by_key(|f| f.start);
+        assert_eq!(files.len(), 3, "{kind:?}: 25 s in 10 s cycles: {files:#?}");
+        // Each cut is on a key frame at or just past the cycle: 10 s then 10 s of media.
+        for f in &files[..2] {
+            assert!(
+                (f.duration - 10.0).abs() < 0.6,
+                "{kind:?} {}: {}",
+                f.key,
+                f.duration
+            );
+        }
+        let total: u64 = files.iter().map(|f| video_packets(&f.path)).sum();
+        assert_eq!(total, pushed, "{kind:?}: every frame in exactly one file");
+        let keys: std::collections::HashSet<_> = files.iter().map(|f| &f.key).collect();
+        assert_eq!(keys.len(), 3, "{kind:?}: distinct names");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -14,6 +14,19 @@ pub async fn serve(config: Config, source: String) -> Result<()> {
     let recordings = config.recordings_dir();
     std::fs::create_dir_all(&recordings)
         .with_context(|| format!("creating the recordings folder {}", recordings.display()))?;
+    // Left-overs of a crash become complete files before anything new is recorded.
+    let report = tokio::task::spawn_blocking({
+        let root = recordings.clone();
+        move || tapedeck_recorder::recover::recover(&root)
+    })
+    .await
+    .context("recovering files left by an earlier run")?;
+    for r in &report.recovered {
+        info!("recovered {} -> {}", r.from.display(), r.to.display());
+    }
+    for f in &report.failed {
+        warn!("could not recover {}: {}", f.path.display(), f.reason);
+    }
     let recorder = Recorder::new(config.clone());
     let shutdown = recorder.shutdown_token();
 

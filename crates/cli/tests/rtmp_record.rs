@@ -120,7 +120,7 @@ fn ffmpeg_publish_is_recorded_as_hls_mp4_and_flv() {
 }
 
 #[test]
-fn kill_9_leaves_finished_segments_and_a_playable_fragmented_mp4() {
+fn kill_9_leaves_playable_files_and_the_next_start_recovers_them() {
     let dir = TempDir::new("kill9");
     let input = make_input(dir.path(), 10);
     let server = Server::start(dir.path(), TEMPLATE);
@@ -165,4 +165,39 @@ fn kill_9_leaves_finished_segments_and_a_playable_fragmented_mp4() {
         v.packets
     );
     assert!(p.audio.is_some_and(|a| a.packets > 0));
+
+    // The next start recovers every left-over into a complete, final file.
+    let segments_before = find_files(&root, ".ts").len();
+    let server = Server::start(dir.path(), TEMPLATE);
+    let log = server.stop();
+    assert!(log.contains("recovered"), "{log}");
+    assert!(
+        find_files(&root, ".part").is_empty(),
+        "no .part left: {:?}\n{log}",
+        find_files(&root, ".part")
+    );
+    assert_eq!(
+        find_files(&root, ".ts").len(),
+        segments_before + 1,
+        "the open segment was recovered"
+    );
+    let mp4 = find_files(&root, ".mp4");
+    let flv = find_files(&root, ".flv");
+    let playlists = find_files(&root, ".m3u8");
+    assert_eq!((mp4.len(), flv.len(), playlists.len()), (1, 1, 1), "{log}");
+    let text = std::fs::read_to_string(&playlists[0]).unwrap();
+    assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+    assert_eq!(text.matches(".ts").count(), segments_before + 1, "{text}");
+    for file in [&mp4[0], &flv[0], &playlists[0]] {
+        let p = ffprobe(file);
+        let frames = p.video.as_ref().map_or(0, |v| v.packets);
+        assert!(
+            frames >= v.packets,
+            "{}: {frames} frames, fewer than the {} of the fragmented file",
+            file.display(),
+            v.packets
+        );
+        let errors = decode_errors(file);
+        assert!(errors.trim().is_empty(), "{}: {errors}", file.display());
+    }
 }

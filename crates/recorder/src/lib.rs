@@ -14,6 +14,7 @@ mod hub;
 pub mod naming;
 pub mod output;
 mod recording;
+pub mod recover;
 
 pub use config::Config;
 pub use hub::{Recorder, Registry};

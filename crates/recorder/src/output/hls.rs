@@ -20,6 +20,8 @@ struct Segment {
     extent: Extent,
     discontinuity: bool,
     buf: Vec<u8>,
+    /// Media time of the last flush to the OS.
+    flushed_at: MediaTime,
 }
 
 struct Playlist {
@@ -104,6 +106,7 @@ impl HlsOutput {
             extent: Extent::new(at),
             discontinuity,
             buf,
+            flushed_at: at,
         });
         self.sequence += 1;
         Ok(())
@@ -256,7 +259,10 @@ impl Output for HlsOutput {
                 })?;
         }
         seg.extent.add(frame, tracks);
-        if seg.buf.len() >= 256 * 1024 {
+        // Hand the bytes to the OS at least every second of media, so a killed process
+        // loses at most that much of the open segment (recovered at the next start).
+        if frame.dts - seg.flushed_at >= MediaTime::from_secs(1) || seg.buf.len() >= 256 * 1024 {
+            seg.flushed_at = frame.dts;
             let path = seg.file.path().to_owned();
             seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;
             seg.file.flush().map_err(OutputError::io(&path))?;

@@ -1,0 +1,230 @@
+//! Crash recovery: what a killed process (or a power cut) left behind becomes complete
+//! files at the next start, so nothing recorded is lost.
+//!
+//! Left-overs are the `.part` files of the recordings that were open:
+//! - `*.ts.part`: the segment being written. Cut to whole 188-byte packets and renamed.
+//! - `*.mp4.part` / `*.flv.part`: a fragmented MP4 / an index-less FLV, finalized like at
+//!   the end of a recording (a torn last fragment or tag is dropped by the finalizers).
+//! - `*.m3u8.part`: the live playlist. The recovered segment of its folder is appended
+//!   (its duration read from the segment itself), then it gets `#EXT-X-ENDLIST`.
+//! - `*.finalizing`: a finalizer's output cut short; its `.part` still exists and is
+//!   finalized again, so this one is removed.
+//!
+//! The end time of a recovered file is unknown, so the word `recording` that stands in
+//! for it in the name is replaced by the file's last modification time (escaped format).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use tapedeck_media::hls::{MediaPlaylist, PlaylistSegment};
+use tapedeck_media::ts::demux::TsDemuxer;
+use tapedeck_media::{MediaEvent, MediaTime};
+
+use crate::files::{write_atomically, PART_SUFFIX};
+use crate::naming::{escaped_time, IN_PROGRESS};
+use crate::output::flv::Flv;
+use crate::output::mp4::Mp4;
+use crate::output::single::finalize_into;
+
+/// One file made whole again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recovered {
+    pub from: PathBuf,
+    pub to: PathBuf,
+}
+
+/// A left-over that could not be recovered; it is left where it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unrecoverable {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Default, Debug)]
+pub struct Report {
+    pub recovered: Vec<Recovered>,
+    pub failed: Vec<Unrecoverable>,
+}
+
+/// Recovers every left-over under `root` (the recordings folder). Blocking: call it before
+/// accepting streams, or on the blocking pool.
+pub fn recover(root: &Path) -> Report {
+    let mut report = Report::default();
+    let mut parts = Vec::new();
+    collect(root, &mut parts);
+    parts.sort();
+    // Segments first: the playlists of their folders append them.
+    let mut segments: Vec<(PathBuf, PlaylistSegment)> = Vec::new();
+    for p in parts.iter().filter(|p| ends(p, ".ts.part")) {
+        match recover_segment(p) {
+            Ok((to, seg)) => {
+                report.recovered.push(Recovered {
+                    from: p.clone(),
+                    to: to.clone(),
+                });
+                segments.push((to, seg));
+            }
+            Err(reason) => report.failed.push(Unrecoverable {
+                path: p.clone(),
+                reason,
+            }),
+        }
+    }
+    for p in &parts {
+        let result = if ends(p, ".mp4.part") {
+            finalize_part::<Mp4>(p)
+        } else if ends(p, ".flv.part") {
+            finalize_part::<Flv>(p)
+        } else if ends(p, ".m3u8.part") {
+            recover_playlist(p, &segments)
+        } else {
+            continue;
+        };
+        match result {
+            Ok(to) => report.recovered.push(Recovered {
+                from: p.clone(),
+                to,
+            }),
+            Err(reason) => report.failed.push(Unrecoverable {
+                path: p.clone(),
+                reason,
+            }),
+        }
+    }
+    report
+}
+
+fn ends(p: &Path, suffix: &str) -> bool {
+    p.to_string_lossy().ends_with(suffix)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else if ends(&p, ".finalizing") {
+            let _ = fs::remove_file(&p);
+        } else if ends(&p, PART_SUFFIX) {
+            out.push(p);
+        }
+    }
+}
+
+fn modified(p: &Path) -> DateTime<Utc> {
+    fs::metadata(p)
+        .and_then(|m| m.modified())
+        .map(DateTime::<Utc>::from)
+        .unwrap_or_else(|_| Utc::now())
+}
+
+/// `x/2026-..._recording.mp4.part` -> `x/2026-..._2026-11-24-10-45-02.mp4`.
+fn final_path(part: &Path) -> PathBuf {
+    let s = part.to_string_lossy();
+    let without = s.strip_suffix(PART_SUFFIX).unwrap_or(&s);
+    let (dir, name) = without
+        .rsplit_once(std::path::MAIN_SEPARATOR)
+        .unwrap_or(("", without));
+    // The last occurrence: a stream may be called "myrecording" too.
+    let name = match name.rfind(IN_PROGRESS) {
+        Some(i) => format!(
+            "{}{}{}",
+            &name[..i],
+            escaped_time(modified(part)),
+            &name[i + IN_PROGRESS.len()..]
+        ),
+        None => name.to_string(),
+    };
+    if dir.is_empty() {
+        PathBuf::from(name)
+    } else {
+        Path::new(dir).join(name)
+    }
+}
+
+fn finalize_part<F: crate::output::single::FileFormat>(part: &Path) -> Result<PathBuf, String> {
+    let to = final_path(part);
+    finalize_into::<F>(part, &to).map_err(|e| e.to_string())?;
+    Ok(to)
+}
+
+/// Cuts a segment to whole packets, renames it, and measures it for its playlist.
+fn recover_segment(part: &Path) -> Result<(PathBuf, PlaylistSegment), String> {
+    let bytes = fs::read(part).map_err(|e| e.to_string())?;
+    let whole = bytes.len() - bytes.len() % 188;
+    let mut demuxer = TsDemuxer::new();
+    let mut events = Vec::new();
+    // Errors in a torn tail are expected; what parsed before them counts.
+    let _ = demuxer.push(&bytes[..whole], &mut events);
+    let _ = demuxer.flush(&mut events);
+    let times: Vec<MediaTime> = events
+        .iter()
+        .filter_map(|e| {
+            if let MediaEvent::Frame(f) = e {
+                Some(f.dts)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
+        fs::remove_file(part).map_err(|e| e.to_string())?;
+        return Err("no complete frame in it; removed".into());
+    };
+    let to = PathBuf::from(
+        part.to_string_lossy()
+            .strip_suffix(PART_SUFFIX)
+            .unwrap_or_default(),
+    );
+    fs::write(part, &bytes[..whole]).map_err(|e| e.to_string())?;
+    fs::rename(part, &to).map_err(|e| e.to_string())?;
+    let duration = (*last - *first + MediaTime::from_millis(33)).as_secs_f64();
+    let uri = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((
+        to,
+        PlaylistSegment {
+            uri,
+            duration,
+            program_date_time: None,
+            discontinuity: false,
+        },
+    ))
+}
+
+fn recover_playlist(
+    part: &Path,
+    segments: &[(PathBuf, PlaylistSegment)],
+) -> Result<PathBuf, String> {
+    let text = fs::read_to_string(part).map_err(|e| e.to_string())?;
+    let mut playlist = MediaPlaylist::parse(&text).map_err(|e| e.to_string())?;
+    let dir = part.parent().unwrap_or(Path::new(""));
+    for (path, seg) in segments {
+        let listed = playlist.segments.iter().any(|s| s.uri == seg.uri);
+        if path.parent() == Some(dir) && !listed {
+            let mut seg = seg.clone();
+            // It followed the last listed segment directly.
+            if let Some(prev) = playlist.segments.last() {
+                seg.program_date_time = prev
+                    .program_date_time
+                    .map(|t| t + chrono::Duration::milliseconds((prev.duration * 1000.0) as i64));
+            }
+            playlist.segments.push(seg);
+        }
+    }
+    if playlist.segments.is_empty() {
+        fs::remove_file(part).map_err(|e| e.to_string())?;
+        return Err("an empty playlist; removed".into());
+    }
+    playlist.ended = true;
+    let to = final_path(part);
+    write_atomically(&to, playlist.render().as_bytes()).map_err(|e| e.to_string())?;
+    fs::remove_file(part).map_err(|e| e.to_string())?;
+    Ok(to)
+}

@@ -238,12 +238,20 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path, extra_toml: &str) -> Server {
+        Server::start_with(dir, |port| {
+            format!("[ingest]\nrtmp_listen = \"127.0.0.1:{port}\"\n{extra_toml}")
+        })
+    }
+
+    /// Starts with the config `toml(port)` returns (after `data_dir`).
+    pub fn start_with(dir: &Path, toml: impl FnOnce(u16) -> String) -> Server {
         let port = free_port();
         let data = dir.join("data");
         let config = dir.join("tapedeck.toml");
         let text = format!(
-            "data_dir = {:?}\n[ingest]\nrtmp_listen = \"127.0.0.1:{port}\"\n{extra_toml}",
-            data.to_str().expect("utf-8")
+            "data_dir = {:?}\n{}",
+            data.to_str().expect("utf-8"),
+            toml(port)
         );
         std::fs::write(&config, text).expect("writing the config");
         let log = dir.join("tapedeck.log");

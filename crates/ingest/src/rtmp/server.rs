@@ -334,8 +334,10 @@ impl Connection {
                             }
                         }
                         socket.flush().await?;
+                        // Named without the query: it may hold the publish key.
+                        let name = split_publish_name(&app_name, &stream_key);
                         Err(ConnError::Refused {
-                            stream: format!("{app_name}/{stream_key}"),
+                            stream: format!("{}/{}", name.app, name.stream),
                             refusal,
                         })
                     }

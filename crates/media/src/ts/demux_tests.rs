@@ -328,9 +328,16 @@ fn pes_length_inside_its_header_is_skipped_not_a_panic() {
     // The bad PES ends when the next PUSI on its PID arrives, in the muxer's stream.
     let _ = d.push(&ts, &mut out);
     let r = d.push(&good, &mut out);
-    assert!(matches!(r, Err(TsError::Pes { pid: PID_VIDEO, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(TsError::Pes { pid: PID_VIDEO, .. })),
+        "{r:?}"
+    );
     d.flush(&mut out).expect("rest is clean");
-    assert_eq!(frames_of(&out).len(), frames.len(), "the good frames survive");
+    assert_eq!(
+        frames_of(&out).len(),
+        frames.len(),
+        "the good frames survive"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The RTMP server: one tokio task per connection.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,9 @@ use tapedeck_media::flv::tag::TagDecoder;
 use tapedeck_media::MediaEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::raw;
 use crate::names::{split_publish_name, validate_name};
@@ -69,10 +71,22 @@ impl RtmpServer {
 
     /// Accepts connections until `shutdown` is cancelled. Each connection runs in its own
     /// task, so a malformed stream (or a bug it triggers) ends only that connection.
+    ///
+    /// The tasks live in a `JoinSet` watched from this loop: a task that panics (a bug in
+    /// `rml_rtmp` or in our decoding, reached by hostile bytes) is logged as the end of its
+    /// connection, with the peer, instead of vanishing with a bare panic message. Its
+    /// socket and publication are dropped by the unwind, which the recorder sees as the
+    /// publisher leaving; other connections are untouched.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut tasks = JoinSet::new();
+        let mut peers: HashMap<tokio::task::Id, SocketAddr> = HashMap::new();
         loop {
             let accepted = tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => break,
+                Some(done) = tasks.join_next_with_id() => {
+                    reap(&mut peers, done);
+                    continue;
+                }
                 a = self.listener.accept() => a,
             };
             match accepted {
@@ -83,7 +97,7 @@ impl RtmpServer {
                         self.sink.clone(),
                         shutdown.child_token(),
                     );
-                    tokio::spawn(async move {
+                    let handle = tasks.spawn(async move {
                         match conn.run(socket).await {
                             // Port probes and health checks connect and leave at once.
                             Err(ConnError::NoHandshake) => {
@@ -93,12 +107,56 @@ impl RtmpServer {
                             Err(e) => warn!(%peer, "RTMP connection dropped: {e}"),
                         }
                     });
+                    peers.insert(handle.id(), peer);
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
                     warn!("RTMP accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+            }
+        }
+        // Every connection saw the same cancellation and is flushing its last events: let
+        // them finish (and report a panic) rather than abort them mid-send, but not forever.
+        let drain = async {
+            while let Some(done) = tasks.join_next_with_id().await {
+                reap(&mut peers, done);
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_DRAIN, drain).await.is_err() {
+            warn!(
+                "{} RTMP connection(s) still open {SHUTDOWN_DRAIN:?} after shutdown; aborting them",
+                tasks.len()
+            );
+        }
+    }
+}
+
+/// How long `run` waits for connections to end once shutdown is requested.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+
+/// Forgets a finished connection task; a panic is logged as that connection's end (and
+/// its message returned, for tests).
+fn reap(
+    peers: &mut HashMap<tokio::task::Id, SocketAddr>,
+    done: Result<(tokio::task::Id, ()), JoinError>,
+) -> Option<String> {
+    match done {
+        Ok((id, ())) => {
+            peers.remove(&id);
+            None
+        }
+        Err(e) => {
+            let peer = peers
+                .remove(&e.id())
+                .map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
+            if e.is_panic() {
+                let detail = panic_text(e.into_panic().as_ref());
+                error!(%peer, "RTMP connection dropped: its task panicked: {detail}");
+                Some(detail)
+            } else {
+                debug!(%peer, "RTMP connection task cancelled");
+                None
             }
         }
     }
@@ -114,6 +172,8 @@ enum ConnError {
     Handshake(rml_rtmp::handshake::HandshakeError),
     #[error("protocol: {0:?}")]
     Session(rml_rtmp::sessions::ServerSessionError),
+    #[error("protocol: rml_rtmp panicked on this input: {0}")]
+    SessionPanicked(String),
     #[error("no data for {0:?}")]
     Idle(Duration),
     #[error("not publishing after {0:?}")]
@@ -137,6 +197,55 @@ struct Connection {
     app: String,
     active: Option<Active>,
     events: Vec<MediaEvent>,
+}
+
+/// `ServerSession::handle_input`, with a panic turned into an error of this connection.
+///
+/// rml_rtmp 0.8 panics on some malformed input (found by `fuzz/`'s `rtmp_chunks`): an
+/// AMF0 command with fewer than three values (`drain(..3)` in `amf0_command.rs`, in any
+/// build), and a chunk header that shrinks a message already partly received
+/// (`deserializer.rs`, an overflow in debug builds). The call is synchronous, so the
+/// panic is caught right here and the session, in an unknown state, is dropped with the
+/// connection. The connection tasks' supervisor in [`RtmpServer::run`] still catches
+/// anything else.
+fn handle_input(
+    session: &mut ServerSession,
+    bytes: &[u8],
+) -> Result<Vec<ServerSessionResult>, ConnError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.handle_input(bytes))) {
+        Ok(r) => r.map_err(ConnError::Session),
+        Err(payload) => Err(ConnError::SessionPanicked(panic_text(payload.as_ref()))),
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".into())
+}
+
+/// The name of an AMF command message (type 20 AMF0, or 17 "AMF3", which is a 0x00 format
+/// byte then AMF0 in practice, REFERENCE.md section 5), for logs only.
+///
+/// `rml_rtmp` 0.8 already decodes type 17 this way and routes the commands it does not
+/// know (`FCPublish`, `releaseStream`...) to `UnhandleableAmf0Command`, which the AMF0 path
+/// answers; a command message reaching `UnhandleableMessageReceived` means a later
+/// version stopped doing that, and this keeps it visible.
+fn command_name(type_id: u8, data: &[u8]) -> Option<String> {
+    let body = match (type_id, data.first()) {
+        (17, Some(0)) => &data[1..],
+        (17 | 20, _) => data,
+        _ => return None,
+    };
+    // Only the first value is needed; the rest may be AMF3 that rml_amf0 cannot read.
+    let name_len = usize::from(u16::from_be_bytes([*body.get(1)?, *body.get(2)?]));
+    if body.first() != Some(&0x02) {
+        return None;
+    }
+    let name = body.get(3..3 + name_len)?;
+    Some(String::from_utf8_lossy(name).into_owned())
 }
 
 impl Connection {
@@ -170,7 +279,7 @@ impl Connection {
         let mut pending = leftover;
         loop {
             if !pending.is_empty() {
-                let results = session.handle_input(&pending).map_err(ConnError::Session)?;
+                let results = handle_input(&mut session, &pending)?;
                 pending.clear();
                 if let Some(reason) = self
                     .handle_results(&mut session, &mut socket, results)
@@ -262,7 +371,17 @@ impl Connection {
             match result {
                 ServerSessionResult::OutboundResponse(p) => socket.write_all(&p.bytes).await?,
                 ServerSessionResult::UnhandleableMessageReceived(p) => {
-                    debug!(peer = %self.peer, type_id = p.type_id, "ignoring RTMP message");
+                    // Shared objects (16, 19) and aggregates (22) land here; a command that
+                    // rml_rtmp could not route is named so a log shows what a client wanted.
+                    match command_name(p.type_id, &p.data) {
+                        Some(command) => debug!(
+                            peer = %self.peer, type_id = p.type_id, %command,
+                            "ignoring RTMP command message"
+                        ),
+                        None => {
+                            debug!(peer = %self.peer, type_id = p.type_id, "ignoring RTMP message")
+                        }
+                    }
                 }
                 ServerSessionResult::RaisedEvent(ev) => {
                     let more = self.handle_event(session, socket, ev).await?;
@@ -445,5 +564,254 @@ impl Connection {
             }
         }
         self.events.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use rml_amf0::Amf0Value;
+    use rml_rtmp::chunk_io::{ChunkDeserializer, ChunkSerializer};
+    use rml_rtmp::messages::{MessagePayload, RtmpMessage};
+    use rml_rtmp::time::RtmpTimestamp;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::publish::MediaSender;
+
+    #[derive(Default)]
+    struct Collect {
+        requests: Mutex<Vec<PublishRequest>>,
+        media: Mutex<Vec<mpsc::Receiver<MediaEvent>>>,
+    }
+
+    impl PublishSink for Collect {
+        fn publish(&self, request: PublishRequest) -> Result<Publication, Refusal> {
+            let (media, rx) = MediaSender::channel(64);
+            self.requests.lock().unwrap().push(request);
+            self.media.lock().unwrap().push(rx);
+            Ok(Publication {
+                media,
+                cancel: CancellationToken::new(),
+            })
+        }
+    }
+
+    async fn client_handshake(socket: &mut TcpStream) {
+        let mut hs = Handshake::new(PeerType::Client);
+        socket
+            .write_all(&hs.generate_outbound_p0_and_p1().unwrap())
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "server closed during the handshake");
+            match hs.process_bytes(&buf[..n]).unwrap() {
+                HandshakeProcessResult::InProgress { response_bytes } => {
+                    socket.write_all(&response_bytes).await.unwrap()
+                }
+                HandshakeProcessResult::Completed { response_bytes, .. } => {
+                    socket.write_all(&response_bytes).await.unwrap();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A command as an "AMF3" command message (type 17): a 0x00 format byte, then AMF0,
+    /// which is what Flash-era clients send.
+    fn amf3_command(ser: &mut ChunkSerializer, stream_id: u32, values: Vec<Amf0Value>) -> Vec<u8> {
+        let mut data = vec![0u8];
+        data.extend(rml_amf0::serialize(&values).unwrap());
+        let payload = MessagePayload {
+            timestamp: RtmpTimestamp::new(0),
+            type_id: 17,
+            message_stream_id: stream_id,
+            data: Bytes::from(data),
+        };
+        ser.serialize(&payload, false, false).unwrap().bytes
+    }
+
+    /// Reads commands from the server until `done` says the list is complete.
+    async fn read_commands(
+        socket: &mut TcpStream,
+        de: &mut ChunkDeserializer,
+        seen: &mut Vec<(String, f64, Vec<Amf0Value>)>,
+        done: impl Fn(&[(String, f64, Vec<Amf0Value>)]) -> bool,
+    ) {
+        let mut buf = vec![0u8; 4096];
+        while !done(seen) {
+            let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf))
+                .await
+                .expect("the server answers within 5 s")
+                .unwrap();
+            assert!(n > 0, "server closed the connection; seen {seen:?}");
+            let mut input = &buf[..n];
+            while let Some(payload) = de.get_next_message(input).unwrap() {
+                input = &[];
+                match payload.to_rtmp_message().unwrap() {
+                    RtmpMessage::SetChunkSize { size } => {
+                        de.set_max_chunk_size(size as usize).unwrap()
+                    }
+                    RtmpMessage::Amf0Command {
+                        command_name,
+                        transaction_id,
+                        additional_arguments,
+                        ..
+                    } => seen.push((command_name, transaction_id, additional_arguments)),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn has(seen: &[(String, f64, Vec<Amf0Value>)], name: &str, tx: f64) -> bool {
+        seen.iter().any(|(n, t, _)| n == name && *t == tx)
+    }
+
+    #[tokio::test]
+    async fn amf3_command_messages_are_answered_like_amf0_ones() {
+        let sink = Arc::new(Collect::default());
+        let server = RtmpServer::bind("127.0.0.1:0", RtmpServerOptions::default(), sink.clone())
+            .await
+            .unwrap();
+        let addr = server.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.run(shutdown.clone()));
+
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        client_handshake(&mut socket).await;
+        let mut ser = ChunkSerializer::new();
+        let mut de = ChunkDeserializer::new();
+        let mut connect = std::collections::HashMap::new();
+        connect.insert("app".to_string(), Amf0Value::Utf8String("live".into()));
+        connect.insert("objectEncoding".to_string(), Amf0Value::Number(3.0));
+        let s = |v: &str| Amf0Value::Utf8String(v.into());
+        let mut out = Vec::new();
+        for values in [
+            vec![
+                s("connect"),
+                Amf0Value::Number(1.0),
+                Amf0Value::Object(connect),
+            ],
+            vec![
+                s("releaseStream"),
+                Amf0Value::Number(2.0),
+                Amf0Value::Null,
+                s("cam"),
+            ],
+            vec![
+                s("FCPublish"),
+                Amf0Value::Number(3.0),
+                Amf0Value::Null,
+                s("cam"),
+            ],
+            vec![s("createStream"), Amf0Value::Number(4.0), Amf0Value::Null],
+        ] {
+            out.extend(amf3_command(&mut ser, 0, values));
+        }
+        socket.write_all(&out).await.unwrap();
+        let mut seen = Vec::new();
+        read_commands(&mut socket, &mut de, &mut seen, |seen| {
+            (1..=4).all(|tx| has(seen, "_result", f64::from(tx))) && has(seen, "onFCPublish", 0.0)
+        })
+        .await;
+        let stream_id = seen
+            .iter()
+            .find(|(n, t, _)| n == "_result" && *t == 4.0)
+            .and_then(|(_, _, args)| match args.first() {
+                Some(Amf0Value::Number(id)) => Some(*id as u32),
+                _ => None,
+            })
+            .expect("createStream answers a stream id");
+
+        let publish = vec![
+            s("publish"),
+            Amf0Value::Number(5.0),
+            Amf0Value::Null,
+            s("cam"),
+            s("live"),
+        ];
+        socket
+            .write_all(&amf3_command(&mut ser, stream_id, publish))
+            .await
+            .unwrap();
+        read_commands(&mut socket, &mut de, &mut seen, |seen| {
+            seen.iter().any(|(n, _, args)| {
+                n == "onStatus"
+                    && args.iter().any(|a| {
+                        matches!(a, Amf0Value::Object(o)
+                            if o.get("code") == Some(&Amf0Value::Utf8String("NetStream.Publish.Start".into())))
+                    })
+            })
+        })
+        .await;
+        let requests = sink.requests.lock().unwrap().clone();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(
+            (requests[0].app.as_str(), requests[0].stream.as_str()),
+            ("live", "cam")
+        );
+
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+
+    #[test]
+    fn an_amf0_command_of_two_values_is_an_error_not_a_panic() {
+        // rml_rtmp drains three values off every command; two make it panic.
+        let values = vec![
+            Amf0Value::Utf8String("connect".into()),
+            Amf0Value::Number(1.0),
+        ];
+        let payload = MessagePayload {
+            timestamp: RtmpTimestamp::new(0),
+            type_id: 20,
+            message_stream_id: 0,
+            data: Bytes::from(rml_amf0::serialize(&values).unwrap()),
+        };
+        let bytes = ChunkSerializer::new()
+            .serialize(&payload, true, false)
+            .unwrap()
+            .bytes;
+        let (mut session, _) = ServerSession::new(ServerSessionConfig::new()).unwrap();
+        assert!(matches!(
+            handle_input(&mut session, &bytes),
+            Err(ConnError::SessionPanicked(_))
+        ));
+    }
+
+    #[test]
+    fn command_names_for_logs() {
+        let mut amf0 = rml_amf0::serialize(&vec![
+            Amf0Value::Utf8String("FCPublish".into()),
+            Amf0Value::Number(3.0),
+        ])
+        .unwrap();
+        assert_eq!(command_name(20, &amf0).as_deref(), Some("FCPublish"));
+        amf0.insert(0, 0);
+        assert_eq!(command_name(17, &amf0).as_deref(), Some("FCPublish"));
+        assert_eq!(command_name(22, &amf0), None);
+        assert_eq!(command_name(17, &[0, 0x02, 0]), None);
+        assert_eq!(command_name(17, &[]), None);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_connection_task_is_reported_with_its_peer() {
+        let mut tasks = JoinSet::new();
+        let mut peers = HashMap::new();
+        let peer: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let handle = tasks.spawn(async { panic!("boom in a session") });
+        peers.insert(handle.id(), peer);
+        let quiet = tasks.spawn(async {});
+        peers.insert(quiet.id(), peer);
+        let mut panics = Vec::new();
+        while let Some(done) = tasks.join_next_with_id().await {
+            panics.extend(reap(&mut peers, done));
+        }
+        assert_eq!(panics, ["boom in a session"]);
+        assert!(peers.is_empty());
     }
 }

@@ -308,6 +308,38 @@ fn corrupt_psi_and_pes_are_typed_errors() {
     assert_eq!(frames_of(&out).len(), 15, "the second GOP survives");
 }
 
+/// The first crash of the ts_demux fuzz target, rebuilt by hand: a video PES whose
+/// PES_packet_length (2) ends inside its own header.
+#[test]
+fn pes_length_inside_its_header_is_skipped_not_a_panic() {
+    let frames = synthetic_frames(Some(VideoCodec::H264), false, 1);
+    let good = mux(&tracks(Some(h264_config()), None), &frames, 1000);
+    // PAT and PMT from the muxer, then the bad PES, then the good stream again.
+    let mut ts = good[..2 * 188].to_vec();
+    let mut cc = 0;
+    packetize_raw(
+        PID_VIDEO,
+        &[0, 0, 1, 0xe0, 0, 2, 0x80, 0x80, 5, 0x21, 0, 1, 0, 1],
+        &mut cc,
+        &mut ts,
+    );
+    let mut d = TsDemuxer::new();
+    let mut out = Vec::new();
+    // The bad PES ends when the next PUSI on its PID arrives, in the muxer's stream.
+    let _ = d.push(&ts, &mut out);
+    let r = d.push(&good, &mut out);
+    assert!(
+        matches!(r, Err(TsError::Pes { pid: PID_VIDEO, .. })),
+        "{r:?}"
+    );
+    d.flush(&mut out).expect("rest is clean");
+    assert_eq!(
+        frames_of(&out).len(),
+        frames.len(),
+        "the good frames survive"
+    );
+}
+
 #[test]
 fn random_and_mutated_input_never_panics() {
     let mut rng = Rng(0x0bad_cafe_f00d_0001);

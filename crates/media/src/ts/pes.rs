@@ -93,6 +93,13 @@ pub fn parse(pid: u16, data: &[u8]) -> Result<PesPacket<'_>, TsError> {
             ))
         })?
     };
+    // A PES_packet_length of 1 or 2 cuts the packet inside its own header (found by the
+    // ts_demux fuzz target): check again after trimming.
+    if data.len() < 9 {
+        return Err(err(format!(
+            "PES_packet_length {declared} leaves no room for the PES header"
+        )));
+    }
     if data[6] & 0xc0 != 0x80 {
         return Err(err("stream has no optional PES header".into()));
     }
@@ -216,5 +223,18 @@ mod tests {
         assert!(parse(0x101, &[0, 0, 2, 0xe0, 0, 0, 0x80, 0, 0]).is_err());
         assert!(parse(0x101, &[0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 9, 0]).is_err());
         assert!(parse(0x101, &[0, 0, 1]).is_err());
+    }
+
+    #[test]
+    fn a_packet_length_inside_the_header_is_an_error() {
+        // Found by the ts_demux fuzz target: PES_packet_length 1 or 2 used to index past
+        // the trimmed packet.
+        for declared in 1..=2u8 {
+            let pes = [0, 0, 1, 0xe0, 0, declared, 0x80, 0x80, 5, 0x21, 0, 1, 0, 1];
+            assert!(
+                matches!(parse(0x100, &pes), Err(TsError::Pes { pid: 0x100, .. })),
+                "declared {declared}"
+            );
+        }
     }
 }

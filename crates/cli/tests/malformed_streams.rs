@@ -1,0 +1,277 @@
+//! Hostile and broken peers next to a good publisher: while ffmpeg publishes `live/good`,
+//! raw TCP clients send garbage, random chunks, input that makes `rml_rtmp` panic, and a
+//! publish of `live/bad` with malformed FLV bodies. Each bad connection must end (or its
+//! bad packets be skipped) with a logged reason, the server must keep running, and the
+//! good recording must hold every frame ffmpeg pushed.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{
+    ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType,
+};
+use rml_rtmp::time::RtmpTimestamp;
+
+const TEMPLATE: &str = r#"
+[[template]]
+formats = ["mp4", "flv"]
+interruption_window = "2s"
+"#;
+
+const AVCC: &[u8] = include_bytes!("../../../tests/fixtures/h264_320x240.avcc");
+
+fn connect(port: u16) -> (TcpStream, String) {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let me = s.local_addr().unwrap().to_string();
+    (s, me)
+}
+
+/// Completes the RTMP handshake as a client; returns bytes the server sent past it.
+fn handshake(s: &mut TcpStream) -> Vec<u8> {
+    let mut hs = Handshake::new(PeerType::Client);
+    s.write_all(&hs.generate_outbound_p0_and_p1().unwrap())
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).expect("handshake reply");
+        assert!(n > 0, "server closed during the handshake");
+        match hs.process_bytes(&buf[..n]).unwrap() {
+            HandshakeProcessResult::InProgress { response_bytes } => {
+                s.write_all(&response_bytes).unwrap()
+            }
+            HandshakeProcessResult::Completed {
+                response_bytes,
+                remaining_bytes,
+            } => {
+                s.write_all(&response_bytes).unwrap();
+                return remaining_bytes;
+            }
+        }
+    }
+}
+
+/// Reads until the server closes the connection; false if it is still open after `secs`.
+fn closed_by_server(s: &mut TcpStream, secs: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            // Reset: the server closed with our bytes unread, which is a close too.
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// A fixed xorshift stream: random-looking bytes that are the same on every run.
+fn noise(mut x: u64, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// The server's log lines that name this client.
+fn lines_of(log: &str, peer: &str) -> String {
+    log.lines()
+        .filter(|l| l.contains(peer))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn out(r: ClientSessionResult) -> Vec<u8> {
+    match r {
+        ClientSessionResult::OutboundResponse(p) => p.bytes,
+        _ => Vec::new(),
+    }
+}
+
+/// Connects, publishes `live/<stream>` with rml_rtmp's client, and returns the session.
+fn publish(s: &mut TcpStream, stream: &str) -> ClientSession {
+    let leftover = handshake(s);
+    let (mut client, _) = ClientSession::new(ClientSessionConfig::new()).unwrap();
+    s.write_all(&out(client.request_connection("live".into()).unwrap()))
+        .unwrap();
+    let mut incoming = leftover;
+    let mut buf = [0u8; 8192];
+    loop {
+        for r in client.handle_input(&incoming).unwrap() {
+            match r {
+                ClientSessionResult::OutboundResponse(p) => s.write_all(&p.bytes).unwrap(),
+                ClientSessionResult::RaisedEvent(ClientSessionEvent::ConnectionRequestAccepted) => {
+                    let r = client
+                        .request_publishing(stream.into(), PublishRequestType::Live)
+                        .unwrap();
+                    s.write_all(&out(r)).unwrap();
+                }
+                ClientSessionResult::RaisedEvent(ClientSessionEvent::PublishRequestAccepted) => {
+                    return client
+                }
+                _ => {}
+            }
+        }
+        let n = s.read(&mut buf).expect("publish handshake reply");
+        assert!(n > 0, "server closed while publishing {stream}");
+        incoming = buf[..n].to_vec();
+    }
+}
+
+#[test]
+fn malformed_peers_end_alone_and_the_good_stream_is_recorded_whole() {
+    let dir = TempDir::new("malformed");
+    let input = make_input(dir.path(), 4);
+    let want = ffprobe(&input);
+    let want_video = want.video.clone().expect("input has video");
+    let mut server = Server::start(dir.path(), TEMPLATE);
+    let port = server.port;
+
+    let url = server.url("live", "good");
+    let good = std::thread::spawn(move || {
+        ffmpeg(&[
+            "-re",
+            "-i",
+            input.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &url,
+        ])
+    });
+    let root = server.recordings().join("record/live/good");
+    wait_for(20, "the good stream's recording to start", || {
+        (!find_files(&root, ".part").is_empty()).then_some(())
+    });
+
+    // (a) An HTTP request where a handshake belongs: version byte 'G' is not 3.
+    let (mut garbage, garbage_peer) = connect(port);
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n")
+        .unwrap();
+    assert!(
+        closed_by_server(&mut garbage, 5),
+        "garbage handshake closed"
+    );
+
+    // (b) A real handshake, then random bytes as chunks.
+    let (mut random, random_peer) = connect(port);
+    handshake(&mut random);
+    let _ = random.write_all(&noise(0x5eed_0001, 64 * 1024));
+    assert!(closed_by_server(&mut random, 5), "random chunks closed");
+
+    // (b') Input that makes rml_rtmp 0.8 panic (found by fuzz/rtmp_chunks): an AMF0
+    // command message of one value, where it drains three.
+    let (mut panicky, panicky_peer) = connect(port);
+    handshake(&mut panicky);
+    let mut body = vec![0x02, 0, 7];
+    body.extend_from_slice(b"connect");
+    let mut chunk = vec![0x03, 0, 0, 0, 0, 0, body.len() as u8, 20, 0, 0, 0, 0];
+    chunk.extend_from_slice(&body);
+    panicky.write_all(&chunk).unwrap();
+    assert!(
+        closed_by_server(&mut panicky, 5),
+        "panicking session closed"
+    );
+
+    // (c) A valid publish of live/bad, then malformed FLV video bodies.
+    let (mut bad, bad_peer) = connect(port);
+    let mut client = publish(&mut bad, "bad");
+    let mut hvcc_zeros = vec![0x90, b'h', b'v', b'c', b'1'];
+    hvcc_zeros.extend_from_slice(&[0; 64]);
+    let mut avc_config = vec![0x17, 0, 0, 0, 0];
+    avc_config.extend_from_slice(AVCC);
+    let bodies: Vec<Vec<u8>> = vec![
+        vec![0x17, 0],                      // AVC header cut before its composition time
+        vec![0x17, 0, 0, 0, 0, 0x01, 0x64], // avcC cut after two bytes
+        hvcc_zeros,                         // E-RTMP hvc1 SequenceStart, record all zeros
+        avc_config,                         // a good header, so frames are decoded...
+        vec![0x17, 1, 0, 0, 0, 0, 0, 0x40, 0, 0x65, 0x88], // ...this one's NAL overruns
+        vec![0x27, 1, 0, 0, 0, 0, 0, 0],    // a NAL length prefix cut short
+    ];
+    for (i, body) in bodies.into_iter().enumerate() {
+        let r = client
+            .publish_video_data(Bytes::from(body), RtmpTimestamp::new(i as u32 * 33), false)
+            .unwrap();
+        bad.write_all(&out(r)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(bad);
+
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server is still running: {}",
+        server.log_text()
+    );
+    let status = good.join().unwrap();
+    assert!(
+        status.status.success(),
+        "the good publisher was not disturbed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+
+    let mp4 = wait_for(20, "the finalized mp4", || {
+        find_files(&root, ".mp4").into_iter().next()
+    });
+    let flv = wait_for(20, "the finalized flv", || {
+        find_files(&root, ".flv").into_iter().next()
+    });
+    let log = server.stop();
+
+    let a = lines_of(&log, &garbage_peer);
+    assert!(a.contains("RTMP connection dropped: handshake"), "(a): {a}");
+    let b = lines_of(&log, &random_peer);
+    assert!(b.contains("RTMP connection dropped: protocol"), "(b): {b}");
+    let b2 = lines_of(&log, &panicky_peer);
+    assert!(
+        b2.contains("RTMP connection dropped: protocol: rml_rtmp panicked"),
+        "(b'): {b2}"
+    );
+    let c = lines_of(&log, &bad_peer);
+    let skipped = c.matches("skipping a bad packet").count();
+    assert_eq!(skipped, 5, "(c) each bad body skipped with a reason: {c}");
+    for reason in [
+        "truncated",
+        "bad video sequence header",
+        "overruns the frame",
+        "cut at byte",
+    ] {
+        assert!(c.contains(reason), "(c) logs {reason:?}: {c}");
+    }
+    assert!(c.contains("publisher of live/bad disconnected"), "(c): {c}");
+
+    for file in [&mp4, &flv] {
+        let got = ffprobe(file);
+        let v = got
+            .video
+            .clone()
+            .unwrap_or_else(|| panic!("{} has video: {got:?}", file.display()));
+        assert!(got.audio.is_some(), "{} has audio: {got:?}", file.display());
+        assert_eq!(
+            v.packets,
+            want_video.packets,
+            "{}: every pushed video frame, once",
+            file.display()
+        );
+        let errors = decode_errors(file);
+        assert!(
+            errors.trim().is_empty(),
+            "{} decodes cleanly: {errors}",
+            file.display()
+        );
+    }
+}

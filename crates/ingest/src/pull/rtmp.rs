@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
 use super::{Source, SourceError};
+use crate::rtmp::panic_text;
 
 /// A remote publisher that sends nothing for this long is treated as gone.
 const IDLE: Duration = Duration::from_secs(15);
@@ -133,10 +134,7 @@ impl RtmpPullSource {
                 }
                 pending.extend_from_slice(&source.buf[..n]);
             }
-            let results = source
-                .session
-                .handle_input(&pending)
-                .map_err(|e| err(format!("{e:?}")))?;
+            let results = guarded_input(&mut source.session, &pending).map_err(err)?;
             pending.clear();
             for r in results {
                 match r {
@@ -237,10 +235,8 @@ impl Source for RtmpPullSource {
             return Ok(false);
         }
         let input = self.buf[..n].to_vec();
-        let results = self
-            .session
-            .handle_input(&input)
-            .map_err(|e| stream_err(&self.url, format!("{e:?}")))?;
+        let results =
+            guarded_input(&mut self.session, &input).map_err(|e| stream_err(&self.url, e))?;
         let mut outbound = Vec::new();
         for r in results {
             match r {
@@ -277,5 +273,20 @@ mod tests {
         );
         assert_eq!(parse_url("rtmp://h/onlyapp"), None);
         assert_eq!(parse_url("http://h/a/b"), None);
+    }
+}
+
+/// `handle_input` with `rml_rtmp`'s panics on hostile input turned into errors, so a bad
+/// remote server ends only this pull (which then reconnects).
+fn guarded_input(
+    session: &mut ClientSession,
+    bytes: &[u8],
+) -> Result<Vec<ClientSessionResult>, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.handle_input(bytes))) {
+        Ok(r) => r.map_err(|e| format!("{e:?}")),
+        Err(payload) => Err(format!(
+            "rml_rtmp panicked on this input: {}",
+            panic_text(payload.as_ref())
+        )),
     }
 }

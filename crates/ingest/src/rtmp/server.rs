@@ -214,16 +214,10 @@ fn handle_input(
 ) -> Result<Vec<ServerSessionResult>, ConnError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.handle_input(bytes))) {
         Ok(r) => r.map_err(ConnError::Session),
-        Err(payload) => Err(ConnError::SessionPanicked(panic_text(payload.as_ref()))),
+        Err(payload) => Err(ConnError::SessionPanicked(super::panic_text(
+            payload.as_ref(),
+        ))),
     }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-text panic payload".into())
 }
 
 /// The name of an AMF command message (type 20 AMF0, or 17 "AMF3", which is a 0x00 format

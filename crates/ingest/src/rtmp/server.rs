@@ -151,7 +151,7 @@ fn reap(
                 .remove(&e.id())
                 .map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
             if e.is_panic() {
-                let detail = panic_text(e.into_panic().as_ref());
+                let detail = super::panic_text(e.into_panic().as_ref());
                 error!(%peer, "RTMP connection dropped: its task panicked: {detail}");
                 Some(detail)
             } else {

@@ -252,6 +252,21 @@ impl Source for RtmpPullSource {
     }
 }
 
+/// `handle_input` with `rml_rtmp`'s panics on hostile input turned into errors, so a bad
+/// remote server ends only this pull (which then reconnects).
+fn guarded_input(
+    session: &mut ClientSession,
+    bytes: &[u8],
+) -> Result<Vec<ClientSessionResult>, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.handle_input(bytes))) {
+        Ok(r) => r.map_err(|e| format!("{e:?}")),
+        Err(payload) => Err(format!(
+            "rml_rtmp panicked on this input: {}",
+            panic_text(payload.as_ref())
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_url;
@@ -273,20 +288,5 @@ mod tests {
         );
         assert_eq!(parse_url("rtmp://h/onlyapp"), None);
         assert_eq!(parse_url("http://h/a/b"), None);
-    }
-}
-
-/// `handle_input` with `rml_rtmp`'s panics on hostile input turned into errors, so a bad
-/// remote server ends only this pull (which then reconnects).
-fn guarded_input(
-    session: &mut ClientSession,
-    bytes: &[u8],
-) -> Result<Vec<ClientSessionResult>, String> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.handle_input(bytes))) {
-        Ok(r) => r.map_err(|e| format!("{e:?}")),
-        Err(payload) => Err(format!(
-            "rml_rtmp panicked on this input: {}",
-            panic_text(payload.as_ref())
-        )),
     }
 }

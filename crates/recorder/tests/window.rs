@@ -215,3 +215,39 @@ async fn shutdown_finalizes_without_waiting_for_the_window() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The file-replay source: a recording made with no network at all.
+#[tokio::test]
+async fn a_replayed_file_is_recorded_like_a_publish() {
+    use tapedeck_ingest::pull::{pump, FlvSource, PullSpec};
+    let dir = temp("replay");
+    let rec = recorder(&dir, 0);
+    let mut events = rec.subscribe();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/h264_aac_2s.flv");
+    let source = FlvSource::open_file(&fixture, false).await.unwrap();
+    let spec = PullSpec {
+        url: fixture.display().to_string(),
+        app: "live".into(),
+        stream: "cam1".into(),
+    };
+    pump(
+        source,
+        &spec,
+        &rec,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let seen = wait_stopped(&mut events).await;
+    assert_eq!(files(&seen, FileKind::Mp4).len(), 1, "{seen:?}");
+    let mp4 = seen
+        .iter()
+        .find_map(|e| match e {
+            RecorderEvent::FileFinished(f) if f.kind == FileKind::Mp4 => Some(f.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!((mp4.duration - 2.0).abs() < 0.1, "{}", mp4.duration);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -121,6 +121,8 @@ pub struct StreamInfo {
     pub sample_rate: u32,
     pub channels: u32,
     pub packets: u64,
+    /// Presentation time of the stream's first frame, seconds.
+    pub start: f64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -133,7 +135,7 @@ pub struct Probe {
 
 pub fn ffprobe(path: &Path) -> Probe {
     let out = tool("ffprobe")
-        .args(["-v", "error", "-count_packets", "-show_entries", "stream=codec_type,codec_name,width,height,sample_rate,channels,nb_read_packets:format=duration", "-of", "default=noprint_wrappers=0"])
+        .args(["-v", "error", "-count_packets", "-show_entries", "stream=codec_type,codec_name,width,height,sample_rate,channels,nb_read_packets,start_time:format=duration", "-of", "default=noprint_wrappers=0"])
         .arg(path)
         .output()
         .expect("running ffprobe");
@@ -173,12 +175,21 @@ pub fn ffprobe(path: &Path) -> Probe {
                     "sample_rate" => info.sample_rate = v.parse().unwrap_or(0),
                     "channels" => info.channels = v.parse().unwrap_or(0),
                     "nb_read_packets" => info.packets = v.parse().unwrap_or(0),
+                    "start_time" => info.start = v.parse().unwrap_or(f64::NAN),
                     _ => {}
                 }
             }
         }
     }
     probe
+}
+
+/// Audio start minus video start, seconds: what A/V sync checks compare.
+pub fn av_offset(p: &Probe) -> f64 {
+    match (&p.audio, &p.video) {
+        (Some(a), Some(v)) => a.start - v.start,
+        _ => f64::NAN,
+    }
 }
 
 /// Video packet pts (seconds) in presentation order... as ffprobe reports them, in file order.

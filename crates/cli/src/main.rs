@@ -111,12 +111,14 @@ fn check(config: &Config, source: &str, app: &str, stream: &str) -> Result<()> {
                 end: Some(now + chrono::Duration::hours(1)),
                 segment_start: None,
                 sequence: 0,
+                tz: t.tz(),
             };
             println!(
                 "{app}/{stream}: template app={:?} stream={:?}",
                 t.app, t.stream
             );
             println!("  interruption window: {}", t.interruption_window);
+            println!("  time zone: {}", t.timezone);
             for f in &t.formats {
                 use tapedeck_recorder::config::Format;
                 use tapedeck_recorder::naming::render;

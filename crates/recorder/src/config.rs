@@ -134,6 +134,10 @@ pub struct Template {
     /// `180s`; 0 to 21600 s.
     #[serde(default = "default_window")]
     pub interruption_window: Secs,
+    /// IANA time zone of the date and time placeholders and of day boundaries, like
+    /// `"Europe/Berlin"`. Default `"UTC"`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
     #[serde(default)]
     pub m3u8: M3u8Options,
     #[serde(default)]
@@ -154,6 +158,10 @@ fn default_window() -> Secs {
     Secs(180)
 }
 
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
 impl Default for Template {
     fn default() -> Self {
         Template {
@@ -161,10 +169,18 @@ impl Default for Template {
             stream: star(),
             formats: default_formats(),
             interruption_window: default_window(),
+            timezone: default_timezone(),
             m3u8: M3u8Options::default(),
             mp4: FileOptions::default(),
             flv: FileOptions::default(),
         }
+    }
+}
+
+impl Template {
+    /// The template's time zone (UTC when the name is invalid, which `validate` reports).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Tz::UTC)
     }
 }
 
@@ -352,6 +368,15 @@ impl Config {
                     "lists no format; use any of \"m3u8\", \"mp4\", \"flv\"".into(),
                 );
             }
+            if t.timezone.parse::<chrono_tz::Tz>().is_err() {
+                add(
+                    f("timezone"),
+                    format!(
+                        "{:?} is not an IANA time zone name like \"Europe/Berlin\" or \"UTC\"",
+                        t.timezone
+                    ),
+                );
+            }
             if t.interruption_window.0 > 21600 {
                 add(
                     f("interruption_window"),
@@ -500,6 +525,7 @@ rtmp_listen = "nowhere"
 app = "live/x"
 formats = []
 interruption_window = "7h"
+timezone = "Mars/Olympus"
 [template.m3u8]
 slice_duration = "90s"
 slice_object = "seg/{Sequence}"
@@ -518,6 +544,7 @@ object = "../outside/{EscapedStartTime}"
             "template[0].app",
             "template[0].formats",
             "template[0].interruption_window",
+            "template[0].timezone",
             "template[0].m3u8.slice_duration",
             "template[0].m3u8.cycle",
             "template[0].m3u8.slice_object",

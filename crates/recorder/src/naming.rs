@@ -1,6 +1,6 @@
 //! Object names: placeholders, the escaped time format, and the path-safety rules.
 //!
-//! Time formats (UTC):
+//! Time formats (UTC, or the template's `timezone`):
 //! - `{EscapedStartTime}` / `{EscapedEndTime}`: `2026-11-24-10-15-30`, the cloud's
 //!   `2026-11-24-10:15:30` with `:` replaced by `-`, so the name is valid as an object key
 //!   and as a file name on Windows, macOS and Linux. It sorts in time order.
@@ -15,7 +15,8 @@
 //! `recording` in place of the end time and carries the `.part` suffix until it is
 //! complete (see `files.rs`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 
 pub const PLACEHOLDERS: [&str; 12] = [
     "{AppName}",
@@ -48,17 +49,25 @@ pub struct NameContext<'a> {
     /// Start of the segment being named (`{UnixTimestamp}`); the file's start otherwise.
     pub segment_start: Option<DateTime<Utc>>,
     pub sequence: u64,
+    /// Time zone of the date and time placeholders (`{UnixTimestamp}`, `{StartTime}` and
+    /// `{EndTime}` are Unix seconds and need none).
+    pub tz: Tz,
 }
 
-pub fn escaped_time(t: DateTime<Utc>) -> String {
+pub fn escaped_time<T: TimeZone>(t: DateTime<T>) -> String
+where
+    T::Offset: std::fmt::Display,
+{
     t.format("%Y-%m-%d-%H-%M-%S").to_string()
 }
 
 /// Renders `template` and appends `.ext`.
 pub fn render(template: &str, ctx: &NameContext<'_>, ext: &str) -> String {
+    let local = |t: DateTime<Utc>| t.with_timezone(&ctx.tz);
     let end_escaped = ctx
         .end
-        .map_or_else(|| IN_PROGRESS.to_string(), escaped_time);
+        .map_or_else(|| IN_PROGRESS.to_string(), |t| escaped_time(local(t)));
+    let start = local(ctx.start);
     let end_plain = ctx
         .end
         .map_or_else(|| IN_PROGRESS.to_string(), |t| t.timestamp().to_string());
@@ -67,15 +76,15 @@ pub fn render(template: &str, ctx: &NameContext<'_>, ext: &str) -> String {
         .replace("{AppName}", ctx.app)
         .replace("{StreamName}", ctx.stream)
         .replace("{Sequence}", &ctx.sequence.to_string())
-        .replace("{EscapedStartTime}", &escaped_time(ctx.start))
+        .replace("{EscapedStartTime}", &escaped_time(start))
         .replace("{EscapedEndTime}", &end_escaped)
         .replace("{StartTime}", &ctx.start.timestamp().to_string())
         .replace("{EndTime}", &end_plain)
         .replace("{UnixTimestamp}", &seg.timestamp().to_string())
-        .replace("{Date}", &ctx.start.format("%Y-%m-%d").to_string())
-        .replace("{Hour}", &ctx.start.format("%H").to_string())
-        .replace("{Minute}", &ctx.start.format("%M").to_string())
-        .replace("{Second}", &ctx.start.format("%S").to_string());
+        .replace("{Date}", &start.format("%Y-%m-%d").to_string())
+        .replace("{Hour}", &start.format("%H").to_string())
+        .replace("{Minute}", &start.format("%M").to_string())
+        .replace("{Second}", &start.format("%S").to_string());
     out.push('.');
     out.push_str(ext);
     out
@@ -184,6 +193,7 @@ mod tests {
             end,
             segment_start: Some(Utc.with_ymd_and_hms(2026, 11, 24, 10, 16, 0).unwrap()),
             sequence: 7,
+            tz: Tz::UTC,
         }
     }
 
@@ -207,6 +217,25 @@ mod tests {
             render(crate::config::DEFAULT_OBJECT, &ctx(None), "mp4"),
             "record/live/cam1/2026-11-24-10-15-30_recording.mp4"
         );
+    }
+
+    #[test]
+    fn time_zones_move_dates_and_times_but_not_unix_seconds() {
+        let mut c = ctx(None);
+        c.start = Utc.with_ymd_and_hms(2026, 11, 24, 23, 30, 0).unwrap();
+        c.segment_start = None;
+        c.tz = "Europe/Berlin".parse().unwrap();
+        let cases = [
+            ("{EscapedStartTime}", "2026-11-25-00-30-00.x"),
+            ("{Date}/{Hour}", "2026-11-25/00.x"),
+            ("{StartTime}", "1795563000.x"),
+            ("{UnixTimestamp}", "1795563000.x"),
+        ];
+        for (template, want) in cases {
+            assert_eq!(render(template, &c, "x"), want, "{template}");
+        }
+        c.tz = "America/New_York".parse().unwrap();
+        assert_eq!(render("{Date}", &c, "x"), "2026-11-24.x");
     }
 
     #[test]

@@ -333,6 +333,7 @@ impl Recording {
             app: self.app.clone(),
             stream: self.stream.clone(),
             t0,
+            tz: self.template.tz(),
         };
         let mut formats = self.template.formats.clone();
         formats.sort();

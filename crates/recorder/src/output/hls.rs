@@ -71,6 +71,7 @@ impl HlsOutput {
             end: end.map(|e| self.ctx.wall(e)),
             segment_start: segment_start.map(|s| self.ctx.wall(s)),
             sequence: self.sequence,
+            tz: self.ctx.tz,
         }
     }
 

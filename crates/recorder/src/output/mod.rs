@@ -53,6 +53,8 @@ pub struct OutputContext {
     pub stream: String,
     /// Wall-clock time of the recording's timeline origin.
     pub t0: DateTime<Utc>,
+    /// The template's time zone, for names.
+    pub tz: chrono_tz::Tz,
 }
 
 impl OutputContext {

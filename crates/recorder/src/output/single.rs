@@ -74,6 +74,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
             end: end.map(|e| self.ctx.wall(e)),
             segment_start: None,
             sequence: self.sequence,
+            tz: self.ctx.tz,
         };
         render(&self.opts.object, &names, F::FORMAT.extension())
     }

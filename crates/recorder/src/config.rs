@@ -200,6 +200,16 @@ pub struct M3u8Options {
     /// A new playlist starts after this long. Default `6h`; 10 s to 6 h.
     #[serde(default = "default_cycle")]
     pub cycle: Secs,
+    /// The daily index: every segment of a day (in the template's time zone) in one
+    /// playlist. Default `{AppName}/{StreamName}/{Date}`; `""` turns it off.
+    #[serde(default = "default_daily_object")]
+    pub daily_object: String,
+}
+
+pub const DEFAULT_DAILY_OBJECT: &str = "{AppName}/{StreamName}/{Date}";
+
+fn default_daily_object() -> String {
+    DEFAULT_DAILY_OBJECT.into()
 }
 
 fn default_object() -> String {
@@ -225,6 +235,7 @@ impl Default for M3u8Options {
             slice_object: default_slice_object(),
             slice_duration: default_slice(),
             cycle: default_cycle(),
+            daily_object: default_daily_object(),
         }
     }
 }
@@ -406,6 +417,11 @@ impl Config {
             ] {
                 for message in naming::check_file_template(value) {
                     add(f(name), message);
+                }
+            }
+            if !t.m3u8.daily_object.is_empty() {
+                for message in naming::check_daily_template(&t.m3u8.daily_object) {
+                    add(f("m3u8.daily_object"), message);
                 }
             }
             for message in naming::check_slice_template(&t.m3u8.slice_object) {

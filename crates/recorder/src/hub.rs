@@ -21,6 +21,10 @@ pub const MEDIA_QUEUE: usize = 1024;
 
 pub(crate) type Key = (String, String);
 
+/// Where recordings read wall-clock time: when a recording's first frame arrives, which
+/// names its files and dates its segments.
+pub type WallClock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+
 pub(crate) struct Entry {
     pub id: u64,
     attach: mpsc::Sender<Attachment>,
@@ -49,6 +53,7 @@ pub struct Recorder {
 }
 
 struct Inner {
+    clock: WallClock,
     config: RwLock<Arc<Config>>,
     registry: Arc<Registry>,
     events: broadcast::Sender<RecorderEvent>,
@@ -60,6 +65,12 @@ struct Inner {
 
 impl Recorder {
     pub fn new(config: Config) -> Recorder {
+        Recorder::with_wall_clock(config, Arc::new(chrono::Utc::now))
+    }
+
+    /// A recorder whose recordings read the wall clock from `clock` (tests use a fixed
+    /// one to put recordings at a day boundary; media time still comes from the streams).
+    pub fn with_wall_clock(config: Config, clock: WallClock) -> Recorder {
         let (events, _) = broadcast::channel(1024);
         Recorder {
             inner: Arc::new(Inner {
@@ -70,6 +81,7 @@ impl Recorder {
                 tracker: TaskTracker::new(),
                 next_id: AtomicU64::new(1),
                 not_recorded_logged: Mutex::new(HashSet::new()),
+                clock,
             }),
         }
     }
@@ -175,6 +187,7 @@ impl PublishSink for Recorder {
             template,
             config.recordings_dir(),
             inner.events.clone(),
+            inner.clock.clone(),
         );
         let registry = inner.registry.clone();
         let shutdown = inner.shutdown.clone();

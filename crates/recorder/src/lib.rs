@@ -17,5 +17,5 @@ mod recording;
 pub mod recover;
 
 pub use config::Config;
-pub use hub::{Recorder, Registry};
+pub use hub::{Recorder, Registry, WallClock};
 pub use recording::Attachment;

@@ -169,6 +169,17 @@ pub fn check_file_template(template: &str) -> Vec<String> {
     problems
 }
 
+/// Checks a daily index name template: it must contain `{Date}`, or days would share it.
+pub fn check_daily_template(template: &str) -> Vec<String> {
+    let mut problems = check_common(template);
+    if !template.contains("{Date}") {
+        problems.push(format!(
+            "{template:?} must contain {{Date}}: it names one file per day"
+        ));
+    }
+    problems
+}
+
 /// Checks a segment name template: it must contain `{UnixTimestamp}` and `{Sequence}`.
 pub fn check_slice_template(template: &str) -> Vec<String> {
     let mut problems = check_common(template);

@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 use crate::config::{Format, Template};
 use crate::events::RecorderEvent;
-use crate::hub::Registry;
+use crate::hub::{Registry, WallClock};
 use crate::output::flv::FlvOutput;
 use crate::output::hls::HlsOutput;
 use crate::output::mp4::Mp4Output;
@@ -41,6 +41,7 @@ const SETTLE_WAIT: MediaTime = MediaTime::from_millis(1500);
 const SETTLE_MAX_EVENTS: usize = 1024;
 
 pub(crate) struct Recording {
+    clock: WallClock,
     pub app: String,
     pub stream: String,
     template: Template,
@@ -68,8 +69,10 @@ impl Recording {
         template: Template,
         root: std::path::PathBuf,
         events: broadcast::Sender<RecorderEvent>,
+        clock: WallClock,
     ) -> Self {
         Recording {
+            clock,
             app,
             stream,
             template,
@@ -285,7 +288,7 @@ impl Recording {
         }
         let (t0, at) = *self
             .started
-            .get_or_insert_with(|| (Utc::now(), Instant::now()));
+            .get_or_insert_with(|| ((self.clock)(), Instant::now()));
         let offset = match self.offset {
             Some(o) => o,
             None => {

@@ -152,3 +152,94 @@ async fn cycles_cut_on_key_frames_without_losing_or_doubling_frames() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The daily index splits at midnight in the template's time zone, and names use it too.
+#[tokio::test(start_paused = true)]
+async fn daily_index_splits_at_local_midnight() {
+    use chrono::TimeZone;
+    let dir = std::env::temp_dir().join(format!("tapedeck-daily-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let template = Template {
+        formats: vec![Format::M3u8, Format::Mp4],
+        interruption_window: Secs(5),
+        timezone: "Europe/Berlin".into(),
+        m3u8: M3u8Options {
+            slice_duration: Secs(2),
+            ..M3u8Options::default()
+        },
+        ..Template::default()
+    };
+    // 22:59:50 UTC is 23:59:50 in Berlin (UTC+1 in November): the 25 s stream spans midnight.
+    let start = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 24, 22, 59, 50)
+        .unwrap();
+    let config = Config {
+        data_dir: dir.clone(),
+        template: vec![template],
+        ..Config::default()
+    };
+    let rec = Recorder::with_wall_clock(config, std::sync::Arc::new(move || start));
+    let mut events = rec.subscribe();
+    {
+        let request = PublishRequest {
+            app: "live".into(),
+            stream: "cam1".into(),
+            args: Vec::new(),
+            origin: "test".into(),
+        };
+        let mut p = rec.publish(request).unwrap();
+        for ev in long_stream() {
+            p.media.send(ev).await.unwrap();
+        }
+    }
+    let mut finished = Vec::new();
+    loop {
+        match events.recv().await.unwrap() {
+            RecorderEvent::FileFinished(f) => finished.push(f),
+            RecorderEvent::RecordStopped { .. } => break,
+            _ => {}
+        }
+    }
+    let mp4 = finished.iter().find(|f| f.kind == FileKind::Mp4).unwrap();
+    assert!(
+        mp4.key
+            .starts_with("record/live/cam1/2026-11-24-23-59-50_2026-11-25-00-00-"),
+        "{}",
+        mp4.key
+    );
+    let segments = finished
+        .iter()
+        .filter(|f| f.kind == FileKind::Segment)
+        .count();
+    let root = dir.join("recordings");
+    let day1 = std::fs::read_to_string(root.join("live/cam1/2026-11-24.m3u8")).unwrap();
+    let day2 = std::fs::read_to_string(root.join("live/cam1/2026-11-25.m3u8")).unwrap();
+    let count = |t: &str| t.lines().filter(|l| l.ends_with(".ts")).count();
+    assert_eq!(
+        count(&day1) + count(&day2),
+        segments,
+        "every segment in exactly one day\n{day1}\n{day2}"
+    );
+    assert_eq!(
+        count(&day1),
+        5,
+        "23:59:50 to midnight in 2 s slices\n{day1}"
+    );
+    assert!(
+        day1.contains("#EXT-X-ENDLIST"),
+        "the finished day is closed\n{day1}"
+    );
+    assert!(
+        !day2.contains("#EXT-X-ENDLIST"),
+        "the current day can still grow\n{day2}"
+    );
+    assert!(
+        day1.contains("../../record/live/cam1/"),
+        "segment URIs relative to the index\n{day1}"
+    );
+    assert!(
+        day1.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-24T22:59:50"),
+        "{day1}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

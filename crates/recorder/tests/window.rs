@@ -164,6 +164,14 @@ async fn a_return_after_the_window_is_a_new_recording() {
             .iter()
             .any(|e| matches!(e, RecorderEvent::RecordResumed { .. })));
     }
+    // Both recordings are in the stream's daily index, the second after a discontinuity.
+    let daily = common_daily(&dir);
+    assert_eq!(
+        daily.lines().filter(|l| l.ends_with(".ts")).count(),
+        2,
+        "{daily}"
+    );
+    assert_eq!(daily.matches("#EXT-X-DISCONTINUITY").count(), 1, "{daily}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -250,4 +258,17 @@ async fn a_replayed_file_is_recorded_like_a_publish() {
         .unwrap();
     assert!((mp4.duration - 2.0).abs() < 0.1, "{}", mp4.duration);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The daily index of live/cam1 (there is one day in these tests).
+fn common_daily(dir: &Path) -> String {
+    let folder = dir.join("recordings/live/cam1");
+    let entries: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "m3u8"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    std::fs::read_to_string(&entries[0]).unwrap()
 }

@@ -8,6 +8,7 @@ use tapedeck_media::hls::{MediaPlaylist, PlaylistSegment};
 use tapedeck_media::ts::mux::TsMuxer;
 use tapedeck_media::{Frame, MediaTime, Tracks};
 
+use super::daily::DailyIndex;
 use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError};
 use crate::config::{Format, M3u8Options};
 use crate::events::{FileKind, FinishedFile};
@@ -42,10 +43,13 @@ pub struct HlsOutput {
     sequence: u64,
     pending_discontinuity: bool,
     tracks_changed: bool,
+    daily: Option<DailyIndex>,
 }
 
 impl HlsOutput {
     pub fn new(ctx: OutputContext, opts: M3u8Options) -> Self {
+        let daily =
+            (!opts.daily_object.is_empty()).then(|| DailyIndex::new(opts.daily_object.clone()));
         HlsOutput {
             ctx,
             opts,
@@ -55,6 +59,7 @@ impl HlsOutput {
             sequence: 0,
             pending_discontinuity: false,
             tracks_changed: false,
+            daily,
         }
     }
 
@@ -136,6 +141,9 @@ impl HlsOutput {
             discontinuity: seg.discontinuity,
         });
         pl.extent.end = pl.extent.end.max(seg.extent.end);
+        if let (Some(daily), Some(last)) = (self.daily.as_mut(), pl.playlist.segments.last()) {
+            daily.add(&self.ctx, &seg.key, last)?;
+        }
         let live_path = self.ctx.root.join(&pl.live_key);
         write_atomically(&part_path(&live_path), pl.playlist.render().as_bytes())
             .map_err(OutputError::io(&live_path))?;

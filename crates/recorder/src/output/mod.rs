@@ -5,6 +5,7 @@
 //! that scales with a file's size (the MP4 and FLV finalizers) runs on the blocking pool
 //! and comes back as a [`FileJob`], so a cycle cut never stalls the live stream.
 
+mod daily;
 mod extent;
 pub mod flv;
 pub mod hls;

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod reload;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -69,11 +70,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let (config, source) = load_config(cli.config.as_deref())?;
+    let (config, path) = load_config(cli.config.as_deref())?;
+    let source = path.as_ref().map_or_else(
+        || "embedded defaults (no tapedeck.toml here)".to_string(),
+        |p| p.display().to_string(),
+    );
     match cli.command {
         Command::Serve => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(serve::serve(config, source))
+            runtime.block_on(serve::serve(config, path, source))
         }
         Command::Config {
             command: ConfigCommand::Check { app, stream },
@@ -82,18 +87,15 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// Loads `--config`, else `./tapedeck.toml` when present, else the embedded defaults.
-/// Returns the config and a description of where it came from.
-fn load_config(path: Option<&Path>) -> Result<(Config, String)> {
+/// Returns the config and the file it came from.
+fn load_config(path: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
     let path = match path {
         Some(p) => Some(p.to_owned()),
         None => Some(PathBuf::from("tapedeck.toml")).filter(|p| p.exists()),
     };
     match path {
-        Some(p) => Ok((Config::load(&p)?, p.display().to_string())),
-        None => Ok((
-            Config::default(),
-            "embedded defaults (no tapedeck.toml here)".into(),
-        )),
+        Some(p) => Ok((Config::load(&p)?, Some(p))),
+        None => Ok((Config::default(), None)),
     }
 }
 

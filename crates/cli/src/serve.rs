@@ -1,5 +1,6 @@
 //! `tapedeck serve`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -9,7 +10,7 @@ use tapedeck_recorder::events::RecorderEvent;
 use tapedeck_recorder::{Config, Recorder};
 use tracing::{info, warn};
 
-pub async fn serve(config: Config, source: String) -> Result<()> {
+pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Result<()> {
     info!("configuration: {source}");
     let recordings = config.recordings_dir();
     std::fs::create_dir_all(&recordings)
@@ -53,6 +54,22 @@ pub async fn serve(config: Config, source: String) -> Result<()> {
         recordings.display()
     );
     let server_task = tokio::spawn(server.run(shutdown.clone()));
+    let watcher = match path {
+        Some(p) => match crate::reload::watch(p.clone(), recorder.clone(), shutdown.clone()) {
+            Ok(task) => {
+                info!("watching {} for changes", p.display());
+                Some(task)
+            }
+            Err(e) => {
+                warn!(
+                    "cannot watch {} for changes ({e}); restart to apply edits",
+                    p.display()
+                );
+                None
+            }
+        },
+        None => None,
+    };
     let mut pulls = Vec::new();
     for p in &config.pull {
         let spec = PullSpec {
@@ -86,6 +103,9 @@ pub async fn serve(config: Config, source: String) -> Result<()> {
     info!("stopping: finalizing open recordings");
     recorder.shutdown().await;
     let _ = server_task.await;
+    if let Some(w) = watcher {
+        let _ = w.await;
+    }
     for p in pulls {
         let _ = p.await;
     }

@@ -29,6 +29,12 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         warn!("could not recover {}: {}", f.path.display(), f.reason);
     }
     let recorder = Recorder::new(config.clone());
+    let callbacks_stop = tokio_util::sync::CancellationToken::new();
+    let callbacks = tapedeck_recorder::callback::spawn(
+        recorder.clone(),
+        tapedeck_recorder::callback::spool_dir(&config.data_dir),
+        callbacks_stop.clone(),
+    );
     let shutdown = recorder.shutdown_token();
 
     let options = RtmpServerOptions {
@@ -102,6 +108,9 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
     wait_for_stop().await;
     info!("stopping: finalizing open recordings");
     recorder.shutdown().await;
+    // After the recorder: the final files of the shutdown are notified too.
+    callbacks_stop.cancel();
+    let _ = callbacks.await;
     let _ = server_task.await;
     if let Some(w) = watcher {
         let _ = w.await;

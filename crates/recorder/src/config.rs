@@ -28,6 +28,45 @@ pub struct Config {
     /// records every stream as m3u8 + mp4 with the seed's names.
     #[serde(default = "default_templates")]
     pub template: Vec<Template>,
+    /// HTTP callbacks. Default: none.
+    #[serde(default)]
+    pub callback: CallbackConfig,
+}
+
+/// `[callback]`: an HTTP POST with a JSON body for every finished file, and for status
+/// events when `status_events` is on.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackConfig {
+    /// Receiver URL; empty (the default) sends nothing.
+    #[serde(default)]
+    pub url: String,
+    /// When set, each request carries `X-Tapedeck-Signature: sha256=<hex HMAC-SHA256 of the
+    /// body>`. Default empty.
+    #[serde(default)]
+    pub secret: String,
+    /// Also send `record_started`, `record_paused`, `record_resumed`, `record_stopped`.
+    /// Default false.
+    #[serde(default)]
+    pub status_events: bool,
+    /// The `domain` field of every payload. Default `localhost`.
+    #[serde(default = "default_domain")]
+    pub domain: String,
+}
+
+fn default_domain() -> String {
+    "localhost".into()
+}
+
+impl Default for CallbackConfig {
+    fn default() -> Self {
+        CallbackConfig {
+            url: String::new(),
+            secret: String::new(),
+            status_events: false,
+            domain: default_domain(),
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -45,6 +84,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             pull: Vec::new(),
             template: default_templates(),
+            callback: CallbackConfig::default(),
         }
     }
 }
@@ -338,6 +378,13 @@ impl Config {
         }
         if self.ingest.idle_timeout.0 < 2 {
             add("ingest.idle_timeout".into(), "must be at least 2s".into());
+        }
+        let cb = &self.callback.url;
+        if !cb.is_empty() && !(cb.starts_with("http://") || cb.starts_with("https://")) {
+            add(
+                "callback.url".into(),
+                format!("{cb:?} must start with http:// or https://"),
+            );
         }
         for (i, pull) in self.pull.iter().enumerate() {
             let f = |name: &str| format!("pull[{i}].{name}");

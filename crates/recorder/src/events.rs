@@ -43,6 +43,8 @@ pub enum RecorderEvent {
         app: String,
         stream: String,
         origin: String,
+        /// Query parameters of the publish URL (never the publish key).
+        push_args: Vec<(String, String)>,
     },
     /// The publisher went away; the recording waits for the interruption window.
     RecordPaused {
@@ -55,6 +57,7 @@ pub enum RecorderEvent {
         app: String,
         stream: String,
         origin: String,
+        push_args: Vec<(String, String)>,
     },
     /// The window expired (or Tapedeck is stopping): every file is finalized.
     RecordStopped {

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod callback;
 pub mod config;
 pub mod duration;
 pub mod events;

@@ -112,6 +112,7 @@ impl Recording {
             app: self.app.clone(),
             stream: self.stream.clone(),
             origin: first.request.origin.clone(),
+            push_args: first.request.args.clone(),
         });
         info!(stream = %label, origin = %first.request.origin, "recording started");
         let mut current = Some(first);
@@ -127,7 +128,7 @@ impl Recording {
                         Some(newer) = attachments.recv() => {
                             info!(stream = %label, origin = %newer.request.origin, "a new publisher took over");
                             self.discontinuity();
-                            self.emit(RecorderEvent::RecordResumed { app: self.app.clone(), stream: self.stream.clone(), origin: newer.request.origin.clone() });
+                            self.emit(RecorderEvent::RecordResumed { app: self.app.clone(), stream: self.stream.clone(), origin: newer.request.origin.clone(), push_args: newer.request.args.clone() });
                             current = Some(newer);
                             continue 'outer;
                         }
@@ -175,6 +176,7 @@ impl Recording {
                         app: self.app.clone(),
                         stream: self.stream.clone(),
                         origin: att.request.origin.clone(),
+                        push_args: att.request.args.clone(),
                     });
                     current = Some(att);
                 }

@@ -1,0 +1,175 @@
+//! Callbacks to a receiver in the test: the payloads, their HMAC signatures (checked by
+//! Python's hmac module, an independent implementation), and retries after the receiver
+//! answered 500 twice.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+
+#[derive(Debug, Clone)]
+struct Request {
+    signature: Option<String>,
+    body: String,
+    answered: u16,
+}
+
+/// A tiny HTTP receiver: answers 500 to the first `failures` requests, then 200.
+fn receiver(failures: usize) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut length, mut signature) = (0usize, None);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+                match name.to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.trim().parse().unwrap_or(0),
+                    "x-tapedeck-signature" => signature = Some(value.trim().to_string()),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut seen = log.lock().unwrap();
+            let status = if seen.len() < failures { 500 } else { 200 };
+            seen.push(Request {
+                signature,
+                body: String::from_utf8_lossy(&body).into_owned(),
+                answered: status,
+            });
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (port, seen)
+}
+
+fn python_hmac(secret: &str, body: &str) -> String {
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &format!("import hmac,hashlib,sys; print('sha256=' + hmac.new({secret:?}.encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is required (scripts/setup installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn finished_files_and_status_events_are_posted_signed_and_retried() {
+    let dir = TempDir::new("callbacks");
+    let input = make_input(dir.path(), 2);
+    let (port, seen) = receiver(2);
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "[callback]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"k3y\"\nstatus_events = true\ndomain = \"studio.example\"\n[[template]]\nformats = [\"m3u8\", \"mp4\"]\ninterruption_window = \"1s\"\n"
+        ),
+    );
+    let url = format!("{}?callback_id=42&other=x", server.url("live", "cam1"));
+    ffmpeg_ok(&[
+        "-re",
+        "-i",
+        input.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        &url,
+    ]);
+    let delivered = |seen: &Vec<Request>, what: &str| {
+        seen.iter()
+            .filter(|r| r.answered == 200 && r.body.contains(what))
+            .count()
+    };
+    wait_for(60, "every notice delivered", || {
+        let seen = seen.lock().unwrap();
+        (delivered(&seen, "record_stopped") == 1
+            && delivered(&seen, ".mp4") == 1
+            && delivered(&seen, ".m3u8") == 1)
+            .then_some(())
+    });
+    let log = server.stop();
+    let seen = seen.lock().unwrap().clone();
+
+    // The first notice was refused twice and delivered on the third attempt.
+    assert_eq!(seen[0].answered, 500);
+    assert_eq!(seen[1].answered, 500);
+    assert_eq!(seen[0].body, seen[1].body);
+    assert_eq!(seen[2].body, seen[0].body, "retried, not dropped");
+    assert!(log.contains("retrying"), "{log}");
+    for r in &seen {
+        assert_eq!(
+            r.signature.as_deref(),
+            Some(python_hmac("k3y", &r.body).as_str()),
+            "signature of {}",
+            r.body
+        );
+    }
+    let ok: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|r| r.answered == 200)
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    let events: Vec<&str> = ok.iter().filter_map(|v| v["event"].as_str()).collect();
+    for e in ["record_started", "record_paused", "record_stopped"] {
+        assert_eq!(
+            events.iter().filter(|x| **x == e).count(),
+            1,
+            "{e} in {events:?}"
+        );
+    }
+    for v in &ok {
+        assert_eq!(v["domain"], "studio.example");
+        assert_eq!(v["app"], "live");
+        assert_eq!(v["stream"], "cam1");
+    }
+    let files: Vec<&serde_json::Value> = ok.iter().filter(|v| v.get("uri").is_some()).collect();
+    assert_eq!(
+        files.len(),
+        2,
+        "the playlist and the mp4 (segments are not notified): {files:?}"
+    );
+    for f in files {
+        let uri = f["uri"].as_str().unwrap();
+        assert!(uri.starts_with("record/live/cam1/"), "{uri}");
+        assert!(
+            server_file_exists(dir.path(), uri),
+            "{uri} exists under the recordings folder"
+        );
+        let duration = f["duration"].as_f64().unwrap();
+        assert!((duration - 2.0).abs() < 0.2, "{duration}");
+        let (start, stop) = (
+            f["start_time"].as_i64().unwrap(),
+            f["stop_time"].as_i64().unwrap(),
+        );
+        assert!(stop >= start && stop - start <= 3, "{start} {stop}");
+        assert_eq!(f["push_args"], serde_json::json!({ "callback_id": "42" }));
+    }
+}
+
+fn server_file_exists(dir: &std::path::Path, key: &str) -> bool {
+    dir.join("data/recordings").join(key).exists()
+}

@@ -380,7 +380,7 @@ impl Config {
             add("ingest.idle_timeout".into(), "must be at least 2s".into());
         }
         let cb = &self.callback.url;
-        if !cb.is_empty() && !(cb.starts_with("http://") || cb.starts_with("https://")) {
+        if !(cb.is_empty() || cb.starts_with("http://") || cb.starts_with("https://")) {
             add(
                 "callback.url".into(),
                 format!("{cb:?} must start with http:// or https://"),

@@ -85,6 +85,20 @@ fn payload(
         RecorderEvent::RecordResumed { app, stream, .. } if status_events => {
             Some(status(app, stream, "record_resumed"))
         }
+        RecorderEvent::RecordToggled {
+            app,
+            stream,
+            recording,
+            ..
+        } if status_events => Some(status(
+            app,
+            stream,
+            if *recording {
+                "record_started"
+            } else {
+                "record_stopped"
+            },
+        )),
         RecorderEvent::RecordStopped { app, stream, .. } if status_events => {
             Some(status(app, stream, "record_stopped"))
         }

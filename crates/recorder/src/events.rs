@@ -65,6 +65,12 @@ pub enum RecorderEvent {
         stream: String,
         dropped_events: u64,
     },
+    /// Recording of a live stream was stopped or started again by request.
+    RecordToggled {
+        app: String,
+        stream: String,
+        recording: bool,
+    },
     FileFinished(FinishedFile),
     /// Something went wrong writing a file; the recording goes on where it can.
     WriteFailed {

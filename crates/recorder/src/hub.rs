@@ -28,6 +28,8 @@ pub type WallClock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync
 pub(crate) struct Entry {
     pub id: u64,
     attach: mpsc::Sender<Attachment>,
+    /// Manual recording control of the live stream.
+    control: mpsc::Sender<bool>,
     /// Cancels the publication currently feeding the recording (a takeover ends it).
     current: CancellationToken,
 }
@@ -123,6 +125,21 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Stops (`false`) or starts again (`true`) recording a live stream; it stays
+    /// connected either way. Errors when the stream is not live.
+    pub fn set_recording(&self, app: &str, stream: &str, on: bool) -> Result<(), String> {
+        let map = self.inner.registry.lock();
+        let entry = map
+            .get(&(app.to_string(), stream.to_string()))
+            .ok_or_else(|| format!("{app}/{stream} is not live"))?;
+        entry
+            .control
+            .try_send(on)
+            .map_err(|_| format!("{app}/{stream} is busy; try again"))
+    }
+}
+
 impl PublishSink for Recorder {
     fn publish(&self, request: PublishRequest) -> Result<Publication, Refusal> {
         let inner = &self.inner;
@@ -172,11 +189,13 @@ impl PublishSink for Recorder {
         };
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (attach_tx, attach_rx) = mpsc::channel(4);
+        let (control_tx, control_rx) = mpsc::channel(8);
         map.insert(
             key.clone(),
             Entry {
                 id,
                 attach: attach_tx,
+                control: control_tx,
                 current: cancel.clone(),
             },
         );
@@ -193,7 +212,7 @@ impl PublishSink for Recorder {
         let shutdown = inner.shutdown.clone();
         inner
             .tracker
-            .spawn(recording.run(attachment, attach_rx, registry, id, shutdown));
+            .spawn(recording.run(attachment, attach_rx, registry, id, shutdown, control_rx));
         Ok(Publication { media, cancel })
     }
 }

@@ -41,6 +41,8 @@ const SETTLE_WAIT: MediaTime = MediaTime::from_millis(1500);
 const SETTLE_MAX_EVENTS: usize = 1024;
 
 pub(crate) struct Recording {
+    /// False while recording is stopped by request.
+    enabled: bool,
     clock: WallClock,
     pub app: String,
     pub stream: String,
@@ -72,6 +74,7 @@ impl Recording {
         clock: WallClock,
     ) -> Self {
         Recording {
+            enabled: true,
             clock,
             app,
             stream,
@@ -106,6 +109,7 @@ impl Recording {
         registry: Arc<Registry>,
         id: u64,
         shutdown: CancellationToken,
+        mut control: mpsc::Receiver<bool>,
     ) {
         let label = format!("{}/{}", self.app, self.stream);
         self.emit(RecorderEvent::RecordStarted {
@@ -132,6 +136,7 @@ impl Recording {
                             current = Some(newer);
                             continue 'outer;
                         }
+                        Some(on) = control.recv() => self.set_enabled(on),
                         ev = media.recv() => match ev {
                             Some(ev) => self.on_event(ev),
                             None => break,
@@ -195,6 +200,36 @@ impl Recording {
             }
         }
         self.finish().await;
+    }
+
+    /// Manual control (`tapedeck record start|stop`): stopping finishes every open file now
+    /// and drops the stream's media until recording starts again, in new files on a new
+    /// timeline. The session itself (and its window) goes on.
+    fn set_enabled(&mut self, on: bool) {
+        if on == self.enabled {
+            return;
+        }
+        self.enabled = on;
+        let label = format!("{}/{}", self.app, self.stream);
+        if on {
+            info!(stream = %label, "recording started by request");
+        } else {
+            info!(stream = %label, "recording stopped by request; the stream stays connected");
+            for out in self.outputs.iter_mut() {
+                if let Err(e) = out.close(&mut self.jobs) {
+                    warn!(stream = %label, "closing failed: {e}");
+                }
+            }
+            self.outputs.clear();
+            self.started = None;
+            self.offset = None;
+            self.written_end = MediaTime::ZERO;
+        }
+        self.emit(RecorderEvent::RecordToggled {
+            app: self.app.clone(),
+            stream: self.stream.clone(),
+            recording: on,
+        });
     }
 
     fn on_event(&mut self, ev: MediaEvent) {
@@ -283,6 +318,9 @@ impl Recording {
     }
 
     fn frame(&mut self, mut f: Frame) {
+        if !self.enabled {
+            return;
+        }
         if f.kind == TrackKind::Audio && self.tracks.audio.is_none()
             || f.kind == TrackKind::Video && self.tracks.video.is_none()
         {

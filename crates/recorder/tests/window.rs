@@ -272,3 +272,58 @@ fn common_daily(dir: &Path) -> String {
     assert_eq!(entries.len(), 1, "{entries:?}");
     std::fs::read_to_string(&entries[0]).unwrap()
 }
+
+/// Manual control: stopping finishes the files at once, the stream stays connected, and
+/// starting again records into new files.
+#[tokio::test(start_paused = true)]
+async fn manual_stop_and_start_of_a_live_stream() {
+    let dir = temp("manual");
+    let rec = recorder(&dir, 10);
+    let mut events = rec.subscribe();
+    assert!(rec
+        .set_recording("live", "cam1", false)
+        .unwrap_err()
+        .contains("not live"));
+    let mut p = rec.publish(request("obs")).unwrap();
+    let first = fixture_events();
+    // The same 2 s again, 2.1 s later on the publisher's clock (it starts with a key frame).
+    let rest: Vec<MediaEvent> = fixture_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            MediaEvent::Frame(mut f) => {
+                f.dts += tapedeck_media::MediaTime::from_millis(2100);
+                f.pts += tapedeck_media::MediaTime::from_millis(2100);
+                Some(MediaEvent::Frame(f))
+            }
+            _ => None,
+        })
+        .collect();
+    for ev in first {
+        p.media.send(ev).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await; // let the recording take them
+    rec.set_recording("live", "cam1", false).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    rec.set_recording("live", "cam1", true).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for ev in rest {
+        p.media.send(ev).await.unwrap();
+    }
+    drop(p);
+    let seen = wait_stopped(&mut events).await;
+    let toggles: Vec<bool> = seen
+        .iter()
+        .filter_map(|e| match e {
+            RecorderEvent::RecordToggled { recording, .. } => Some(*recording),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(toggles, vec![false, true]);
+    assert_eq!(
+        files(&seen, FileKind::Mp4).len(),
+        2,
+        "one file before the stop, one after the start"
+    );
+    assert_eq!(files(&seen, FileKind::Playlist).len(), 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod control;
 mod reload;
 mod serve;
 
@@ -35,6 +36,29 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Stop or start recording a live stream on the running server (it stays connected).
+    Record {
+        #[command(subcommand)]
+        action: RecordAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordAction {
+    /// Record the stream again, into new files.
+    Start {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        stream: String,
+    },
+    /// Stop recording the stream now: its open files are finished.
+    Stop {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        stream: String,
     },
 }
 
@@ -79,6 +103,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve::serve(config, path, source))
+        }
+        Command::Record { action } => {
+            let (on, app, stream) = match action {
+                RecordAction::Start { app, stream } => (true, app, stream),
+                RecordAction::Stop { app, stream } => (false, app, stream),
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(control::request_record(
+                &config.control.listen,
+                &app,
+                &stream,
+                on,
+            ))?;
+            println!(
+                "{app}/{stream}: recording {}",
+                if on { "started" } else { "stopped" }
+            );
+            Ok(())
         }
         Command::Config {
             command: ConfigCommand::Check { app, stream },

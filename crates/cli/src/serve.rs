@@ -76,6 +76,25 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         },
         None => None,
     };
+    let control = if config.control.listen.is_empty() {
+        None
+    } else {
+        match tokio::net::TcpListener::bind(&config.control.listen).await {
+            Ok(listener) => {
+                info!("control API on http://{}", config.control.listen);
+                Some(tokio::spawn(crate::control::serve(
+                    listener,
+                    recorder.clone(),
+                    shutdown.clone(),
+                )))
+            }
+            // Recording matters more than remote control: go on without it.
+            Err(e) => {
+                warn!("control API not available: cannot listen on {} ({e}); `tapedeck record` will not reach this server", config.control.listen);
+                None
+            }
+        }
+    };
     let mut pulls = Vec::new();
     for p in &config.pull {
         let spec = PullSpec {
@@ -112,6 +131,9 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
     callbacks_stop.cancel();
     let _ = callbacks.await;
     let _ = server_task.await;
+    if let Some(c) = control {
+        let _ = c.await;
+    }
     if let Some(w) = watcher {
         let _ = w.await;
     }

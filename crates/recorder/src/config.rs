@@ -31,6 +31,31 @@ pub struct Config {
     /// HTTP callbacks. Default: none.
     #[serde(default)]
     pub callback: CallbackConfig,
+    /// The local control API (what `tapedeck record start|stop` and the app use).
+    #[serde(default)]
+    pub control: ControlConfig,
+}
+
+/// `[control]`: the control API, an HTTP server for this machine only.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    /// Listen address; it must be a loopback address. Default `127.0.0.1:8935`; `""` turns
+    /// the API off.
+    #[serde(default = "default_control_listen")]
+    pub listen: String,
+}
+
+fn default_control_listen() -> String {
+    "127.0.0.1:8935".into()
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            listen: default_control_listen(),
+        }
+    }
 }
 
 /// `[callback]`: an HTTP POST with a JSON body for every finished file, and for status
@@ -85,6 +110,7 @@ impl Default for Config {
             pull: Vec::new(),
             template: default_templates(),
             callback: CallbackConfig::default(),
+            control: ControlConfig::default(),
         }
     }
 }
@@ -378,6 +404,13 @@ impl Config {
         }
         if self.ingest.idle_timeout.0 < 2 {
             add("ingest.idle_timeout".into(), "must be at least 2s".into());
+        }
+        if !self.control.listen.is_empty() {
+            match self.control.listen.parse::<std::net::SocketAddr>() {
+                Ok(a) if a.ip().is_loopback() => {}
+                Ok(_) => add("control.listen".into(), "must be a loopback address (127.0.0.1 or [::1]): the control API has no authentication".into()),
+                Err(_) => add("control.listen".into(), format!("{:?} is not an address like \"127.0.0.1:8935\"", self.control.listen)),
+            }
         }
         let cb = &self.callback.url;
         if !(cb.is_empty() || cb.starts_with("http://") || cb.starts_with("https://")) {

@@ -243,6 +243,8 @@ pub fn decode_errors(path: &Path) -> String {
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// The config file it runs with.
+    pub config: PathBuf,
     pub data: PathBuf,
     pub log: PathBuf,
 }
@@ -259,8 +261,10 @@ impl Server {
         let port = free_port();
         let data = dir.join("data");
         let config = dir.join("tapedeck.toml");
+        // Each server gets its own control API port, so tests can run side by side.
+        let control = free_port();
         let text = format!(
-            "data_dir = {:?}\n{}",
+            "data_dir = {:?}\n{}\n[control]\nlisten = \"127.0.0.1:{control}\"\n",
             data.to_str().expect("utf-8"),
             toml(port)
         );
@@ -286,6 +290,7 @@ impl Server {
         Server {
             child,
             port,
+            config,
             data,
             log,
         }

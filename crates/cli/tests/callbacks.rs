@@ -173,3 +173,92 @@ fn finished_files_and_status_events_are_posted_signed_and_retried() {
 fn server_file_exists(dir: &std::path::Path, key: &str) -> bool {
     dir.join("data/recordings").join(key).exists()
 }
+
+/// A decision server for on-demand recording: `yes` gets FLV only, `no` nothing.
+fn decider() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let body = if request_line.contains("stream=yes") {
+                r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"Flv":300},"Format":["flv"]}"#
+            } else {
+                r#"{"ApiVersion":"1.0","NeedRecord":false}"#
+            };
+            log.lock().unwrap().push(request_line);
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    (port, asked)
+}
+
+#[test]
+fn on_demand_decides_whether_and_how_to_record() {
+    let dir = TempDir::new("on-demand");
+    let input = make_input(dir.path(), 2);
+    let (port, asked) = decider();
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "[callback]\non_demand_url = \"http://127.0.0.1:{port}/decide\"\ndomain = \"studio.example\"\n[[template]]\nformats = [\"m3u8\", \"mp4\", \"flv\"]\ninterruption_window = \"1s\"\n"
+        ),
+    );
+    for stream in ["yes", "no"] {
+        ffmpeg_ok(&[
+            "-re",
+            "-i",
+            input.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &server.url("live", stream),
+        ]);
+    }
+    let root = server.recordings().join("record/live");
+    wait_for(30, "the FLV of the stream the decider wanted", || {
+        find_files(&root.join("yes"), ".flv").into_iter().next()
+    });
+    wait_for(30, "both recordings to end", || {
+        (server.log_text().matches("recording stopped").count() >= 2).then_some(())
+    });
+    let log = server.stop();
+    assert!(
+        find_files(&root.join("yes"), ".mp4").is_empty()
+            && find_files(&root.join("yes"), ".m3u8").is_empty(),
+        "Format [\"flv\"] only: {log}"
+    );
+    assert!(
+        find_files(&root.join("no"), "").is_empty(),
+        "NeedRecord false: nothing recorded"
+    );
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    for line in &asked {
+        assert!(line.starts_with("GET /decide?"), "{line}");
+        for want in [
+            "app=live",
+            "domain=studio.example",
+            "codec=h264",
+            "vbitrate=",
+        ] {
+            assert!(line.contains(want), "{want} in {line}");
+        }
+        assert!(
+            !line.contains("vbitrate=0&") && !line.contains("vbitrate=0 "),
+            "a measured bitrate: {line}"
+        );
+    }
+}

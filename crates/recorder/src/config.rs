@@ -77,6 +77,10 @@ pub struct CallbackConfig {
     /// The `domain` field of every payload. Default `localhost`.
     #[serde(default = "default_domain")]
     pub domain: String,
+    /// On-demand recording: asked (GET) before each recording whether and how to record.
+    /// Default empty: every matching stream is recorded by its template.
+    #[serde(default)]
+    pub on_demand_url: String,
 }
 
 fn default_domain() -> String {
@@ -90,6 +94,7 @@ impl Default for CallbackConfig {
             secret: String::new(),
             status_events: false,
             domain: default_domain(),
+            on_demand_url: String::new(),
         }
     }
 }
@@ -411,6 +416,13 @@ impl Config {
                 Ok(_) => add("control.listen".into(), "must be a loopback address (127.0.0.1 or [::1]): the control API has no authentication".into()),
                 Err(_) => add("control.listen".into(), format!("{:?} is not an address like \"127.0.0.1:8935\"", self.control.listen)),
             }
+        }
+        let od = &self.callback.on_demand_url;
+        if !(od.is_empty() || od.starts_with("http://") || od.starts_with("https://")) {
+            add(
+                "callback.on_demand_url".into(),
+                format!("{od:?} must start with http:// or https://"),
+            );
         }
         let cb = &self.callback.url;
         if !(cb.is_empty() || cb.starts_with("http://") || cb.starts_with("https://")) {

@@ -207,6 +207,10 @@ impl PublishSink for Recorder {
             config.recordings_dir(),
             inner.events.clone(),
             inner.clock.clone(),
+            (!config.callback.on_demand_url.is_empty()).then(|| crate::on_demand::OnDemand {
+                url: config.callback.on_demand_url.clone(),
+                domain: config.callback.domain.clone(),
+            }),
         );
         let registry = inner.registry.clone();
         let shutdown = inner.shutdown.clone();

@@ -13,6 +13,7 @@ pub mod events;
 pub mod files;
 mod hub;
 pub mod naming;
+pub mod on_demand;
 pub mod output;
 mod recording;
 pub mod recover;

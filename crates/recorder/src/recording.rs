@@ -41,6 +41,10 @@ const SETTLE_WAIT: MediaTime = MediaTime::from_millis(1500);
 const SETTLE_MAX_EVENTS: usize = 1024;
 
 pub(crate) struct Recording {
+    /// Where to ask whether to record (`[callback] on_demand_url`), if anywhere.
+    on_demand: Option<crate::on_demand::OnDemand>,
+    /// True once the on-demand answer (if any) is in.
+    decided: bool,
     /// False while recording is stopped by request.
     enabled: bool,
     clock: WallClock,
@@ -72,8 +76,11 @@ impl Recording {
         root: std::path::PathBuf,
         events: broadcast::Sender<RecorderEvent>,
         clock: WallClock,
+        on_demand: Option<crate::on_demand::OnDemand>,
     ) -> Self {
         Recording {
+            decided: on_demand.is_none(),
+            on_demand,
             enabled: true,
             clock,
             app,
@@ -141,6 +148,9 @@ impl Recording {
                             Some(ev) => self.on_event(ev),
                             None => break,
                         },
+                    }
+                    if self.settled && !self.decided && self.ready_to_ask() {
+                        self.decide().await;
                     }
                     self.reap_jobs();
                 }
@@ -232,7 +242,97 @@ impl Recording {
         });
     }
 
+    /// Asks the on-demand URL whether and how to record, then replays the held media.
+    async fn decide(&mut self) {
+        let label = format!("{}/{}", self.app, self.stream);
+        if let Some(on_demand) = self.on_demand.clone() {
+            let facts = self.facts();
+            match crate::on_demand::ask(&on_demand, &facts).await {
+                Ok(decision) => match crate::on_demand::apply(&self.template, &decision) {
+                    Some(t) => {
+                        info!(stream = %label, formats = ?t.formats, "on-demand: recording");
+                        self.template = t;
+                    }
+                    None => {
+                        info!(stream = %label, "on-demand: not recording this stream (`tapedeck record start` can)");
+                        self.enabled = false;
+                    }
+                },
+                Err(e) => {
+                    warn!(stream = %label, "on-demand URL {}: {e}; recording by the template", on_demand.url)
+                }
+            }
+        }
+        self.decided = true;
+        self.replay_pending();
+    }
+
+    /// The on-demand question carries the video bitrate: ask once a second of video is
+    /// held (or at once for an audio-only stream, or when the hold is full).
+    fn ready_to_ask(&self) -> bool {
+        let mut video = self.pending.iter().filter_map(|e| match e {
+            MediaEvent::Frame(f) if f.is_video() => Some(f.dts),
+            _ => None,
+        });
+        let first = video.next();
+        let last = video.last();
+        let span = first.zip(last).map_or(MediaTime::ZERO, |(a, b)| b - a);
+        let has_video = self.tracks.video.is_some()
+            || self
+                .pending
+                .iter()
+                .any(|e| matches!(e, MediaEvent::VideoConfig(_)));
+        !has_video || span >= MediaTime::from_secs(1) || self.pending.len() > SETTLE_MAX_EVENTS
+    }
+
+    /// Codec and video bitrate as seen in the media held so far.
+    fn facts(&self) -> crate::on_demand::StreamFacts {
+        let codec = self
+            .tracks
+            .video
+            .as_ref()
+            .map(|v| v.codec)
+            .or_else(|| {
+                self.pending.iter().find_map(|e| {
+                    if let MediaEvent::VideoConfig(c) = e {
+                        Some(c.codec)
+                    } else {
+                        None
+                    }
+                })
+            })
+            .map_or("none", |c| c.name());
+        let video: Vec<&Frame> = self
+            .pending
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::Frame(f) if f.is_video() => Some(f),
+                _ => None,
+            })
+            .collect();
+        let bytes: usize = video.iter().map(|f| f.data.len()).sum();
+        let span = match (video.first(), video.last()) {
+            (Some(a), Some(b)) if b.dts > a.dts => (b.dts - a.dts).as_secs_f64(),
+            _ => 0.0,
+        };
+        let vbitrate_kbps = if span > 0.0 {
+            (bytes as f64 * 8.0 / span / 1000.0) as u64
+        } else {
+            0
+        };
+        crate::on_demand::StreamFacts {
+            app: self.app.clone(),
+            stream: self.stream.clone(),
+            codec: codec.to_string(),
+            vbitrate_kbps,
+        }
+    }
+
     fn on_event(&mut self, ev: MediaEvent) {
+        if self.settled && !self.decided {
+            self.pending.push(ev);
+            return;
+        }
         if !self.settled {
             self.pending.push(ev);
             self.settle();
@@ -268,6 +368,15 @@ impl Recording {
             || self.pending.len() > SETTLE_MAX_EVENTS;
         if ready {
             self.settled = true;
+            if self.decided {
+                self.replay_pending();
+            }
+        }
+    }
+
+    /// Applies what was held while settling (or while the on-demand answer was awaited).
+    fn replay_pending(&mut self) {
+        {
             let mut pending = std::mem::take(&mut self.pending);
             // The first config of each kind applies from the start, wherever it arrived
             // among the frames (an HLS segment demuxes all its video before its audio):

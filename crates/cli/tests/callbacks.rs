@@ -262,3 +262,78 @@ fn on_demand_decides_whether_and_how_to_record() {
         );
     }
 }
+
+/// Notices that could not be delivered survive a restart and are delivered after it.
+#[test]
+fn pending_callbacks_survive_a_restart() {
+    let dir = TempDir::new("callbacks-restart");
+    let input = make_input(dir.path(), 2);
+    let port = free_port(); // nothing listens here yet
+    let toml = format!("[callback]\nurl = \"http://127.0.0.1:{port}/hook\"\n[[template]]\nformats = [\"mp4\"]\ninterruption_window = \"1s\"\n");
+    let server = Server::start(dir.path(), &toml);
+    ffmpeg_ok(&[
+        "-re",
+        "-i",
+        input.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        &server.url("live", "cam1"),
+    ]);
+    wait_for(30, "a failed delivery", || {
+        server
+            .log_text()
+            .contains("callback attempt 1 failed")
+            .then_some(())
+    });
+    server.stop();
+    let spool = dir.path().join("data/state/callbacks");
+    let pending = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert_eq!(pending, 1, "the mp4 notice waits in the spool");
+
+    // The receiver comes up on the same port; the next start delivers.
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let got = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        String::from_utf8(body).unwrap()
+    });
+    let server = Server::start(dir.path(), &toml);
+    let body = got.join().unwrap();
+    assert!(body.contains(".mp4"), "{body}");
+    wait_for(20, "the spool to empty", || {
+        (std::fs::read_dir(&spool)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .count()
+            == 0)
+            .then_some(())
+    });
+    let log = server.stop();
+    assert!(
+        log.contains("1 callback(s) pending from an earlier run"),
+        "{log}"
+    );
+}

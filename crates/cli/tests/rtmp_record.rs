@@ -20,7 +20,10 @@ fn ffmpeg_publish_is_recorded_as_hls_mp4_and_flv() {
     let input = make_input(dir.path(), 6);
     let want = ffprobe(&input);
     let want_video = want.video.clone().expect("input has video");
-    let server = Server::start(dir.path(), TEMPLATE);
+    // A setup timeout shorter than the publish: it must not end a connection that published.
+    let server = Server::start_with(dir.path(), |port| {
+        format!("[ingest]\nrtmp_listen = \"127.0.0.1:{port}\"\nsetup_timeout = \"3s\"\n{TEMPLATE}")
+    });
 
     ffmpeg_ok(&[
         "-re",
@@ -126,6 +129,14 @@ fn ffmpeg_publish_is_recorded_as_hls_mp4_and_flv() {
         );
     }
     assert!(log.contains("recording started"), "{log}");
+    assert!(
+        !log.contains("not publishing after"),
+        "a finished publish is not a setup timeout: {log}"
+    );
+    assert!(
+        !log.contains("WARN"),
+        "a clean publish logs no warning: {log}"
+    );
 }
 
 #[test]

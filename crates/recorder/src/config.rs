@@ -135,6 +135,14 @@ pub struct IngestConfig {
     /// A publisher silent for this long is dropped. Default `15s`.
     #[serde(default = "default_idle")]
     pub idle_timeout: Secs,
+    /// A connection that has not started publishing this long after its handshake is
+    /// closed. Default `20s`.
+    #[serde(default = "default_setup")]
+    pub setup_timeout: Secs,
+}
+
+fn default_setup() -> Secs {
+    Secs(20)
 }
 
 fn default_listen() -> String {
@@ -151,6 +159,7 @@ impl Default for IngestConfig {
             rtmp_listen: default_listen(),
             publish_key: String::new(),
             idle_timeout: default_idle(),
+            setup_timeout: default_setup(),
         }
     }
 }

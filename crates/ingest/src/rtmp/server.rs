@@ -269,7 +269,10 @@ impl Connection {
                 Err(_) => return Err(ConnError::SetupTimeout(setup)),
             };
         let started = tokio::time::Instant::now();
-        let mut buf = vec![0u8; 64 * 1024];
+        // 16 KiB per read: large enough for a syscall to carry several chunks at high
+        // bitrates, small enough not to weigh on many connections.
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut published = false;
         let mut pending = leftover;
         loop {
             if !pending.is_empty() {
@@ -282,7 +285,10 @@ impl Connection {
                     return Ok(reason);
                 }
             }
-            if self.active.is_none() && started.elapsed() > setup {
+            published |= self.active.is_some();
+            // The setup deadline is for connections that never publish; after a publish has
+            // ended (FCUnpublish/deleteStream before the close) only the idle timeout applies.
+            if !published && self.active.is_none() && started.elapsed() > setup {
                 return Err(ConnError::SetupTimeout(setup));
             }
             let cancel = self

@@ -9,7 +9,7 @@ use tapedeck_media::ts::mux::TsMuxer;
 use tapedeck_media::{Frame, MediaTime, Tracks};
 
 use super::daily::DailyIndex;
-use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError};
+use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError, WRITE_BATCH};
 use crate::config::{Format, M3u8Options};
 use crate::events::{FileKind, FinishedFile};
 use crate::files::{part_path, relative_uri, write_atomically, PartFile};
@@ -270,7 +270,7 @@ impl Output for HlsOutput {
         seg.extent.add(frame, tracks);
         // Hand the bytes to the OS at least every second of media, so a killed process
         // loses at most that much of the open segment (recovered at the next start).
-        if frame.dts - seg.flushed_at >= MediaTime::from_secs(1) || seg.buf.len() >= 256 * 1024 {
+        if frame.dts - seg.flushed_at >= MediaTime::from_secs(1) || seg.buf.len() >= WRITE_BATCH {
             seg.flushed_at = frame.dts;
             let path = seg.file.path().to_owned();
             seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;

@@ -22,6 +22,10 @@ use crate::events::FinishedFile;
 
 pub(crate) use extent::Extent;
 
+/// Bytes an output gathers before handing them to its file. Small on purpose: the buffer
+/// keeps its high-water capacity for the life of the file, once per format and stream.
+pub(crate) const WRITE_BATCH: usize = 64 * 1024;
+
 /// A file being finalized in the background.
 pub type FileJob = JoinHandle<Result<FinishedFile, OutputError>>;
 

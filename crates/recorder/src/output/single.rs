@@ -11,7 +11,7 @@ use std::path::Path;
 
 use tapedeck_media::{Frame, MediaTime, Tracks};
 
-use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError};
+use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError, WRITE_BATCH};
 use crate::config::{FileOptions, Format};
 use crate::events::{FileKind, FinishedFile};
 use crate::files::{rename_into_place, with_suffix, PartFile};
@@ -197,7 +197,7 @@ impl<F: FileFormat> Output for SingleFileOutput<F> {
                 detail,
             })?;
         open.extent.add(frame, tracks);
-        if open.buf.len() >= 256 * 1024 {
+        if open.buf.len() >= WRITE_BATCH {
             Self::flush(open)?;
         }
         Ok(())

@@ -105,3 +105,34 @@ fn silent_connections_are_dropped() {
         "{log}"
     );
 }
+
+/// A stream no template matches may publish, is not recorded, and the log says so once.
+#[test]
+fn unmatched_streams_are_not_recorded_and_said_once() {
+    let dir = TempDir::new("unmatched");
+    let input = make_input(dir.path(), 1);
+    let server = Server::start(
+        dir.path(),
+        "[[template]]\napp = \"live\"\nstream = \"cam1\"\nformats = [\"mp4\"]\n",
+    );
+    for _ in 0..2 {
+        ffmpeg_ok(&[
+            "-re",
+            "-i",
+            input.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &server.url("live", "other"),
+        ]);
+    }
+    let recordings = server.recordings();
+    let log = server.stop();
+    assert_eq!(
+        log.matches("no template matches this stream").count(),
+        1,
+        "{log}"
+    );
+    assert!(find_files(&recordings, "").is_empty(), "nothing recorded");
+}

@@ -182,10 +182,14 @@ impl PublishSink for Recorder {
                     stream: key.1.clone(),
                 });
             }
-            return Err(Refusal::Rejected(format!(
-                "no recording template matches {}/{}",
-                key.0, key.1
-            )));
+            // The publisher may stream on (it could be pushing for other reasons, and OBS
+            // would retry a refusal every few seconds): its media is read and dropped.
+            drop(map);
+            let mut media_rx = attachment.media;
+            inner
+                .tracker
+                .spawn(async move { while media_rx.recv().await.is_some() {} });
+            return Ok(Publication { media, cancel });
         };
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (attach_tx, attach_rx) = mpsc::channel(4);

@@ -72,19 +72,7 @@ fn record_hevc(signalling: HevcSignalling) {
     let server = Server::start(dir.path(), TEMPLATE);
     publish(server.port, "live", "hevc", &events, signalling);
     let root = server.recordings().join("record/live/hevc");
-    let final_name = |p: &std::path::PathBuf| {
-        p.file_name()
-            .is_some_and(|n| !n.to_string_lossy().contains("recording"))
-    };
-    let playlist = wait_for(30, "the final playlist", || {
-        find_files(&root, ".m3u8").into_iter().find(final_name)
-    });
-    let mp4 = wait_for(30, "the finalized mp4", || {
-        find_files(&root, ".mp4").into_iter().next()
-    });
-    let flv = wait_for(30, "the finalized flv", || {
-        find_files(&root, ".flv").into_iter().next()
-    });
+    let (playlist, mp4, flv) = wait_finished(&root, 30);
     let log = server.stop();
     for file in [&playlist, &mp4] {
         let got = ffprobe(file);

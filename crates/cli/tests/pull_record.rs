@@ -51,19 +51,7 @@ fn check_recording(server: Server, input: &std::path::Path, expect_all_frames: b
     let want = ffprobe(input);
     let want_video = want.video.clone().expect("input has video");
     let root = server.recordings().join("record/remote/x");
-    let final_name = |p: &std::path::PathBuf| {
-        p.file_name()
-            .is_some_and(|n| !n.to_string_lossy().contains("recording"))
-    };
-    let playlist = wait_for(60, "the final playlist", || {
-        find_files(&root, ".m3u8").into_iter().find(final_name)
-    });
-    let mp4 = wait_for(60, "the finalized mp4", || {
-        find_files(&root, ".mp4").into_iter().next()
-    });
-    let flv = wait_for(60, "the finalized flv", || {
-        find_files(&root, ".flv").into_iter().next()
-    });
+    let (playlist, mp4, flv) = wait_finished(&root, 60);
     let log = server.stop();
     assert!(log.contains("pull connected"), "{log}");
     for file in [&playlist, &mp4, &flv] {

@@ -38,18 +38,7 @@ fn ffmpeg_publish_is_recorded_as_hls_mp4_and_flv() {
 
     let root = server.recordings().join("record/live/cam1");
     // The window is 2 s: after it the playlist gets its final name and ENDLIST.
-    let playlist = wait_for(30, "the final playlist", || {
-        find_files(&root, ".m3u8").into_iter().find(|p| {
-            p.file_name()
-                .is_some_and(|n| !n.to_string_lossy().contains("recording"))
-        })
-    });
-    let mp4 = wait_for(30, "the finalized mp4", || {
-        find_files(&root, ".mp4").into_iter().next()
-    });
-    let flv = wait_for(30, "the finalized flv", || {
-        find_files(&root, ".flv").into_iter().next()
-    });
+    let (playlist, mp4, flv) = wait_finished(&root, 30);
     let log = server.stop();
     assert!(
         find_files(&root, ".part").is_empty(),

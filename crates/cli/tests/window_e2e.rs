@@ -37,15 +37,7 @@ fn push_stop_push_within_and_after_the_window() {
     std::thread::sleep(std::time::Duration::from_secs(1));
     push(); // within the 4 s window: the same recording
     let root = server.recordings().join("record/live/cam1");
-    let finals = |ext: &str| -> Vec<std::path::PathBuf> {
-        find_files(&root, ext)
-            .into_iter()
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| !n.to_string_lossy().contains("recording"))
-            })
-            .collect()
-    };
+    let finals = |ext: &str| final_files(&root, ext);
     let first = wait_for(30, "the first recording's playlist", || {
         finals(".m3u8").into_iter().next()
     });

@@ -365,6 +365,27 @@ pub fn find_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Files under `dir` ending with `suffix` that have their final names (a file being
+/// written has the word `recording` where its end time will go).
+pub fn final_files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    find_files(dir, suffix)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().contains("recording"))
+        })
+        .collect()
+}
+
+/// Waits for a finished recording under `root`: its final playlist, mp4 and flv.
+pub fn wait_finished(root: &Path, secs: u64) -> (PathBuf, PathBuf, PathBuf) {
+    let first = |ext: &str| final_files(root, ext).into_iter().next();
+    let playlist = wait_for(secs, "the final playlist", || first(".m3u8"));
+    let mp4 = wait_for(secs, "the finalized mp4", || first(".mp4"));
+    let flv = wait_for(secs, "the finalized flv", || first(".flv"));
+    (playlist, mp4, flv)
+}
+
 /// Waits until `f` returns Some, or panics with `what` after `secs`.
 pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);

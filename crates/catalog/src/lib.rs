@@ -1,0 +1,360 @@
+//! The catalog: durable local state of everything Tapedeck recorded, in SQLite (WAL).
+//!
+//! The files stay the truth: every row here can be rebuilt from the recordings folder
+//! (`tapedeck catalog rebuild`, with the next part of this work). The catalog makes time
+//! questions fast: which spans were recorded between two times, which segments a custom
+//! index needs.
+//!
+//! Times are Unix milliseconds (UTC) of wall-clock time, as the recorder maps media time
+//! onto it (see ARCHITECTURE.md, "Media time vs wall-clock time").
+
+#![forbid(unsafe_code)]
+
+mod schema;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("catalog: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("catalog schema version {found} is newer than this Tapedeck knows ({known}); upgrade Tapedeck")]
+    TooNew { found: i64, known: i64 },
+}
+
+/// One HLS segment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Segment {
+    /// The recording it belongs to: `app/stream/<start ms>`.
+    pub recording: String,
+    pub app: String,
+    pub stream: String,
+    pub key: String,
+    pub start_ms: i64,
+    pub duration_ms: i64,
+    pub bytes: u64,
+    pub codecs: String,
+    pub width: u32,
+    pub height: u32,
+    pub keyframes: u32,
+    /// The segment follows a gap (a resume) in its recording.
+    pub discontinuity: bool,
+}
+
+/// A finished playlist, MP4 or FLV.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct File {
+    pub recording: String,
+    pub app: String,
+    pub stream: String,
+    /// `m3u8`, `mp4` or `flv`.
+    pub kind: String,
+    pub key: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub bytes: u64,
+}
+
+/// What was recorded: one row per recording overlapping a range.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Span {
+    pub recording: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Media seconds recorded (gaps within the recording excluded).
+    pub duration: f64,
+    /// Keys of the recording's files (playlists, mp4, flv).
+    pub objects: Vec<String>,
+}
+
+/// A custom index file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IndexRecord {
+    pub id: i64,
+    pub app: String,
+    pub stream: String,
+    pub object: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub duration: f64,
+    pub width: u32,
+    pub height: u32,
+    pub created_ms: i64,
+}
+
+/// A new custom index (the id and creation time are the catalog's).
+#[derive(Clone, Debug)]
+pub struct NewIndex {
+    pub app: String,
+    pub stream: String,
+    pub object: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub duration: f64,
+    pub width: u32,
+    pub height: u32,
+    pub created_ms: i64,
+}
+
+pub struct Catalog {
+    conn: Mutex<Connection>,
+}
+
+impl Catalog {
+    /// Opens (creating and migrating as needed) the catalog at `path`.
+    pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(|source| CatalogError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Catalog::setup(conn)
+    }
+
+    /// A catalog in memory (tests, benchmarks).
+    pub fn in_memory() -> Result<Catalog, CatalogError> {
+        Catalog::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<Catalog, CatalogError> {
+        // WAL: readers (the CLI, the app) never block the recorder, and a crash loses at most
+        // the last transaction. NORMAL sync is durable across process crashes in WAL mode.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&conn)?;
+        Ok(Catalog {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic mid-statement leaves SQLite consistent (it rolls back): keep going.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn touch_recording(
+        tx: &Connection,
+        recording: &str,
+        app: &str,
+        stream: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<i64, CatalogError> {
+        tx.execute(
+            "INSERT INTO recordings (uid, app, stream, start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(uid) DO UPDATE SET start_ms = min(start_ms, excluded.start_ms), end_ms = max(end_ms, excluded.end_ms)",
+            params![recording, app, stream, start, end],
+        )?;
+        Ok(tx.query_row(
+            "SELECT id FROM recordings WHERE uid = ?1",
+            [recording],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Adds a finished segment (again for the same key: replaced).
+    pub fn add_segment(&self, s: &Segment) -> Result<(), CatalogError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let rec = Catalog::touch_recording(
+            &tx,
+            &s.recording,
+            &s.app,
+            &s.stream,
+            s.start_ms,
+            s.start_ms + s.duration_ms,
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO segments (recording_id, app, stream, key, start_ms, end_ms, duration_ms, bytes, codecs, width, height, keyframes, discontinuity)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![rec, s.app, s.stream, s.key, s.start_ms, s.start_ms + s.duration_ms, s.duration_ms, s.bytes as i64, s.codecs, s.width, s.height, s.keyframes, s.discontinuity],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds a finished file.
+    pub fn add_file(&self, f: &File) -> Result<(), CatalogError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let rec =
+            Catalog::touch_recording(&tx, &f.recording, &f.app, &f.stream, f.start_ms, f.end_ms)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO files (recording_id, kind, key, start_ms, end_ms, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![rec, f.kind, f.key, f.start_ms, f.end_ms, f.bytes as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Segments of a stream overlapping `[start, end)`, in time order.
+    pub fn segments(
+        &self,
+        app: &str,
+        stream: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Segment>, CatalogError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT r.uid, s.app, s.stream, s.key, s.start_ms, s.duration_ms, s.bytes, s.codecs, s.width, s.height, s.keyframes, s.discontinuity
+             FROM segments s JOIN recordings r ON r.id = s.recording_id
+             WHERE s.app = ?1 AND s.stream = ?2 AND s.start_ms < ?4 AND s.end_ms > ?3
+             ORDER BY s.start_ms",
+        )?;
+        let rows = q.query_map(params![app, stream, start_ms, end_ms], |r| {
+            Ok(Segment {
+                recording: r.get(0)?,
+                app: r.get(1)?,
+                stream: r.get(2)?,
+                key: r.get(3)?,
+                start_ms: r.get(4)?,
+                duration_ms: r.get(5)?,
+                bytes: r.get::<_, i64>(6)? as u64,
+                codecs: r.get(7)?,
+                width: r.get(8)?,
+                height: r.get(9)?,
+                keyframes: r.get(10)?,
+                discontinuity: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Recordings of a stream overlapping `[start, end)`: one row each, in time order.
+    pub fn spans(
+        &self,
+        app: &str,
+        stream: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Span>, CatalogError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT r.id, r.uid, r.start_ms, r.end_ms,
+                    (SELECT coalesce(sum(duration_ms), 0) FROM segments s WHERE s.recording_id = r.id)
+             FROM recordings r
+             WHERE r.app = ?1 AND r.stream = ?2 AND r.start_ms < ?4 AND r.end_ms > ?3
+             ORDER BY r.start_ms",
+        )?;
+        let rows: Vec<(i64, String, i64, i64, i64)> = q
+            .query_map(params![app, stream, start_ms, end_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut files = conn.prepare_cached(
+            "SELECT key FROM files WHERE recording_id = ?1 ORDER BY start_ms, key",
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, uid, start, end, media_ms) in rows {
+            let objects = files
+                .query_map([id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            // A recording without segments (mp4/flv only) counts its file time.
+            let duration = if media_ms > 0 {
+                media_ms as f64 / 1000.0
+            } else {
+                (end - start) as f64 / 1000.0
+            };
+            out.push(Span {
+                recording: uid,
+                start_ms: start,
+                end_ms: end,
+                duration,
+                objects,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn add_index(&self, i: &NewIndex) -> Result<IndexRecord, CatalogError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO indexes (app, stream, object, start_ms, end_ms, duration, width, height, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![i.app, i.stream, i.object, i.start_ms, i.end_ms, i.duration, i.width, i.height, i.created_ms],
+        )?;
+        let id = conn.last_insert_rowid();
+        Ok(IndexRecord {
+            id,
+            app: i.app.clone(),
+            stream: i.stream.clone(),
+            object: i.object.clone(),
+            start_ms: i.start_ms,
+            end_ms: i.end_ms,
+            duration: i.duration,
+            width: i.width,
+            height: i.height,
+            created_ms: i.created_ms,
+        })
+    }
+
+    /// Custom indexes by creation time, `page` from 1.
+    pub fn indexes(
+        &self,
+        page: u32,
+        per_page: u32,
+        newest_first: bool,
+    ) -> Result<Vec<IndexRecord>, CatalogError> {
+        let conn = self.conn();
+        let order = if newest_first { "DESC" } else { "ASC" };
+        let mut q = conn.prepare(&format!(
+            "SELECT id, app, stream, object, start_ms, end_ms, duration, width, height, created_ms FROM indexes ORDER BY created_ms {order}, id {order} LIMIT ?1 OFFSET ?2"
+        ))?;
+        let offset = i64::from(page.max(1) - 1) * i64::from(per_page);
+        let rows = q.query_map(params![per_page, offset], |r| {
+            Ok(IndexRecord {
+                id: r.get(0)?,
+                app: r.get(1)?,
+                stream: r.get(2)?,
+                object: r.get(3)?,
+                start_ms: r.get(4)?,
+                end_ms: r.get(5)?,
+                duration: r.get(6)?,
+                width: r.get(7)?,
+                height: r.get(8)?,
+                created_ms: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The index with `id`, if any.
+    pub fn index(&self, id: i64) -> Result<Option<IndexRecord>, CatalogError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT id, app, stream, object, start_ms, end_ms, duration, width, height, created_ms FROM indexes WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(IndexRecord {
+                        id: r.get(0)?,
+                        app: r.get(1)?,
+                        stream: r.get(2)?,
+                        object: r.get(3)?,
+                        start_ms: r.get(4)?,
+                        end_ms: r.get(5)?,
+                        duration: r.get(6)?,
+                        width: r.get(7)?,
+                        height: r.get(8)?,
+                        created_ms: r.get(9)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! Schema versions, applied in order; `PRAGMA user_version` records the one in force.
+
+use rusqlite::Connection;
+
+use crate::CatalogError;
+
+/// Each entry moves the schema from version `i` to `i + 1`. Append, never edit.
+const MIGRATIONS: &[&str] = &[
+    // 1: recordings, their segments and files, custom indexes.
+    "CREATE TABLE recordings (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        app TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL
+     );
+     CREATE INDEX recordings_by_time ON recordings (app, stream, start_ms);
+     CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        recording_id INTEGER NOT NULL REFERENCES recordings (id),
+        app TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        codecs TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        keyframes INTEGER NOT NULL,
+        discontinuity INTEGER NOT NULL
+     );
+     CREATE INDEX segments_by_time ON segments (app, stream, start_ms);
+     CREATE INDEX segments_by_recording ON segments (recording_id);
+     CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        recording_id INTEGER NOT NULL REFERENCES recordings (id),
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+     );
+     CREATE INDEX files_by_recording ON files (recording_id);
+     CREATE TABLE indexes (
+        id INTEGER PRIMARY KEY,
+        app TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        object TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        duration REAL NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+     );
+     CREATE INDEX indexes_by_created ON indexes (created_ms);",
+];
+
+pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn migrate(conn: &Connection) -> Result<(), CatalogError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > VERSION {
+        return Err(CatalogError::TooNew {
+            found,
+            known: VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

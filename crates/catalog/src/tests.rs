@@ -1,0 +1,136 @@
+use super::*;
+
+fn seg(recording: &str, key: &str, start_ms: i64, duration_ms: i64) -> Segment {
+    Segment {
+        recording: recording.into(),
+        app: "live".into(),
+        stream: "cam1".into(),
+        key: key.into(),
+        start_ms,
+        duration_ms,
+        bytes: 1000,
+        codecs: "avc1.64001f,mp4a.40.2".into(),
+        width: 1280,
+        height: 720,
+        keyframes: 15,
+        discontinuity: false,
+    }
+}
+
+/// Two recordings: 0-90 s (three 30 s segments) and 200-260 s (two).
+fn sample() -> Catalog {
+    let c = Catalog::in_memory().unwrap();
+    for (i, start) in [0, 30_000, 60_000].into_iter().enumerate() {
+        c.add_segment(&seg("live/cam1/0", &format!("a{i}.ts"), start, 30_000))
+            .unwrap();
+    }
+    for (i, start) in [200_000, 230_000].into_iter().enumerate() {
+        c.add_segment(&seg("live/cam1/200000", &format!("b{i}.ts"), start, 30_000))
+            .unwrap();
+    }
+    let file = |rec: &str, key: &str, start, end| File {
+        recording: rec.into(),
+        app: "live".into(),
+        stream: "cam1".into(),
+        kind: "mp4".into(),
+        key: key.into(),
+        start_ms: start,
+        end_ms: end,
+        bytes: 5,
+    };
+    c.add_file(&file("live/cam1/0", "a.mp4", 0, 90_000))
+        .unwrap();
+    c.add_file(&file("live/cam1/200000", "b.mp4", 200_000, 260_000))
+        .unwrap();
+    c
+}
+
+#[test]
+fn range_selection_at_the_edges() {
+    let c = sample();
+    let keys = |s: i64, e: i64| {
+        c.segments("live", "cam1", s, e)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.key)
+            .collect::<Vec<_>>()
+    };
+    let cases: [(i64, i64, &[&str]); 7] = [
+        (0, 90_000, &["a0.ts", "a1.ts", "a2.ts"]),
+        (45_000, 50_000, &["a1.ts"]),           // inside one segment
+        (30_000, 60_000, &["a1.ts"]),           // exactly one segment: edges exclusive
+        (89_999, 200_001, &["a2.ts", "b0.ts"]), // spans the gap
+        (100_000, 190_000, &[]),                // inside the gap
+        (240_000, 999_999, &["b1.ts"]),         // ends after the last
+        (-5_000, 1, &["a0.ts"]),
+    ];
+    for (s, e, want) in cases {
+        assert_eq!(keys(s, e), want, "{s}..{e}");
+    }
+    assert!(c.segments("live", "other", 0, 999_999).unwrap().is_empty());
+}
+
+#[test]
+fn spans_are_one_row_per_recording() {
+    let c = sample();
+    let spans = c.spans("live", "cam1", 0, 1_000_000).unwrap();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(
+        (spans[0].start_ms, spans[0].end_ms, spans[0].duration),
+        (0, 90_000, 90.0)
+    );
+    assert_eq!(spans[0].objects, vec!["a.mp4".to_string()]);
+    assert_eq!((spans[1].start_ms, spans[1].end_ms), (200_000, 260_000));
+    assert_eq!(c.spans("live", "cam1", 95_000, 150_000).unwrap().len(), 0);
+    assert_eq!(c.spans("live", "cam1", 80_000, 210_000).unwrap().len(), 2);
+}
+
+#[test]
+fn indexes_page_by_creation_time() {
+    let c = Catalog::in_memory().unwrap();
+    for i in 0..5 {
+        let n = NewIndex {
+            app: "live".into(),
+            stream: "cam1".into(),
+            object: format!("i{i}.m3u8"),
+            start_ms: 0,
+            end_ms: 1,
+            duration: 1.0,
+            width: 1,
+            height: 1,
+            created_ms: 1000 + i,
+        };
+        let rec = c.add_index(&n).unwrap();
+        assert_eq!(c.index(rec.id).unwrap().unwrap(), rec);
+    }
+    let objects = |page, per, desc| {
+        c.indexes(page, per, desc)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.object)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(objects(1, 2, false), vec!["i0.m3u8", "i1.m3u8"]);
+    assert_eq!(objects(3, 2, false), vec!["i4.m3u8"]);
+    assert_eq!(objects(1, 2, true), vec!["i4.m3u8", "i3.m3u8"]);
+    assert!(c.index(999).unwrap().is_none());
+}
+
+#[test]
+fn reopening_keeps_rows_and_refuses_newer_schemas() {
+    let dir = std::env::temp_dir().join(format!("tapedeck-catalog-{}", std::process::id()));
+    let path = dir.join("catalog.sqlite3");
+    {
+        let c = Catalog::open(&path).unwrap();
+        c.add_segment(&seg("r", "x.ts", 0, 1000)).unwrap();
+    }
+    let c = Catalog::open(&path).unwrap();
+    assert_eq!(c.segments("live", "cam1", 0, 10).unwrap().len(), 1);
+    c.conn().pragma_update(None, "user_version", 99).unwrap();
+    drop(c);
+    assert!(matches!(
+        Catalog::open(&path),
+        Err(CatalogError::TooNew { found: 99, .. })
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod control;
+mod query;
 mod reload;
 mod serve;
 
@@ -37,10 +38,69 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// What was recorded.
+    Recordings {
+        #[command(subcommand)]
+        command: RecordingsCommand,
+    },
+    /// Custom indexes: an m3u8 over any time range.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
     /// Stop or start recording a live stream on the running server (it stays connected).
     Record {
         #[command(subcommand)]
         action: RecordAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordingsCommand {
+    /// One row per recording of a stream between two times (RFC 3339).
+    Spans {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        stream: String,
+        #[arg(long)]
+        start: String,
+        #[arg(long)]
+        end: String,
+        /// JSON for scripts instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Write an m3u8 over every segment of a stream between two times (RFC 3339); prints
+    /// its record as JSON.
+    Create {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        stream: String,
+        #[arg(long)]
+        start: String,
+        #[arg(long)]
+        end: String,
+        /// Name template of the index (default {AppName}/{StreamName}/{Date}/{Hour}/{Minute}_{Second}).
+        #[arg(long)]
+        object: Option<String>,
+    },
+    /// Custom indexes by creation time.
+    List {
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 50)]
+        per_page: u32,
+        /// Newest first.
+        #[arg(long)]
+        desc: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -104,6 +164,35 @@ fn run(cli: Cli) -> Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve::serve(config, path, source))
         }
+        Command::Recordings {
+            command:
+                RecordingsCommand::Spans {
+                    app,
+                    stream,
+                    start,
+                    end,
+                    json,
+                },
+        } => query::spans(&config, &app, &stream, &start, &end, json),
+        Command::Index {
+            command:
+                IndexCommand::Create {
+                    app,
+                    stream,
+                    start,
+                    end,
+                    object,
+                },
+        } => query::create_index(&config, &app, &stream, &start, &end, object),
+        Command::Index {
+            command:
+                IndexCommand::List {
+                    page,
+                    per_page,
+                    desc,
+                    json,
+                },
+        } => query::list_indexes(&config, page, per_page, desc, json),
         Command::Record { action } => {
             let (on, app, stream) = match action {
                 RecordAction::Start { app, stream } => (true, app, stream),

@@ -29,6 +29,7 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         warn!("could not recover {}: {}", f.path.display(), f.reason);
     }
     let recorder = Recorder::new(config.clone());
+    recorder.set_catalog(std::sync::Arc::new(crate::query::open(&config)?));
     let callbacks_stop = tokio_util::sync::CancellationToken::new();
     let callbacks = tapedeck_recorder::callback::spawn(
         recorder.clone(),

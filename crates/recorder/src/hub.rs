@@ -56,6 +56,7 @@ pub struct Recorder {
 
 struct Inner {
     clock: WallClock,
+    catalog: RwLock<Option<Arc<tapedeck_catalog::Catalog>>>,
     config: RwLock<Arc<Config>>,
     registry: Arc<Registry>,
     events: broadcast::Sender<RecorderEvent>,
@@ -84,6 +85,7 @@ impl Recorder {
                 next_id: AtomicU64::new(1),
                 not_recorded_logged: Mutex::new(HashSet::new()),
                 clock,
+                catalog: RwLock::new(None),
             }),
         }
     }
@@ -126,6 +128,15 @@ impl Recorder {
 }
 
 impl Recorder {
+    /// Records every finished segment and file in `catalog` from the next recording on.
+    pub fn set_catalog(&self, catalog: Arc<tapedeck_catalog::Catalog>) {
+        *self
+            .inner
+            .catalog
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(catalog);
+    }
+
     /// Stops (`false`) or starts again (`true`) recording a live stream; it stays
     /// connected either way. Errors when the stream is not live.
     pub fn set_recording(&self, app: &str, stream: &str, on: bool) -> Result<(), String> {
@@ -215,6 +226,13 @@ impl PublishSink for Recorder {
                 url: config.callback.on_demand_url.clone(),
                 domain: config.callback.domain.clone(),
             }),
+        );
+        let recording = recording.with_catalog(
+            inner
+                .catalog
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         );
         let registry = inner.registry.clone();
         let shutdown = inner.shutdown.clone();

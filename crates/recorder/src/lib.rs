@@ -12,6 +12,7 @@ pub mod duration;
 pub mod events;
 pub mod files;
 mod hub;
+pub mod index;
 pub mod naming;
 pub mod on_demand;
 pub mod output;

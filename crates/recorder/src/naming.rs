@@ -169,6 +169,11 @@ pub fn check_file_template(template: &str) -> Vec<String> {
     problems
 }
 
+/// Checks a custom index name template: only path safety.
+pub fn check_index_template(template: &str) -> Vec<String> {
+    check_common(template)
+}
+
 /// Checks a daily index name template: it must contain `{Date}`, or days would share it.
 pub fn check_daily_template(template: &str) -> Vec<String> {
     let mut problems = check_common(template);

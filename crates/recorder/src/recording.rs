@@ -41,6 +41,7 @@ const SETTLE_WAIT: MediaTime = MediaTime::from_millis(1500);
 const SETTLE_MAX_EVENTS: usize = 1024;
 
 pub(crate) struct Recording {
+    catalog: Option<Arc<tapedeck_catalog::Catalog>>,
     /// Where to ask whether to record (`[callback] on_demand_url`), if anywhere.
     on_demand: Option<crate::on_demand::OnDemand>,
     /// True once the on-demand answer (if any) is in.
@@ -79,6 +80,7 @@ impl Recording {
         on_demand: Option<crate::on_demand::OnDemand>,
     ) -> Self {
         Recording {
+            catalog: None,
             decided: on_demand.is_none(),
             on_demand,
             enabled: true,
@@ -98,6 +100,12 @@ impl Recording {
             settled: false,
             dropped: Vec::new(),
         }
+    }
+
+    /// Records finished files in `catalog` too.
+    pub fn with_catalog(mut self, catalog: Option<Arc<tapedeck_catalog::Catalog>>) -> Self {
+        self.catalog = catalog;
+        self
     }
 
     fn emit(&self, event: RecorderEvent) {
@@ -486,6 +494,8 @@ impl Recording {
             stream: self.stream.clone(),
             t0,
             tz: self.template.tz(),
+            catalog: self.catalog.clone(),
+            recording: format!("{}/{}/{}", self.app, self.stream, t0.timestamp_millis()),
         };
         let mut formats = self.template.formats.clone();
         formats.sort();

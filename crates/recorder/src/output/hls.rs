@@ -23,6 +23,11 @@ struct Segment {
     buf: Vec<u8>,
     /// Media time of the last flush to the OS.
     flushed_at: MediaTime,
+    /// For the catalog: RFC 6381 codecs, picture size, key frames written.
+    codecs: String,
+    width: u32,
+    height: u32,
+    keyframes: u32,
 }
 
 struct Playlist {
@@ -113,6 +118,10 @@ impl HlsOutput {
             discontinuity,
             buf,
             flushed_at: at,
+            codecs: codecs(tracks),
+            width: tracks.video.as_ref().map_or(0, |v| v.width),
+            height: tracks.video.as_ref().map_or(0, |v| v.height),
+            keyframes: 0,
         });
         self.sequence += 1;
         Ok(())
@@ -147,6 +156,26 @@ impl HlsOutput {
         let live_path = self.ctx.root.join(&pl.live_key);
         write_atomically(&part_path(&live_path), pl.playlist.render().as_bytes())
             .map_err(OutputError::io(&live_path))?;
+        if let Some(catalog) = &self.ctx.catalog {
+            let row = tapedeck_catalog::Segment {
+                recording: self.ctx.recording.clone(),
+                app: self.ctx.app.clone(),
+                stream: self.ctx.stream.clone(),
+                key: seg.key.clone(),
+                start_ms: self.ctx.wall(seg.extent.start).timestamp_millis(),
+                duration_ms: duration.as_millis(),
+                bytes,
+                codecs: seg.codecs.clone(),
+                width: seg.width,
+                height: seg.height,
+                keyframes: seg.keyframes,
+                discontinuity: seg.discontinuity,
+            };
+            // The files are the truth (a rebuild restores the row); recording goes on.
+            if let Err(e) = catalog.add_segment(&row) {
+                tracing::warn!("{e}");
+            }
+        }
         let file = FinishedFile {
             app: self.ctx.app.clone(),
             stream: self.ctx.stream.clone(),
@@ -191,6 +220,21 @@ impl HlsOutput {
         let path = self.ctx.root.join(&key);
         write_atomically(&path, text.as_bytes()).map_err(OutputError::io(&path))?;
         let _ = std::fs::remove_file(&live_path);
+        if let Some(catalog) = &self.ctx.catalog {
+            let row = tapedeck_catalog::File {
+                recording: self.ctx.recording.clone(),
+                app: self.ctx.app.clone(),
+                stream: self.ctx.stream.clone(),
+                kind: "m3u8".into(),
+                key: key.clone(),
+                start_ms: self.ctx.wall(pl.start).timestamp_millis(),
+                end_ms: self.ctx.wall(pl.extent.end).timestamp_millis(),
+                bytes: text.len() as u64,
+            };
+            if let Err(e) = catalog.add_file(&row) {
+                tracing::warn!("{e}");
+            }
+        }
         let file = FinishedFile {
             app: self.ctx.app.clone(),
             stream: self.ctx.stream.clone(),
@@ -268,6 +312,9 @@ impl Output for HlsOutput {
                 })?;
         }
         seg.extent.add(frame, tracks);
+        if frame.is_video() && frame.keyframe {
+            seg.keyframes += 1;
+        }
         // Hand the bytes to the OS at least every second of media, so a killed process
         // loses at most that much of the open segment (recovered at the next start).
         if frame.dts - seg.flushed_at >= MediaTime::from_secs(1) || seg.buf.len() >= WRITE_BATCH {
@@ -294,4 +341,11 @@ impl Output for HlsOutput {
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
         self.close_playlist(jobs)
     }
+}
+
+/// RFC 6381 codecs of the stream's tracks, comma-separated.
+fn codecs(tracks: &Tracks) -> String {
+    let video = tracks.video.as_ref().map(|v| v.codec_string.clone());
+    let audio = tracks.audio.as_ref().map(|a| a.codec_string.clone());
+    video.into_iter().chain(audio).collect::<Vec<_>>().join(",")
 }

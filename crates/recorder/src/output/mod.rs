@@ -60,6 +60,10 @@ pub struct OutputContext {
     pub t0: DateTime<Utc>,
     /// The template's time zone, for names.
     pub tz: chrono_tz::Tz,
+    /// Where finished files are recorded, when there is a catalog.
+    pub catalog: Option<std::sync::Arc<tapedeck_catalog::Catalog>>,
+    /// The recording's id in the catalog: `app/stream/<t0 in Unix ms>`.
+    pub recording: String,
 }
 
 impl OutputContext {

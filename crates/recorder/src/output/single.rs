@@ -117,6 +117,21 @@ impl<F: FileFormat> SingleFileOutput<F> {
         jobs.push(tokio::task::spawn_blocking(move || {
             let dest = ctx.root.join(&key);
             let finalized = finalize_into::<F>(&part, &dest)?;
+            if let Some(catalog) = &ctx.catalog {
+                let row = tapedeck_catalog::File {
+                    recording: ctx.recording.clone(),
+                    app: ctx.app.clone(),
+                    stream: ctx.stream.clone(),
+                    kind: F::FORMAT.extension().into(),
+                    key: key.clone(),
+                    start_ms: ctx.wall(extent.start).timestamp_millis(),
+                    end_ms: ctx.wall(extent.end).timestamp_millis(),
+                    bytes: finalized.bytes,
+                };
+                if let Err(e) = catalog.add_file(&row) {
+                    tracing::warn!("{e}");
+                }
+            }
             Ok(FinishedFile {
                 app: ctx.app.clone(),
                 stream: ctx.stream.clone(),

@@ -1,0 +1,140 @@
+//! `tapedeck recordings spans`, `tapedeck index create|list`: time questions answered from
+//! the catalog, as a table for people or JSON (`--json`) for scripts.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use tapedeck_catalog::Catalog;
+use tapedeck_recorder::index::{self, IndexRequest};
+use tapedeck_recorder::Config;
+
+/// Where the catalog of a configuration lives.
+pub fn catalog_path(config: &Config) -> PathBuf {
+    config.data_dir.join("state").join("catalog.sqlite3")
+}
+
+pub fn open(config: &Config) -> Result<Catalog> {
+    let path = catalog_path(config);
+    Catalog::open(&path).with_context(|| format!("opening the catalog {}", path.display()))
+}
+
+/// Parses an RFC 3339 time, naming the option on error.
+pub fn parse_time(option: &str, text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("{option} {text:?} is not an RFC 3339 time like 2026-11-24T20:15:00Z or 2026-11-24T21:15:00+01:00"))
+}
+
+fn time(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}
+
+pub fn spans(
+    config: &Config,
+    app: &str,
+    stream: &str,
+    start: &str,
+    end: &str,
+    json: bool,
+) -> Result<()> {
+    let (start, end) = (parse_time("--start", start)?, parse_time("--end", end)?);
+    let spans = open(config)?.spans(
+        app,
+        stream,
+        start.timestamp_millis(),
+        end.timestamp_millis(),
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&spans)?);
+        return Ok(());
+    }
+    if spans.is_empty() {
+        println!("nothing of {app}/{stream} was recorded between {start} and {end}");
+    }
+    println!("{:<22} {:<22} {:>10}  objects", "start", "end", "duration");
+    for s in spans {
+        println!(
+            "{:<22} {:<22} {:>9.1}s  {}",
+            time(s.start_ms),
+            time(s.end_ms),
+            s.duration,
+            s.objects.join(" ")
+        );
+    }
+    Ok(())
+}
+
+pub fn create_index(
+    config: &Config,
+    app: &str,
+    stream: &str,
+    start: &str,
+    end: &str,
+    object: Option<String>,
+) -> Result<()> {
+    let request = IndexRequest {
+        app: app.to_string(),
+        stream: stream.to_string(),
+        start: parse_time("--start", start)?,
+        end: parse_time("--end", end)?,
+        object,
+        max_range: index::DEFAULT_MAX_RANGE,
+        tz: config
+            .template_for(app, stream)
+            .map_or(chrono_tz::Tz::UTC, |t| t.tz()),
+    };
+    let record = index::create(
+        &open(config)?,
+        &config.recordings_dir(),
+        &request,
+        Utc::now(),
+    )?;
+    let out = serde_json::json!({
+        "id": record.id,
+        "url": config.recordings_dir().join(&record.object).display().to_string(),
+        "app": record.app,
+        "stream": record.stream,
+        "object": record.object,
+        "start": time(record.start_ms),
+        "end": time(record.end_ms),
+        "duration": record.duration,
+        "width": record.width,
+        "height": record.height,
+        "created": time(record.created_ms),
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+pub fn list_indexes(
+    config: &Config,
+    page: u32,
+    per_page: u32,
+    desc: bool,
+    json: bool,
+) -> Result<()> {
+    let rows = open(config)?.indexes(page, per_page, desc)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<22} {:<22} {:>9}  object",
+        "id", "start", "end", "duration"
+    );
+    for r in rows {
+        println!(
+            "{:>5}  {:<22} {:<22} {:>8.1}s  {}",
+            r.id,
+            time(r.start_ms),
+            time(r.end_ms),
+            r.duration,
+            r.object
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! The catalog end to end: record a stream with a gap, list its spans, build an index from
+//! the middle of one span to the middle of the next, and play it.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn tapedeck(server_config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tapedeck"))
+        .args(args)
+        .arg("--config")
+        .arg(server_config)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[test]
+fn spans_and_an_index_across_a_gap() {
+    let dir = TempDir::new("ranges");
+    let input = make_input(dir.path(), 4);
+    let server = Server::start(dir.path(), "[[template]]\nformats = [\"m3u8\"]\ninterruption_window = \"1s\"\n[template.m3u8]\nslice_duration = \"1s\"\n");
+    let push = || {
+        ffmpeg_ok(&[
+            "-re",
+            "-i",
+            input.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &server.url("live", "cam1"),
+        ])
+    };
+    push();
+    wait_for(20, "the first recording to end", || {
+        server
+            .log_text()
+            .contains("recording stopped")
+            .then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    push();
+    wait_for(20, "the second recording to end", || {
+        (server.log_text().matches("recording stopped").count() == 2).then_some(())
+    });
+    let config = server.config.clone();
+
+    let (ok, out, err) = tapedeck(
+        &config,
+        &[
+            "recordings",
+            "spans",
+            "--app",
+            "live",
+            "--stream",
+            "cam1",
+            "--start",
+            "2000-01-01T00:00:00Z",
+            "--end",
+            "2100-01-01T00:00:00Z",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let spans: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(spans.len(), 2, "{out}");
+    let ms = |v: &serde_json::Value, k: &str| v[k].as_i64().unwrap();
+    let mid = |v: &serde_json::Value| (ms(v, "start_ms") + ms(v, "end_ms")) / 2;
+    assert!(
+        ms(&spans[1], "start_ms") - ms(&spans[0], "end_ms") >= 2000,
+        "the gap: {out}"
+    );
+    for s in &spans {
+        assert!((s["duration"].as_f64().unwrap() - 4.0).abs() < 0.3, "{s}");
+        assert!(
+            s["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o.as_str().unwrap().ends_with(".m3u8")),
+            "{s}"
+        );
+    }
+    let (ok, table, _) = tapedeck(
+        &config,
+        &[
+            "recordings",
+            "spans",
+            "--app",
+            "live",
+            "--stream",
+            "cam1",
+            "--start",
+            "2000-01-01T00:00:00Z",
+            "--end",
+            "2100-01-01T00:00:00Z",
+        ],
+    );
+    assert!(
+        ok && table.lines().count() == 3,
+        "a header and two rows: {table}"
+    );
+
+    let (start, end) = (rfc3339(mid(&spans[0])), rfc3339(mid(&spans[1])));
+    let (ok, out, err) = tapedeck(
+        &config,
+        &[
+            "index", "create", "--app", "live", "--stream", "cam1", "--start", &start, "--end",
+            &end,
+        ],
+    );
+    assert!(ok, "{err}");
+    let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in [
+        "id", "url", "app", "stream", "object", "start", "end", "duration", "width", "height",
+        "created",
+    ] {
+        assert!(record.get(key).is_some(), "{key} in {out}");
+    }
+    assert_eq!(
+        (record["width"].as_u64(), record["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    let index = std::path::PathBuf::from(record["url"].as_str().unwrap());
+    let text = std::fs::read_to_string(&index).unwrap();
+    assert_eq!(text.matches("#EXT-X-DISCONTINUITY").count(), 1, "{text}");
+    assert!(text.contains("#EXT-X-ENDLIST"));
+    let probe = ffprobe(&index);
+    let frames = probe.video.map_or(0, |v| v.packets);
+    // About 2 s of each recording, in whole 1 s segments.
+    assert!(
+        (90..=180).contains(&frames),
+        "{frames} frames from the middle of one span to the middle of the next"
+    );
+    assert!(decode_errors(&index).trim().is_empty());
+
+    let (ok, out, _) = tapedeck(&config, &["index", "list", "--json"]);
+    assert!(ok);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["object"], record["object"]);
+
+    let (ok, _, err) = tapedeck(
+        &config,
+        &[
+            "index", "create", "--app", "live", "--stream", "cam1", "--start", &end, "--end",
+            &start,
+        ],
+    );
+    assert!(!ok && err.contains("must be after the start"), "{err}");
+    let (ok, _, err) = tapedeck(
+        &config,
+        &[
+            "index",
+            "create",
+            "--app",
+            "live",
+            "--stream",
+            "cam1",
+            "--start",
+            "yesterday",
+            "--end",
+            &end,
+        ],
+    );
+    assert!(
+        !ok && err.contains("--start \"yesterday\" is not an RFC 3339 time"),
+        "{err}"
+    );
+    server.stop();
+}

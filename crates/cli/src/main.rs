@@ -48,6 +48,25 @@ enum Command {
         #[command(subcommand)]
         command: IndexCommand,
     },
+    /// Export a time range as one regular MP4, losslessly (no re-encoding): it starts
+    /// exactly at --start even between key frames.
+    Export {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        stream: String,
+        /// RFC 3339, like 2026-11-24T20:15:00Z.
+        #[arg(long)]
+        start: String,
+        #[arg(long)]
+        end: String,
+        /// The MP4 to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Put recordings back to back instead of keeping the time between them.
+        #[arg(long)]
+        close_gaps: bool,
+    },
     /// Stop or start recording a live stream on the running server (it stays connected).
     Record {
         #[command(subcommand)]
@@ -193,6 +212,14 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 },
         } => query::list_indexes(&config, page, per_page, desc, json),
+        Command::Export {
+            app,
+            stream,
+            start,
+            end,
+            output,
+            close_gaps,
+        } => query::export(&config, &app, &stream, &start, &end, output, close_gaps),
         Command::Record { action } => {
             let (on, app, stream) = match action {
                 RecordAction::Start { app, stream } => (true, app, stream),

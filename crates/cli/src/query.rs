@@ -138,3 +138,52 @@ pub fn list_indexes(
     }
     Ok(())
 }
+
+pub fn export(
+    config: &Config,
+    app: &str,
+    stream: &str,
+    start: &str,
+    end: &str,
+    output: PathBuf,
+    close_gaps: bool,
+) -> Result<()> {
+    use std::io::Write;
+    let request = tapedeck_recorder::export::ExportRequest {
+        app: app.to_string(),
+        stream: stream.to_string(),
+        start: parse_time("--start", start)?,
+        end: parse_time("--end", end)?,
+        output,
+        close_gaps,
+    };
+    let catalog = open(config)?;
+    let mut progress = |p: tapedeck_recorder::export::Progress| {
+        let width = 30;
+        let done = width * p.segments_done / p.segments_total.max(1);
+        eprint!(
+            "\r[{}{}] {}/{} segments",
+            "#".repeat(done),
+            " ".repeat(width - done),
+            p.segments_done,
+            p.segments_total
+        );
+        let _ = std::io::stderr().flush();
+    };
+    let exported = tapedeck_recorder::export::export(
+        &catalog,
+        &config.recordings_dir(),
+        &request,
+        &mut progress,
+    )?;
+    eprintln!();
+    println!(
+        "{}: {:.3} s, {} video and {} audio frames, {} bytes",
+        exported.path.display(),
+        exported.duration,
+        exported.video_frames,
+        exported.audio_frames,
+        exported.bytes
+    );
+    Ok(())
+}

@@ -182,3 +182,135 @@ fn spans_and_an_index_across_a_gap() {
     );
     server.stop();
 }
+
+/// Decoded (presented) video frames, as ffmpeg counts them after applying the edit list.
+fn decoded_frames(path: &std::path::Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+fn format_times(path: &std::path::Path) -> (f64, f64) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=start_time,duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut it = text
+        .split(',')
+        .map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
+    (it.next().unwrap_or(f64::NAN), it.next().unwrap_or(f64::NAN))
+}
+
+#[test]
+fn export_starts_between_key_frames_exactly() {
+    let dir = TempDir::new("export");
+    let input = make_input(dir.path(), 4); // key frames every second
+    let server = Server::start(dir.path(), "[[template]]\nformats = [\"m3u8\"]\ninterruption_window = \"1s\"\n[template.m3u8]\nslice_duration = \"2s\"\n");
+    ffmpeg_ok(&[
+        "-re",
+        "-i",
+        input.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        &server.url("live", "cam1"),
+    ]);
+    wait_for(20, "the recording to end", || {
+        server
+            .log_text()
+            .contains("recording stopped")
+            .then_some(())
+    });
+    let config = server.config.clone();
+    let (ok, out, err) = tapedeck(
+        &config,
+        &[
+            "recordings",
+            "spans",
+            "--app",
+            "live",
+            "--stream",
+            "cam1",
+            "--start",
+            "2000-01-01T00:00:00Z",
+            "--end",
+            "2100-01-01T00:00:00Z",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let spans: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let s0 = spans[0]["start_ms"].as_i64().unwrap();
+    // 1.45 s in (between the key frames at 1 s and 2 s) to 3.2 s in: 1.75 s.
+    let (start, end) = (rfc3339(s0 + 1450), rfc3339(s0 + 3200));
+    let clip = dir.path().join("clip.mp4");
+    let (ok, out, err) = tapedeck(
+        &config,
+        &[
+            "export",
+            "--app",
+            "live",
+            "--stream",
+            "cam1",
+            "--start",
+            &start,
+            "--end",
+            &end,
+            "-o",
+            clip.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(err.contains("segments"), "a progress bar: {err}");
+    let (start_time, duration) = format_times(&clip);
+    assert!(start_time.abs() < 0.034, "the clip starts at the requested time, not at the key frame before it: start_time {start_time}");
+    assert!(
+        (duration - 1.75).abs() <= 1.0 / 30.0 + 0.024,
+        "duration {duration} vs 1.75"
+    );
+    let frames = decoded_frames(&clip);
+    assert!(
+        (51..=54).contains(&frames),
+        "about 1.75 s x 30 fps presented frames: {frames}"
+    );
+    assert!(decode_errors(&clip).trim().is_empty());
+    let probe = ffprobe(&clip);
+    assert!(probe.audio.is_some(), "audio kept: {probe:?}");
+    assert!(
+        av_offset(&probe).abs() < 0.05,
+        "audio and video start together: {}",
+        av_offset(&probe)
+    );
+    // The moov comes first (faststart).
+    let bytes = std::fs::read(&clip).unwrap();
+    let moov = bytes.windows(4).position(|w| w == b"moov").unwrap();
+    let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap();
+    assert!(moov < mdat);
+    server.stop();
+}

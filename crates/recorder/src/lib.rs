@@ -10,6 +10,7 @@ pub mod callback;
 pub mod config;
 pub mod duration;
 pub mod events;
+pub mod export;
 pub mod files;
 mod hub;
 pub mod index;

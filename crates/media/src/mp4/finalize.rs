@@ -81,6 +81,26 @@ pub fn finalize<R: Read + Seek, W: Write>(
     input: R,
     output: W,
 ) -> Result<FinalizeSummary, Mp4Error> {
+    finalize_with(input, output, &FinalizeOptions::default())
+}
+
+/// What part of the media the finalized movie presents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FinalizeOptions {
+    /// Start presenting here (media time from the fragmented file's time 0, the first DTS):
+    /// earlier samples stay in the file, for decoding, and an edit list skips them (a clip
+    /// that starts between key frames). Default: the first presented sample of any track.
+    pub present_from: Option<MediaTime>,
+    /// Present at most this long. Default: to the end.
+    pub present_for: Option<MediaTime>,
+}
+
+/// [`finalize`] presenting only part of the media (lossless clip export).
+pub fn finalize_with<R: Read + Seek, W: Write>(
+    input: R,
+    output: W,
+    options: &FinalizeOptions,
+) -> Result<FinalizeSummary, Mp4Error> {
     let mut src = Source::survey(io::BufReader::new(input))?;
     let plans = std::mem::take(&mut src.plans);
     let plans: Vec<TrackPlan> = plans.into_iter().filter(|p| p.samples > 0).collect();
@@ -95,14 +115,20 @@ pub fn finalize<R: Read + Seek, W: Write>(
     brands.push(b"mp41");
     boxes::ftyp(&mut ftyp, b"isom", &brands);
 
-    let lead = plans.iter().map(TrackPlan::movie_start).min().unwrap_or(0);
+    let natural = plans.iter().map(TrackPlan::movie_start).min().unwrap_or(0);
+    let lead = options.present_from.map_or(natural, |t| {
+        (u128::from(t.0.max(0) as u64) * u128::from(MOVIE_TIMESCALE) / 90_000) as u64
+    });
+    let limit = options
+        .present_for
+        .map(|d| (u128::from(d.0.max(0) as u64) * u128::from(MOVIE_TIMESCALE) / 90_000) as u64);
     // Lay the file out: with stco first, then with co64 if an offset does not fit.
     let total_data: u64 = src.total_data;
     let mdat_header = boxes::header_len_for(total_data);
     let layout = |co64: bool| {
         let parts: Vec<TrakParts> = plans
             .iter()
-            .map(|p| TrakParts::new(p, co64, lead))
+            .map(|p| TrakParts::new(p, co64, lead, limit))
             .collect();
         let mut mvhd = Vec::new();
         let movie_duration = parts.iter().map(|t| t.tkhd_duration).max().unwrap_or(0);
@@ -427,10 +453,26 @@ impl TrackPlan {
     /// the whole media duration: presentation runs from the first pts to the last pts plus
     /// its duration, which is that long (cutting the offset off it would drop the last
     /// frames, which ffmpeg then does not decode).
-    fn edit(&self, lead: u64) -> Option<(u64, u64, u64)> {
-        let empty = self.movie_start().saturating_sub(lead);
-        let media_time = self.first_presented();
-        (empty > 0 || media_time > 0).then_some((empty, media_time, self.duration))
+    ///
+    /// With a `lead` past this track's start (a trimmed clip), the media starts that much
+    /// later instead; `limit` (movie timescale) caps how long the track is presented.
+    fn edit(&self, lead: u64, limit: Option<u64>) -> Option<(u64, u64, u64)> {
+        let start = self.movie_start();
+        let empty = start.saturating_sub(lead);
+        let skip = self.from_movie(lead.saturating_sub(start));
+        let media_time = self.first_presented() + skip;
+        let mut media_duration = self.duration.saturating_sub(skip);
+        if let Some(limit) = limit {
+            media_duration = media_duration.min(self.from_movie(limit.saturating_sub(empty)));
+        }
+        let trimmed = media_duration < self.duration;
+        (empty > 0 || media_time > 0 || trimmed).then_some((empty, media_time, media_duration))
+    }
+
+    fn from_movie(&self, t: u64) -> u64 {
+        let ts = u128::from(self.init.timescale.max(1));
+        ((u128::from(t) * ts + u128::from(MOVIE_TIMESCALE) / 2) / u128::from(MOVIE_TIMESCALE))
+            .min(u128::from(u64::MAX)) as u64
     }
 }
 
@@ -531,9 +573,9 @@ struct TrakParts {
 }
 
 impl TrakParts {
-    fn new(p: &TrackPlan, co64: bool, lead: u64) -> Self {
+    fn new(p: &TrackPlan, co64: bool, lead: u64, limit: Option<u64>) -> Self {
         let audio = p.init.audio;
-        let edit = p.edit(lead);
+        let edit = p.edit(lead, limit);
         let mut edts = Vec::new();
         let tkhd_duration = match edit {
             Some((empty, media_time, media_duration)) => {
@@ -989,8 +1031,8 @@ mod tests {
         let (frag, _) = write_fragmented(&tracks, &frames).unwrap();
         let src = Source::survey(IoCursor::new(&frag)).unwrap();
         let p = src.plans.iter().find(|p| !p.init.audio).unwrap();
-        let small = TrakParts::new(p, false, 0);
-        let large = TrakParts::new(p, true, 0);
+        let small = TrakParts::new(p, false, 0, None);
+        let large = TrakParts::new(p, true, 0, None);
         assert_eq!(large.trak_size - small.trak_size, 4 * p.chunks);
         assert!(large
             .tables

@@ -459,17 +459,17 @@ impl TrackPlan {
     fn edit(&self, lead: u64, limit: Option<u64>) -> Option<(u64, u64, u64)> {
         let start = self.movie_start();
         let empty = start.saturating_sub(lead);
-        let skip = self.from_movie(lead.saturating_sub(start));
+        let skip = self.movie_to_track(lead.saturating_sub(start));
         let media_time = self.first_presented() + skip;
         let mut media_duration = self.duration.saturating_sub(skip);
         if let Some(limit) = limit {
-            media_duration = media_duration.min(self.from_movie(limit.saturating_sub(empty)));
+            media_duration = media_duration.min(self.movie_to_track(limit.saturating_sub(empty)));
         }
         let trimmed = media_duration < self.duration;
         (empty > 0 || media_time > 0 || trimmed).then_some((empty, media_time, media_duration))
     }
 
-    fn from_movie(&self, t: u64) -> u64 {
+    fn movie_to_track(&self, t: u64) -> u64 {
         let ts = u128::from(self.init.timescale.max(1));
         ((u128::from(t) * ts + u128::from(MOVIE_TIMESCALE) / 2) / u128::from(MOVIE_TIMESCALE))
             .min(u128::from(u64::MAX)) as u64

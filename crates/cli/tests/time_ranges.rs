@@ -147,6 +147,39 @@ fn spans_and_an_index_across_a_gap() {
     );
     assert!(decode_errors(&index).trim().is_empty());
 
+    // The same range exported: with the gap kept, and with it closed.
+    for (close, want) in [
+        (false, (mid(&spans[1]) - mid(&spans[0])) as f64 / 1000.0),
+        (true, 4.0),
+    ] {
+        let clip = dir.path().join(format!("clip-{close}.mp4"));
+        let mut args = vec![
+            "export",
+            "--app",
+            "live",
+            "--stream",
+            "cam1",
+            "--start",
+            &start,
+            "--end",
+            &end,
+            "-o",
+            clip.to_str().unwrap(),
+        ];
+        if close {
+            args.push("--close-gaps");
+        }
+        let (ok, out, err) = tapedeck(&config, &args);
+        assert!(ok, "{out}{err}");
+        let probe = ffprobe(&clip);
+        assert!(
+            (probe.duration - want).abs() < 0.3,
+            "close_gaps {close}: duration {} vs {want}",
+            probe.duration
+        );
+        assert!(decode_errors(&clip).trim().is_empty());
+    }
+
     let (ok, out, _) = tapedeck(&config, &["index", "list", "--json"]);
     assert!(ok);
     let list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();

@@ -19,6 +19,10 @@ use tapedeck_media::{Frame, MediaEvent, MediaTime, Tracks};
 
 use crate::files::with_suffix;
 
+/// Time between segments beyond which `close_gaps` removes it (segment edges of one
+/// recording are within a frame of each other).
+const GAP: MediaTime = MediaTime::from_millis(500);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("the end ({end}) must be after the start ({start})")]
@@ -111,7 +115,8 @@ pub fn export(
         File::create(&part).map_err(|e| write_err(e.to_string()))?,
         from,
     );
-    let mut cursor = MediaTime::ZERO; // with close_gaps: where the next segment starts
+    let mut cursor = MediaTime::ZERO; // where the previous segment ended, on the clip's timeline
+    let mut removed = MediaTime::ZERO; // with close_gaps: gap time taken out so far
     for (i, seg) in segments.iter().enumerate() {
         let path = root.join(&seg.key);
         let segment_err = |detail: String| ExportError::Segment {
@@ -137,13 +142,14 @@ pub fn export(
             .or_else(|| first(false))
             .unwrap_or(MediaTime::ZERO);
         let wall_offset = ms(seg.start_ms - base_ms);
-        let offset = if req.close_gaps && wall_offset > cursor {
+        let mut offset = wall_offset - removed;
+        if req.close_gaps && offset - cursor > GAP {
             // The gap goes; the range's end moves in by as much.
-            until -= wall_offset - cursor;
-            cursor
-        } else {
-            wall_offset
-        };
+            let gap = offset - cursor;
+            removed += gap;
+            until -= gap;
+            offset = cursor;
+        }
         for ev in events {
             match ev {
                 MediaEvent::VideoConfig(c) => clip.tracks.video = Some(c),

@@ -50,6 +50,18 @@ pub struct Segment {
     pub discontinuity: bool,
 }
 
+/// A segment as a custom index lists it (borrowed from the query's row).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IndexSegment<'a> {
+    pub recording_id: i64,
+    pub key: &'a str,
+    pub start_ms: i64,
+    pub duration_ms: i64,
+    pub width: u32,
+    pub height: u32,
+    pub discontinuity: bool,
+}
+
 /// A finished playlist, MP4 or FLV.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct File {
@@ -172,21 +184,28 @@ impl Catalog {
 
     /// Adds a finished segment (again for the same key: replaced).
     pub fn add_segment(&self, s: &Segment) -> Result<(), CatalogError> {
+        self.add_segments(std::slice::from_ref(s))
+    }
+
+    /// Adds many segments in one transaction (a rebuild, a benchmark).
+    pub fn add_segments(&self, segments: &[Segment]) -> Result<(), CatalogError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let rec = Catalog::touch_recording(
-            &tx,
-            &s.recording,
-            &s.app,
-            &s.stream,
-            s.start_ms,
-            s.start_ms + s.duration_ms,
-        )?;
-        tx.execute(
-            "INSERT OR REPLACE INTO segments (recording_id, app, stream, key, start_ms, end_ms, duration_ms, bytes, codecs, width, height, keyframes, discontinuity)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![rec, s.app, s.stream, s.key, s.start_ms, s.start_ms + s.duration_ms, s.duration_ms, s.bytes as i64, s.codecs, s.width, s.height, s.keyframes, s.discontinuity],
-        )?;
+        for s in segments {
+            let rec = Catalog::touch_recording(
+                &tx,
+                &s.recording,
+                &s.app,
+                &s.stream,
+                s.start_ms,
+                s.start_ms + s.duration_ms,
+            )?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO segments (recording_id, app, stream, key, start_ms, end_ms, duration_ms, bytes, codecs, width, height, keyframes, discontinuity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![rec, s.app, s.stream, s.key, s.start_ms, s.start_ms + s.duration_ms, s.duration_ms, s.bytes as i64, s.codecs, s.width, s.height, s.keyframes, s.discontinuity])?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -237,6 +256,42 @@ impl Catalog {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Calls `each` with what a custom index needs of every segment overlapping
+    /// `[start, end)`, in time order, without copying rows: a month is 86,400 of them.
+    pub fn for_each_index_segment(
+        &self,
+        app: &str,
+        stream: &str,
+        start_ms: i64,
+        end_ms: i64,
+        mut each: impl FnMut(IndexSegment<'_>),
+    ) -> Result<(), CatalogError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT recording_id, key, start_ms, duration_ms, width, height, discontinuity FROM segments
+             WHERE app = ?1 AND stream = ?2 AND start_ms < ?4 AND end_ms > ?3 ORDER BY start_ms",
+        )?;
+        let mut rows = q.query(params![app, stream, start_ms, end_ms])?;
+        while let Some(r) = rows.next()? {
+            each(IndexSegment {
+                recording_id: r.get(0)?,
+                key: r.get_ref(1)?.as_str().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
+                start_ms: r.get(2)?,
+                duration_ms: r.get(3)?,
+                width: r.get(4)?,
+                height: r.get(5)?,
+                discontinuity: r.get(6)?,
+            });
+        }
+        Ok(())
     }
 
     /// Recordings of a stream overlapping `[start, end)`: one row each, in time order.

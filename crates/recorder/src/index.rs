@@ -397,6 +397,50 @@ mod tests {
         }
     }
 
+    /// A range across midnight, and across a cycle cut (a new playlist within the same
+    /// recording): one continuous run of segments, no discontinuity.
+    #[test]
+    fn ranges_across_midnight_and_cycle_cuts_are_continuous() {
+        let c = Catalog::in_memory().unwrap();
+        let midnight = Utc
+            .with_ymd_and_hms(2026, 11, 25, 0, 0, 0)
+            .unwrap()
+            .timestamp_millis();
+        for i in -4..4i64 {
+            let start = midnight + i * 30_000;
+            c.add_segment(&Segment {
+                recording: "live/cam1/x".into(),
+                app: "live".into(),
+                stream: "cam1".into(),
+                key: format!("record/live/cam1/{}_{}.ts", start / 1000, i + 4),
+                start_ms: start,
+                duration_ms: 30_000,
+                bytes: 1,
+                codecs: String::new(),
+                width: 640,
+                height: 360,
+                keyframes: 15,
+                discontinuity: false,
+            })
+            .unwrap();
+        }
+        let root =
+            std::env::temp_dir().join(format!("tapedeck-index-midnight-{}", std::process::id()));
+        let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap();
+        let mut r = req(0, 1);
+        (r.start, r.end) = (at(midnight - 100_000), at(midnight + 45_000));
+        let rec = create(&c, &root, &r, t(0)).unwrap();
+        let text = std::fs::read_to_string(root.join(&rec.object)).unwrap();
+        assert_eq!(text.matches(".ts").count(), 6, "{text}"); // -120..-90 to 30..60 overlap it
+        assert!(!text.contains("DISCONTINUITY"), "{text}");
+        assert!(
+            text.contains("2026-11-24T23:58:30.000Z") && text.contains("2026-11-25T00:00:30.000Z"),
+            "{text}"
+        );
+        assert_eq!(rec.duration, 180.0);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
     #[test]
     fn bad_ranges_get_clear_errors() {
         let c = catalog();

@@ -38,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The catalog of recordings.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// What was recorded.
     Recordings {
         #[command(subcommand)]
@@ -72,6 +77,13 @@ enum Command {
         #[command(subcommand)]
         action: RecordAction,
     },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Recreate the catalog from the recordings folder alone (stop `tapedeck serve` first:
+    /// files it finishes meanwhile would be missing until the next rebuild).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -212,6 +224,9 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 },
         } => query::list_indexes(&config, page, per_page, desc, json),
+        Command::Catalog {
+            command: CatalogCommand::Rebuild,
+        } => query::rebuild(&config),
         Command::Export {
             app,
             stream,

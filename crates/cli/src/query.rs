@@ -187,3 +187,29 @@ pub fn export(
     );
     Ok(())
 }
+
+/// `tapedeck catalog rebuild`: a new catalog from the recordings folder, swapped in whole.
+pub fn rebuild(config: &Config) -> Result<()> {
+    let path = catalog_path(config);
+    let fresh = tapedeck_recorder::files::with_suffix(&path, ".rebuilding");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(tapedeck_recorder::files::with_suffix(&fresh, suffix));
+    }
+    let catalog = Catalog::open(&fresh).with_context(|| format!("creating {}", fresh.display()))?;
+    let report = tapedeck_recorder::rebuild::rebuild(&config.recordings_dir(), &catalog)?;
+    drop(catalog);
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(tapedeck_recorder::files::with_suffix(&path, suffix));
+    }
+    std::fs::rename(&fresh, &path).with_context(|| format!("replacing {}", path.display()))?;
+    for (p, why) in &report.skipped {
+        eprintln!("skipped {}: {why}", p.display());
+    }
+    println!(
+        "rebuilt {}: {} recordings, {} segments",
+        path.display(),
+        report.recordings,
+        report.segments
+    );
+    Ok(())
+}

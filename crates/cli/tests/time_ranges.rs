@@ -186,6 +186,31 @@ fn spans_and_an_index_across_a_gap() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["object"], record["object"]);
 
+    // A rebuild from the folder alone gives the same spans.
+    let spans_args = [
+        "recordings",
+        "spans",
+        "--app",
+        "live",
+        "--stream",
+        "cam1",
+        "--start",
+        "2000-01-01T00:00:00Z",
+        "--end",
+        "2100-01-01T00:00:00Z",
+        "--json",
+    ];
+    let (_, before, _) = tapedeck(&config, &spans_args);
+    let (ok, out, err) = tapedeck(&config, &["catalog", "rebuild"]);
+    assert!(ok && out.contains("2 recordings"), "{out}{err}");
+    let (_, after, _) = tapedeck(&config, &spans_args);
+    let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+    assert_eq!(
+        json(&after),
+        json(&before),
+        "rebuild equals the live catalog"
+    );
+
     let (ok, _, err) = tapedeck(
         &config,
         &[

@@ -56,7 +56,14 @@ pub struct MediaPlaylist {
     pub ended: bool,
     /// `#EXT-X-MEDIA-SEQUENCE`: the sequence number of the first segment listed.
     pub media_sequence: u64,
+    /// `#X-TAPEDECK-RECORDING:<id>`: marks a recording's own playlist (not a daily or
+    /// custom index over it), so a catalog rebuild knows which playlists are recordings.
+    /// Players ignore tags they do not know (RFC 8216 4.1).
+    pub recording: Option<String>,
 }
+
+/// The tag naming a recording's own playlist.
+pub const RECORDING_TAG: &str = "X-TAPEDECK-RECORDING";
 
 /// A segment duration rounded to what we write: whole milliseconds.
 fn millis(d: f64) -> f64 {
@@ -94,8 +101,18 @@ impl MediaPlaylist {
                     ..MediaSegment::default()
                 })
                 .collect(),
+
             ..m3u8_rs::MediaPlaylist::default()
         };
+        // m3u8-rs writes no playlist-level unknown tags: the recording tag goes with the
+        // first segment (where its parser also puts it back).
+        let mut playlist = playlist;
+        if let (Some(id), Some(first)) = (&self.recording, playlist.segments.first_mut()) {
+            first.unknown_tags.push(m3u8_rs::ExtTag {
+                tag: RECORDING_TAG.into(),
+                rest: Some(id.clone()),
+            });
+        }
         let mut out = Vec::new();
         // Writing to a Vec cannot fail.
         let _ = playlist.write_to(&mut out);
@@ -119,6 +136,19 @@ impl MediaPlaylist {
                 ))
             }
         };
+        // m3u8-rs hands an unknown tag before the first segment to that segment.
+        let recording = playlist
+            .unknown_tags
+            .iter()
+            .chain(
+                playlist
+                    .segments
+                    .first()
+                    .into_iter()
+                    .flat_map(|s| s.unknown_tags.iter()),
+            )
+            .find(|t| t.tag == RECORDING_TAG)
+            .and_then(|t| t.rest.clone());
         let segments = playlist
             .segments
             .into_iter()
@@ -138,10 +168,12 @@ impl MediaPlaylist {
                 })
             })
             .collect::<Result<_, _>>()?;
+
         Ok(MediaPlaylist {
             segments,
             ended: playlist.end_list,
             media_sequence: playlist.media_sequence,
+            recording,
         })
     }
 }
@@ -212,6 +244,7 @@ mod tests {
             ],
             ended: false,
             media_sequence: 0,
+            recording: None,
         }
     }
 
@@ -263,6 +296,10 @@ mod tests {
             MediaPlaylist {
                 ended: true,
                 media_sequence: 7,
+                ..sample()
+            },
+            MediaPlaylist {
+                recording: Some("live/cam1/1795515330000".into()),
                 ..sample()
             },
             MediaPlaylist::default(),

@@ -111,6 +111,25 @@ pub fn relative_uri(playlist: &str, target: &str) -> String {
     parts.join("/")
 }
 
+/// The key a playlist `uri` names, from the playlist's folder `dir` (both with `/`).
+pub fn join_key(dir: &str, uri: &str) -> String {
+    let mut parts: Vec<&str> = if dir.is_empty() {
+        Vec::new()
+    } else {
+        dir.split('/').collect()
+    };
+    for seg in uri.split('/') {
+        match seg {
+            ".." => {
+                parts.pop();
+            }
+            "." | "" => {}
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +145,14 @@ mod tests {
             "../record/a/1_0.ts"
         );
         assert_eq!(relative_uri("x.m3u8", "seg/1_0.ts"), "seg/1_0.ts");
+        for (playlist, target) in [
+            ("record/a/s/x.m3u8", "record/a/s/1_0.ts"),
+            ("idx/x.m3u8", "record/a/1_0.ts"),
+            ("a/b/c/d.m3u8", "e/f.ts"),
+        ] {
+            let dir = playlist.rsplit_once('/').map_or("", |(d, _)| d);
+            assert_eq!(join_key(dir, &relative_uri(playlist, target)), target);
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod index;
 pub mod naming;
 pub mod on_demand;
 pub mod output;
+pub mod rebuild;
 mod recording;
 pub mod recover;
 

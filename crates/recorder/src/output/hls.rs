@@ -91,7 +91,10 @@ impl HlsOutput {
             self.playlist = Some(Playlist {
                 start: at,
                 extent: Extent::new(at),
-                playlist: MediaPlaylist::default(),
+                playlist: MediaPlaylist {
+                    recording: Some(self.ctx.recording.clone()),
+                    ..MediaPlaylist::default()
+                },
                 live_key,
             });
         }
@@ -163,7 +166,8 @@ impl HlsOutput {
                 stream: self.ctx.stream.clone(),
                 key: seg.key.clone(),
                 start_ms: self.ctx.wall(seg.extent.start).timestamp_millis(),
-                duration_ms: duration.as_millis(),
+                // Rounded as the playlist writes it, so a rebuild reads back the same value.
+                duration_ms: (duration.as_secs_f64() * 1000.0).round() as i64,
                 bytes,
                 codecs: seg.codecs.clone(),
                 width: seg.width,
@@ -213,7 +217,7 @@ impl HlsOutput {
         // its last segment, so they stay valid as long as the folder is the same.
         if parent(&key) != parent(&pl.live_key) {
             for s in &mut pl.playlist.segments {
-                s.uri = relative_uri(&key, &join_uri(parent(&pl.live_key), &s.uri));
+                s.uri = relative_uri(&key, &crate::files::join_key(parent(&pl.live_key), &s.uri));
             }
         }
         let text = pl.playlist.render();
@@ -254,22 +258,6 @@ impl HlsOutput {
 
 fn parent(key: &str) -> &str {
     key.rsplit_once('/').map_or("", |(p, _)| p)
-}
-
-fn join_uri(dir: &str, uri: &str) -> String {
-    let mut parts: Vec<&str> = if dir.is_empty() {
-        Vec::new()
-    } else {
-        dir.split('/').collect()
-    };
-    for seg in uri.split('/') {
-        if seg == ".." {
-            parts.pop();
-        } else {
-            parts.push(seg);
-        }
-    }
-    parts.join("/")
 }
 
 impl Output for HlsOutput {

@@ -374,20 +374,7 @@ impl Catalog {
             "SELECT id, app, stream, object, start_ms, end_ms, duration, width, height, created_ms FROM indexes ORDER BY created_ms {order}, id {order} LIMIT ?1 OFFSET ?2"
         ))?;
         let offset = i64::from(page.max(1) - 1) * i64::from(per_page);
-        let rows = q.query_map(params![per_page, offset], |r| {
-            Ok(IndexRecord {
-                id: r.get(0)?,
-                app: r.get(1)?,
-                stream: r.get(2)?,
-                object: r.get(3)?,
-                start_ms: r.get(4)?,
-                end_ms: r.get(5)?,
-                duration: r.get(6)?,
-                width: r.get(7)?,
-                height: r.get(8)?,
-                created_ms: r.get(9)?,
-            })
-        })?;
+        let rows = q.query_map(params![per_page, offset], index_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -398,23 +385,27 @@ impl Catalog {
             .query_row(
                 "SELECT id, app, stream, object, start_ms, end_ms, duration, width, height, created_ms FROM indexes WHERE id = ?1",
                 [id],
-                |r| {
-                    Ok(IndexRecord {
-                        id: r.get(0)?,
-                        app: r.get(1)?,
-                        stream: r.get(2)?,
-                        object: r.get(3)?,
-                        start_ms: r.get(4)?,
-                        end_ms: r.get(5)?,
-                        duration: r.get(6)?,
-                        width: r.get(7)?,
-                        height: r.get(8)?,
-                        created_ms: r.get(9)?,
-                    })
-                },
+                index_row,
             )
             .optional()?)
     }
+}
+
+/// An `indexes` row, selected as `id, app, stream, object, start_ms, end_ms, duration,
+/// width, height, created_ms`.
+fn index_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndexRecord> {
+    Ok(IndexRecord {
+        id: r.get(0)?,
+        app: r.get(1)?,
+        stream: r.get(2)?,
+        object: r.get(3)?,
+        start_ms: r.get(4)?,
+        end_ms: r.get(5)?,
+        duration: r.get(6)?,
+        width: r.get(7)?,
+        height: r.get(8)?,
+        created_ms: r.get(9)?,
+    })
 }
 
 #[cfg(test)]

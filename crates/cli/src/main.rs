@@ -138,19 +138,18 @@ enum IndexCommand {
 #[derive(Subcommand)]
 enum RecordAction {
     /// Record the stream again, into new files.
-    Start {
-        #[arg(long)]
-        app: String,
-        #[arg(long)]
-        stream: String,
-    },
+    Start(StreamName),
     /// Stop recording the stream now: its open files are finished.
-    Stop {
-        #[arg(long)]
-        app: String,
-        #[arg(long)]
-        stream: String,
-    },
+    Stop(StreamName),
+}
+
+/// `--app A --stream S`.
+#[derive(clap::Args)]
+struct StreamName {
+    #[arg(long)]
+    app: String,
+    #[arg(long)]
+    stream: String,
 }
 
 #[derive(Subcommand)]
@@ -237,8 +236,8 @@ fn run(cli: Cli) -> Result<()> {
         } => query::export(&config, &app, &stream, &start, &end, output, close_gaps),
         Command::Record { action } => {
             let (on, app, stream) = match action {
-                RecordAction::Start { app, stream } => (true, app, stream),
-                RecordAction::Stop { app, stream } => (false, app, stream),
+                RecordAction::Start(StreamName { app, stream }) => (true, app, stream),
+                RecordAction::Stop(StreamName { app, stream }) => (false, app, stream),
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(control::request_record(

@@ -17,6 +17,41 @@ struct Request {
     answered: u16,
 }
 
+/// One HTTP request as the test receivers read it: request line, headers (names in lower
+/// case) and body.
+struct HttpRequest {
+    line: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn read_request(stream: &std::net::TcpStream) -> HttpRequest {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    let _ = reader.read_line(&mut line);
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        let (name, value) = h.split_once(':').unwrap_or((&h, ""));
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+    }
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).unwrap();
+    HttpRequest {
+        line,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
 /// A tiny HTTP receiver: answers 500 to the first `failures` requests, then 200.
 fn receiver(failures: usize) -> (u16, Arc<Mutex<Vec<Request>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -26,27 +61,17 @@ fn receiver(failures: usize) -> (u16, Arc<Mutex<Vec<Request>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut length, mut signature) = (0usize, None);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let (name, value) = line.split_once(':').unwrap_or((&line, ""));
-                match name.to_ascii_lowercase().as_str() {
-                    "content-length" => length = value.trim().parse().unwrap_or(0),
-                    "x-tapedeck-signature" => signature = Some(value.trim().to_string()),
-                    _ => {}
-                }
-            }
-            let mut body = vec![0u8; length];
-            reader.read_exact(&mut body).unwrap();
+            let request = read_request(&stream);
+            let signature = request
+                .headers
+                .iter()
+                .find(|(n, _)| n == "x-tapedeck-signature")
+                .map(|(_, v)| v.clone());
             let mut seen = log.lock().unwrap();
             let status = if seen.len() < failures { 500 } else { 200 };
             seen.push(Request {
                 signature,
-                body: String::from_utf8_lossy(&body).into_owned(),
+                body: request.body,
                 answered: status,
             });
             let _ = write!(
@@ -89,16 +114,7 @@ fn finished_files_and_status_events_are_posted_signed_and_retried() {
         ),
     );
     let url = format!("{}?callback_id=42&other=x", server.url("live", "cam1"));
-    ffmpeg_ok(&[
-        "-re",
-        "-i",
-        input.to_str().unwrap(),
-        "-c",
-        "copy",
-        "-f",
-        "flv",
-        &url,
-    ]);
+    push(&input, &url);
     let delivered = |seen: &Vec<Request>, what: &str| {
         seen.iter()
             .filter(|r| r.answered == 200 && r.body.contains(what))
@@ -183,15 +199,7 @@ fn decider() -> (u16, Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-            }
+            let request_line = read_request(&stream).line;
             let body = if request_line.contains("stream=yes") {
                 r#"{"ApiVersion":"1.0","NeedRecord":true,"Interval":{"Flv":300},"Format":["flv"]}"#
             } else {
@@ -216,16 +224,7 @@ fn on_demand_decides_whether_and_how_to_record() {
         ),
     );
     for stream in ["yes", "no"] {
-        ffmpeg_ok(&[
-            "-re",
-            "-i",
-            input.to_str().unwrap(),
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            &server.url("live", stream),
-        ]);
+        push(&input, &server.url("live", stream));
     }
     let root = server.recordings().join("record/live");
     wait_for(30, "the FLV of the stream the decider wanted", || {
@@ -271,16 +270,7 @@ fn pending_callbacks_survive_a_restart() {
     let port = free_port(); // nothing listens here yet
     let toml = format!("[callback]\nurl = \"http://127.0.0.1:{port}/hook\"\n[[template]]\nformats = [\"mp4\"]\ninterruption_window = \"1s\"\n");
     let server = Server::start(dir.path(), &toml);
-    ffmpeg_ok(&[
-        "-re",
-        "-i",
-        input.to_str().unwrap(),
-        "-c",
-        "copy",
-        "-f",
-        "flv",
-        &server.url("live", "cam1"),
-    ]);
+    push(&input, &server.url("live", "cam1"));
     wait_for(30, "a failed delivery", || {
         server
             .log_text()
@@ -300,24 +290,12 @@ fn pending_callbacks_survive_a_restart() {
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let got = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; length];
-        reader.read_exact(&mut body).unwrap();
+        let body = read_request(&stream).body;
         let _ = write!(
             stream,
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
-        String::from_utf8(body).unwrap()
+        body
     });
     let server = Server::start(dir.path(), &toml);
     let body = got.join().unwrap();

@@ -170,16 +170,7 @@ fn rtmp_pull() {
     wait_for(20, "the pull to connect", || {
         server.log_text().contains("pull connected").then_some(())
     });
-    ffmpeg_ok(&[
-        "-re",
-        "-i",
-        input.to_str().unwrap(),
-        "-c",
-        "copy",
-        "-f",
-        "flv",
-        &url,
-    ]);
+    push(&input, &url);
     check_recording(server, &input, true);
 }
 

@@ -116,16 +116,7 @@ fn unmatched_streams_are_not_recorded_and_said_once() {
         "[[template]]\napp = \"live\"\nstream = \"cam1\"\nformats = [\"mp4\"]\n",
     );
     for _ in 0..2 {
-        ffmpeg_ok(&[
-            "-re",
-            "-i",
-            input.to_str().unwrap(),
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            &server.url("live", "other"),
-        ]);
+        push(&input, &server.url("live", "other"));
     }
     let recordings = server.recordings();
     let log = server.stop();

@@ -25,16 +25,7 @@ fn ffmpeg_publish_is_recorded_as_hls_mp4_and_flv() {
         format!("[ingest]\nrtmp_listen = \"127.0.0.1:{port}\"\nsetup_timeout = \"3s\"\n{TEMPLATE}")
     });
 
-    ffmpeg_ok(&[
-        "-re",
-        "-i",
-        input.to_str().unwrap(),
-        "-c",
-        "copy",
-        "-f",
-        "flv",
-        &server.url("live", "cam1"),
-    ]);
+    push(&input, &server.url("live", "cam1"));
 
     let root = server.recordings().join("record/live/cam1");
     // The window is 2 s: after it the playlist gets its final name and ENDLIST.

@@ -289,16 +289,7 @@ fn export_starts_between_key_frames_exactly() {
     let dir = TempDir::new("export");
     let input = make_input(dir.path(), 4); // key frames every second
     let server = Server::start(dir.path(), "[[template]]\nformats = [\"m3u8\"]\ninterruption_window = \"1s\"\n[template.m3u8]\nslice_duration = \"2s\"\n");
-    ffmpeg_ok(&[
-        "-re",
-        "-i",
-        input.to_str().unwrap(),
-        "-c",
-        "copy",
-        "-f",
-        "flv",
-        &server.url("live", "cam1"),
-    ]);
+    push(&input, &server.url("live", "cam1"));
     wait_for(20, "the recording to end", || {
         server
             .log_text()

@@ -75,6 +75,21 @@ pub fn ffmpeg_ok(args: &[&str]) {
     );
 }
 
+/// Publishes `input` to `url` at its own pace (`ffmpeg -re ... -c copy -f flv`), as a
+/// streamer's encoder would; panics if ffmpeg fails.
+pub fn push(input: &Path, url: &str) {
+    ffmpeg_ok(&[
+        "-re",
+        "-i",
+        input.to_str().expect("utf-8 path"),
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        url,
+    ]);
+}
+
 /// Makes an H.264 (with B-frames) + AAC FLV of `secs` seconds at 30 fps, 320x240.
 pub fn make_input(dir: &Path, secs: u32) -> PathBuf {
     let path = dir.join("input.flv");

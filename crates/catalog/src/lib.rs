@@ -11,6 +11,9 @@
 #![forbid(unsafe_code)]
 
 mod schema;
+mod uploads;
+
+pub use uploads::{NewUpload, Part, Upload, UploadCounts, UploadState, LISTING_KINDS};
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -184,7 +187,23 @@ impl Catalog {
 
     /// Adds a finished segment (again for the same key: replaced).
     pub fn add_segment(&self, s: &Segment) -> Result<(), CatalogError> {
-        self.add_segments(std::slice::from_ref(s))
+        self.add_segment_queued(s, None)
+    }
+
+    /// Adds a finished segment and, in the same transaction, queues its upload.
+    pub fn add_segment_queued(
+        &self,
+        s: &Segment,
+        upload: Option<&NewUpload>,
+    ) -> Result<(), CatalogError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        insert_segment(&tx, s)?;
+        if let Some(u) = upload {
+            uploads::enqueue(&tx, u)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Adds many segments in one transaction (a rebuild, a benchmark).
@@ -192,19 +211,7 @@ impl Catalog {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for s in segments {
-            let rec = Catalog::touch_recording(
-                &tx,
-                &s.recording,
-                &s.app,
-                &s.stream,
-                s.start_ms,
-                s.start_ms + s.duration_ms,
-            )?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO segments (recording_id, app, stream, key, start_ms, end_ms, duration_ms, bytes, codecs, width, height, keyframes, discontinuity)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?
-            .execute(params![rec, s.app, s.stream, s.key, s.start_ms, s.start_ms + s.duration_ms, s.duration_ms, s.bytes as i64, s.codecs, s.width, s.height, s.keyframes, s.discontinuity])?;
+            insert_segment(&tx, s)?;
         }
         tx.commit()?;
         Ok(())
@@ -212,6 +219,11 @@ impl Catalog {
 
     /// Adds a finished file.
     pub fn add_file(&self, f: &File) -> Result<(), CatalogError> {
+        self.add_file_queued(f, None)
+    }
+
+    /// Adds a finished file and, in the same transaction, queues its upload.
+    pub fn add_file_queued(&self, f: &File, upload: Option<&NewUpload>) -> Result<(), CatalogError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let rec =
@@ -220,6 +232,9 @@ impl Catalog {
             "INSERT OR REPLACE INTO files (recording_id, kind, key, start_ms, end_ms, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![rec, f.kind, f.key, f.start_ms, f.end_ms, f.bytes as i64],
         )?;
+        if let Some(u) = upload {
+            uploads::enqueue(&tx, u)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -341,12 +356,26 @@ impl Catalog {
     }
 
     pub fn add_index(&self, i: &NewIndex) -> Result<IndexRecord, CatalogError> {
-        let conn = self.conn();
-        conn.execute(
+        self.add_index_queued(i, None)
+    }
+
+    /// Adds a custom index and, in the same transaction, queues its upload.
+    pub fn add_index_queued(
+        &self,
+        i: &NewIndex,
+        upload: Option<&NewUpload>,
+    ) -> Result<IndexRecord, CatalogError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "INSERT INTO indexes (app, stream, object, start_ms, end_ms, duration, width, height, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![i.app, i.stream, i.object, i.start_ms, i.end_ms, i.duration, i.width, i.height, i.created_ms],
         )?;
-        let id = conn.last_insert_rowid();
+        let id = tx.last_insert_rowid();
+        if let Some(u) = upload {
+            uploads::enqueue(&tx, u)?;
+        }
+        tx.commit()?;
         Ok(IndexRecord {
             id,
             app: i.app.clone(),
@@ -389,6 +418,23 @@ impl Catalog {
             )
             .optional()?)
     }
+}
+
+fn insert_segment(tx: &Connection, s: &Segment) -> Result<(), CatalogError> {
+    let rec = Catalog::touch_recording(
+        tx,
+        &s.recording,
+        &s.app,
+        &s.stream,
+        s.start_ms,
+        s.start_ms + s.duration_ms,
+    )?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO segments (recording_id, app, stream, key, start_ms, end_ms, duration_ms, bytes, codecs, width, height, keyframes, discontinuity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![rec, s.app, s.stream, s.key, s.start_ms, s.start_ms + s.duration_ms, s.duration_ms, s.bytes as i64, s.codecs, s.width, s.height, s.keyframes, s.discontinuity])?;
+    Ok(())
 }
 
 /// An `indexes` row, selected as `id, app, stream, object, start_ms, end_ms, duration,

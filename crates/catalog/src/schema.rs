@@ -57,6 +57,45 @@ const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL
      );
      CREATE INDEX indexes_by_created ON indexes (created_ms);",
+    // 2: the upload queue and the parts of multipart uploads.
+    "CREATE TABLE uploads (
+        id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        profile TEXT NOT NULL,
+        key TEXT NOT NULL,
+        path TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        mtime_ms INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        upload_id TEXT,
+        part_size INTEGER,
+        sent_bytes INTEGER NOT NULL DEFAULT 0,
+        rate_bps INTEGER NOT NULL DEFAULT 0,
+        keep_local TEXT NOT NULL,
+        keep_group TEXT NOT NULL,
+        keep_max INTEGER,
+        queued_ms INTEGER NOT NULL,
+        done_ms INTEGER,
+        local_deleted_ms INTEGER,
+        UNIQUE (profile, key)
+     );
+     CREATE INDEX uploads_due ON uploads (profile, state, seq);
+     CREATE INDEX uploads_by_group ON uploads (profile, grp, state, seq);
+     CREATE INDEX uploads_by_seq ON uploads (seq);
+     CREATE INDEX uploads_by_path ON uploads (path);
+     CREATE TABLE upload_parts (
+        upload INTEGER NOT NULL REFERENCES uploads (id),
+        part INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        PRIMARY KEY (upload, part)
+     );",
 ];
 
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

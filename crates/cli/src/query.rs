@@ -86,6 +86,9 @@ pub fn create_index(
         tz: config
             .template_for(app, stream)
             .map_or(chrono_tz::Tz::UTC, |t| t.tz()),
+        upload: config
+            .template_for(app, stream)
+            .and_then(|t| tapedeck_recorder::uploads::UploadRule::of(config, t)),
     };
     let record = index::create(
         &open(config)?,

@@ -83,6 +83,7 @@ fn main() {
         end: at(ms + days * DAY_MS),
         object: Some("bench/{StreamName}/{Date}".into()),
         max_range: DEFAULT_MAX_RANGE * 10,
+        upload: None,
         tz: chrono_tz::Tz::UTC,
     };
     let root = dir.join("recordings");

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use tapedeck_storage::{ByteSize, KeepLocal, StorageProfile};
+
 use crate::duration::Secs;
 use crate::naming;
 
@@ -34,6 +36,48 @@ pub struct Config {
     /// The local control API (what `tapedeck record start|stop` and the app use).
     #[serde(default)]
     pub control: ControlConfig,
+    /// Buckets that templates upload to (`storage = "name"`). Default: none, so files
+    /// stay in the local folder only.
+    #[serde(default)]
+    pub storage: Vec<StorageProfile>,
+    /// Folders whose new files are uploaded and catalogued like Tapedeck's own (for
+    /// example OBS's own recording folder). Default: none.
+    #[serde(default)]
+    pub watch: Vec<WatchConfig>,
+}
+
+/// `[[watch]]`: a folder whose finished files are uploaded under a template's key.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// The folder (not its subfolders).
+    pub path: PathBuf,
+    /// The AppName and StreamName its files are filed under; the template for them
+    /// chooses the storage profile and retention.
+    pub app: String,
+    pub stream: String,
+    /// Key of each file, without extension (the file's own is kept). Default: the
+    /// template's `mp4.object`, with the file's modification time as its end.
+    #[serde(default)]
+    pub object: String,
+    /// A file counts as complete once its size and time have not changed for this long
+    /// and no process has it open for writing. Default `10s`.
+    #[serde(default = "default_settle")]
+    pub settle: Secs,
+    /// Extensions taken (others are ignored). Default: mp4, mkv, mov, flv, ts, m4a, aac,
+    /// mp3, wav.
+    #[serde(default = "default_watch_extensions")]
+    pub extensions: Vec<String>,
+}
+
+fn default_settle() -> Secs {
+    Secs(10)
+}
+
+fn default_watch_extensions() -> Vec<String> {
+    ["mp4", "mkv", "mov", "flv", "ts", "m4a", "aac", "mp3", "wav"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// `[control]`: the control API, an HTTP server for this machine only.
@@ -116,6 +160,8 @@ impl Default for Config {
             template: default_templates(),
             callback: CallbackConfig::default(),
             control: ControlConfig::default(),
+            storage: Vec::new(),
+            watch: Vec::new(),
         }
     }
 }
@@ -224,6 +270,17 @@ pub struct Template {
     pub mp4: FileOptions,
     #[serde(default)]
     pub flv: FileOptions,
+    /// The `[[storage]]` profile its files are uploaded to. Default empty: local only.
+    #[serde(default)]
+    pub storage: String,
+    /// How long local copies stay once their upload is confirmed: `"forever"` (default),
+    /// `"until_uploaded"`, or an age like `"7d"`. Playlists and indexes always stay.
+    #[serde(default)]
+    pub keep_local: KeepLocal,
+    /// Local copies of this template's files beyond this size are deleted, oldest
+    /// confirmed upload first, like `"200GB"`. Default: no limit.
+    #[serde(default)]
+    pub keep_local_max: Option<ByteSize>,
 }
 
 fn star() -> String {
@@ -253,6 +310,9 @@ impl Default for Template {
             m3u8: M3u8Options::default(),
             mp4: FileOptions::default(),
             flv: FileOptions::default(),
+            storage: String::new(),
+            keep_local: KeepLocal::Forever,
+            keep_local_max: None,
         }
     }
 }
@@ -528,8 +588,65 @@ impl Config {
             for message in naming::check_slice_template(&t.m3u8.slice_object) {
                 add(f("m3u8.slice_object"), message);
             }
+            if t.storage.is_empty() {
+                if t.keep_local != KeepLocal::Forever {
+                    add(f("keep_local"), "needs `storage`: local copies are deleted only after their upload is confirmed".into());
+                }
+                if t.keep_local_max.is_some() {
+                    add(f("keep_local_max"), "needs `storage`: local copies are deleted only after their upload is confirmed".into());
+                }
+            } else if !self.storage.iter().any(|s| s.name == t.storage) {
+                add(f("storage"), format!("names no [[storage]] profile: {:?}", t.storage));
+            }
+        }
+        let mut names = std::collections::HashMap::new();
+        for (i, s) in self.storage.iter().enumerate() {
+            for (field, message) in s.problems() {
+                add(format!("storage[{i}].{field}"), message);
+            }
+            if let Some(first) = names.insert(s.name.clone(), i) {
+                add(format!("storage[{i}].name"), format!("storage[{first}] is already named {:?}", s.name));
+            }
+        }
+        for (i, w) in self.watch.iter().enumerate() {
+            let f = |name: &str| format!("watch[{i}].{name}");
+            if w.path.as_os_str().is_empty() {
+                add(f("path"), "is empty: name the folder to watch".into());
+            }
+            let mut names_ok = true;
+            for (name, value) in [("app", &w.app), ("stream", &w.stream)] {
+                if let Err(e) = tapedeck_ingest::names::validate_name(name, value) {
+                    add(f(name), e);
+                    names_ok = false;
+                }
+            }
+            if names_ok {
+                match self.template_for(&w.app, &w.stream) {
+                    None => add(f("app"), format!("no template matches {}/{}", w.app, w.stream)),
+                    Some(t) if t.storage.is_empty() => add(
+                        f("app"),
+                        format!("the template for {}/{} has no `storage`, so watched files would go nowhere", w.app, w.stream),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            if !w.object.is_empty() {
+                for message in naming::check_file_template(&w.object) {
+                    add(f("object"), message);
+                }
+            }
+            if w.settle.0 < 1 {
+                add(f("settle"), "must be at least 1s".into());
+            }
         }
         p
+    }
+
+    /// The storage profile a template uploads to, if any.
+    pub fn storage_for(&self, template: &Template) -> Option<&StorageProfile> {
+        (!template.storage.is_empty())
+            .then(|| self.storage.iter().find(|s| s.name == template.storage))
+            .flatten()
     }
 
     /// The template for a stream: exact app and stream > app with `*` stream > `*`/`*`

@@ -218,7 +218,7 @@ impl PublishSink for Recorder {
         let recording = Recording::new(
             key.0,
             key.1,
-            template,
+            template.clone(),
             config.recordings_dir(),
             inner.events.clone(),
             inner.clock.clone(),
@@ -227,12 +227,14 @@ impl PublishSink for Recorder {
                 domain: config.callback.domain.clone(),
             }),
         );
+        let upload = crate::uploads::UploadRule::of(&config, &template);
         let recording = recording.with_catalog(
             inner
                 .catalog
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            upload,
         );
         let registry = inner.registry.clone();
         let shutdown = inner.shutdown.clone();

@@ -61,6 +61,8 @@ pub struct IndexRequest {
     pub object: Option<String>,
     pub max_range: chrono::Duration,
     pub tz: chrono_tz::Tz,
+    /// Where the index is uploaded (the stream's template's storage), if anywhere.
+    pub upload: Option<crate::uploads::UploadRule>,
 }
 
 /// Builds, writes and records a custom index.
@@ -123,7 +125,11 @@ pub fn create(
         path: path.display().to_string(),
         source,
     })?;
-    let record = catalog.add_index(&NewIndex {
+    let upload = req
+        .upload
+        .as_ref()
+        .and_then(|u| u.entry(&key, &path, "index", &req.app, &req.stream));
+    let record = catalog.add_index_queued(&NewIndex {
         app: req.app.clone(),
         stream: req.stream.clone(),
         object: key,
@@ -133,7 +139,7 @@ pub fn create(
         width: summary.width,
         height: summary.height,
         created_ms: now.timestamp_millis(),
-    })?;
+    }, upload.as_ref())?;
     Ok(record)
 }
 
@@ -322,6 +328,7 @@ mod tests {
             end: t(end),
             object: None,
             max_range: DEFAULT_MAX_RANGE,
+            upload: None,
             tz: chrono_tz::Tz::UTC,
         }
     }

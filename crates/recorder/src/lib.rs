@@ -20,6 +20,7 @@ pub mod output;
 pub mod rebuild;
 mod recording;
 pub mod recover;
+pub mod uploads;
 
 pub use config::Config;
 pub use hub::{Recorder, Registry, WallClock};

@@ -42,6 +42,7 @@ const SETTLE_MAX_EVENTS: usize = 1024;
 
 pub(crate) struct Recording {
     catalog: Option<Arc<tapedeck_catalog::Catalog>>,
+    upload: Option<crate::uploads::UploadRule>,
     /// Where to ask whether to record (`[callback] on_demand_url`), if anywhere.
     on_demand: Option<crate::on_demand::OnDemand>,
     /// True once the on-demand answer (if any) is in.
@@ -81,6 +82,7 @@ impl Recording {
     ) -> Self {
         Recording {
             catalog: None,
+            upload: None,
             decided: on_demand.is_none(),
             on_demand,
             enabled: true,
@@ -102,9 +104,14 @@ impl Recording {
         }
     }
 
-    /// Records finished files in `catalog` too.
-    pub fn with_catalog(mut self, catalog: Option<Arc<tapedeck_catalog::Catalog>>) -> Self {
+    /// Records finished files in `catalog` too, and queues their uploads by `upload`.
+    pub fn with_catalog(
+        mut self,
+        catalog: Option<Arc<tapedeck_catalog::Catalog>>,
+        upload: Option<crate::uploads::UploadRule>,
+    ) -> Self {
         self.catalog = catalog;
+        self.upload = upload;
         self
     }
 
@@ -496,6 +503,7 @@ impl Recording {
             tz: self.template.tz(),
             catalog: self.catalog.clone(),
             recording: format!("{}/{}/{}", self.app, self.stream, t0.timestamp_millis()),
+            upload: self.upload.clone(),
         };
         let mut formats = self.template.formats.clone();
         formats.sort();

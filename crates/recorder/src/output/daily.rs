@@ -29,15 +29,16 @@ impl DailyIndex {
         }
     }
 
-    /// Adds a finished segment (`segment.uri` is ignored; `segment_key` is used).
+    /// Adds a finished segment (`segment.uri` is ignored; `segment_key` is used). Returns
+    /// the keys of the day files it wrote.
     pub fn add(
         &mut self,
         ctx: &OutputContext,
         segment_key: &str,
         segment: &PlaylistSegment,
-    ) -> Result<(), OutputError> {
+    ) -> Result<Vec<String>, OutputError> {
         let Some(start) = segment.program_date_time else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let names = NameContext {
             app: &ctx.app,
@@ -62,16 +63,18 @@ impl DailyIndex {
         });
         playlist.ended = false;
         write_atomically(&path, playlist.render().as_bytes()).map_err(OutputError::io(&path))?;
-        if let Some(previous) = self.current.replace(key.clone()).filter(|p| *p != key) {
-            let previous = ctx.root.join(previous);
+        let mut written = vec![key.clone()];
+        if let Some(previous_key) = self.current.replace(key.clone()).filter(|p| *p != key) {
+            let previous = ctx.root.join(&previous_key);
             let mut done = load(&previous)?;
             if !done.segments.is_empty() && !done.ended {
                 done.ended = true;
                 write_atomically(&previous, done.render().as_bytes())
                     .map_err(OutputError::io(&previous))?;
+                written.push(previous_key);
             }
         }
-        Ok(())
+        Ok(written)
     }
 }
 

@@ -153,8 +153,9 @@ impl HlsOutput {
             discontinuity: seg.discontinuity,
         });
         pl.extent.end = pl.extent.end.max(seg.extent.end);
+        let mut day_files = Vec::new();
         if let (Some(daily), Some(last)) = (self.daily.as_mut(), pl.playlist.segments.last()) {
-            daily.add(&self.ctx, &seg.key, last)?;
+            day_files = daily.add(&self.ctx, &seg.key, last)?;
         }
         let live_path = self.ctx.root.join(&pl.live_key);
         write_atomically(&part_path(&live_path), pl.playlist.render().as_bytes())
@@ -176,8 +177,17 @@ impl HlsOutput {
                 discontinuity: seg.discontinuity,
             };
             // The files are the truth (a rebuild restores the row); recording goes on.
-            if let Err(e) = catalog.add_segment(&row) {
+            let upload = self.ctx.upload(&row.key, "segment");
+            if let Err(e) = catalog.add_segment_queued(&row, upload.as_ref()) {
                 tracing::warn!("{e}");
+            }
+            // Day files list the segment: queued after it, they go up after it.
+            for key in day_files {
+                if let Some(u) = self.ctx.upload(&key, "playlist") {
+                    if let Err(e) = catalog.enqueue_upload(&u) {
+                        tracing::warn!("{e}");
+                    }
+                }
             }
         }
         let file = FinishedFile {
@@ -235,7 +245,8 @@ impl HlsOutput {
                 end_ms: self.ctx.wall(pl.extent.end).timestamp_millis(),
                 bytes: text.len() as u64,
             };
-            if let Err(e) = catalog.add_file(&row) {
+            let upload = self.ctx.upload(&key, "playlist");
+            if let Err(e) = catalog.add_file_queued(&row, upload.as_ref()) {
                 tracing::warn!("{e}");
             }
         }

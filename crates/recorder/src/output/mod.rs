@@ -64,9 +64,18 @@ pub struct OutputContext {
     pub catalog: Option<std::sync::Arc<tapedeck_catalog::Catalog>>,
     /// The recording's id in the catalog: `app/stream/<t0 in Unix ms>`.
     pub recording: String,
+    /// Where finished files are uploaded, when the template has a storage profile.
+    pub upload: Option<crate::uploads::UploadRule>,
 }
 
 impl OutputContext {
+    /// The upload of the finished file under `key`, when the template uploads.
+    pub(crate) fn upload(&self, key: &str, kind: &str) -> Option<tapedeck_catalog::NewUpload> {
+        self.upload
+            .as_ref()?
+            .entry(key, &self.root.join(key), kind, &self.app, &self.stream)
+    }
+
     /// Wall-clock time of a point on the recording's timeline.
     pub fn wall(&self, t: MediaTime) -> DateTime<Utc> {
         self.t0 + chrono::Duration::microseconds(t.0 * 100 / 9)

@@ -128,7 +128,8 @@ impl<F: FileFormat> SingleFileOutput<F> {
                     end_ms: ctx.wall(extent.end).timestamp_millis(),
                     bytes: finalized.bytes,
                 };
-                if let Err(e) = catalog.add_file(&row) {
+                let upload = ctx.upload(&key, F::FORMAT.extension());
+                if let Err(e) = catalog.add_file_queued(&row, upload.as_ref()) {
                     tracing::warn!("{e}");
                 }
             }

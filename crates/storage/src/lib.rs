@@ -1,0 +1,28 @@
+//! Object storage: S3-compatible profiles (Alibaba OSS, AWS S3, Cloudflare R2, MinIO and
+//! other custom endpoints), credentials in the OS keyring, provider checks with errors a
+//! streamer understands, and the uploader that drains the catalog's durable queue.
+//!
+//! Library code never prints: the uploader reports [`UploadEvent`]s.
+
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod client;
+pub mod credentials;
+pub mod error;
+pub mod profile;
+pub mod queue;
+pub mod retention;
+pub mod throttle;
+pub mod units;
+pub mod upload;
+
+pub use check::{check, CheckReport};
+pub use client::Bucket;
+pub use credentials::{
+    CredentialError, CredentialSource, CredentialStore, Credentials, KeyringStore, MemoryStore,
+};
+pub use error::StorageError;
+pub use profile::{Provider, StorageProfile};
+pub use queue::{UploadEvent, Waker};
+pub use units::{ByteRate, ByteSize, KeepLocal};

@@ -401,13 +401,16 @@ impl Catalog {
         )?)
     }
 
-    /// Whether a file at `path` is already queued or uploaded (folder watch, after a restart).
-    pub fn upload_known(&self, path: &str) -> Result<bool, CatalogError> {
+    /// Whether the file at `path` with this modification time is already queued or
+    /// uploaded (folder watch, after a restart).
+    pub fn upload_known(&self, path: &str, mtime_ms: i64) -> Result<bool, CatalogError> {
         let conn = self.conn();
         Ok(conn
-            .query_row("SELECT 1 FROM uploads WHERE path = ?1 LIMIT 1", [path], |_| {
-                Ok(())
-            })
+            .query_row(
+                "SELECT 1 FROM uploads WHERE path = ?1 AND mtime_ms = ?2 LIMIT 1",
+                params![path, mtime_ms],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }

@@ -6,6 +6,9 @@ mod control;
 mod query;
 mod reload;
 mod serve;
+mod storage;
+mod uploads;
+mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -76,6 +79,48 @@ enum Command {
     Record {
         #[command(subcommand)]
         action: RecordAction,
+    },
+    /// Buckets: list the profiles, store their keys in the OS keyring, check them.
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
+    },
+    /// The upload queue: per file state, size, progress, rate, retries and last error.
+    Uploads {
+        /// Include files already uploaded.
+        #[arg(long)]
+        all: bool,
+        /// At most this many rows, newest first.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// The storage profiles, where their keys come from, and the templates using them.
+    List,
+    /// Store a profile's access key id and secret in the OS keyring (asked without echo).
+    Login {
+        /// The profile's name.
+        name: String,
+        /// The access key id (else asked for).
+        #[arg(long)]
+        access_key_id: Option<String>,
+        /// Read the secret from one line of standard input (scripts) instead of asking.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+    /// Remove a profile's keys from the OS keyring.
+    Logout { name: String },
+    /// List the account's buckets, check the profile's bucket, write and read back a
+    /// probe object; exits non-zero when the profile cannot take uploads.
+    Test {
+        name: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -255,6 +300,23 @@ fn run(cli: Cli) -> Result<()> {
         Command::Config {
             command: ConfigCommand::Check { app, stream },
         } => check(&config, &source, &app, &stream),
+        Command::Storage { command } => match command {
+            StorageCommand::List => storage::list(&config),
+            StorageCommand::Login {
+                name,
+                access_key_id,
+                secret_stdin,
+            } => storage::login(&config, &name, access_key_id, secret_stdin),
+            StorageCommand::Logout { name } => storage::logout(&config, &name),
+            StorageCommand::Test { name, json } => {
+                if storage::test(&config, &name, json)? {
+                    Ok(())
+                } else {
+                    std::process::exit(1)
+                }
+            }
+        },
+        Command::Uploads { all, limit, json } => storage::uploads(&config, all, json, limit),
     }
 }
 

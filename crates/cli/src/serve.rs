@@ -29,7 +29,12 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         warn!("could not recover {}: {}", f.path.display(), f.reason);
     }
     let recorder = Recorder::new(config.clone());
-    recorder.set_catalog(std::sync::Arc::new(crate::query::open(&config)?));
+    let catalog = Arc::new(crate::query::open(&config)?);
+    recorder.set_catalog(catalog.clone());
+    crate::uploads::queue_recovered(&config, &catalog, &report);
+    let uploads_stop = tokio_util::sync::CancellationToken::new();
+    let uploads = crate::uploads::start(&config, catalog.clone(), uploads_stop.clone());
+    let waker = uploads.as_ref().map(|u| u.waker.clone());
     let callbacks_stop = tokio_util::sync::CancellationToken::new();
     let callbacks = tapedeck_recorder::callback::spawn(
         recorder.clone(),
@@ -111,16 +116,24 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         )));
     }
 
+    let watches = crate::watch::spawn(&config, catalog.clone(), waker.clone(), shutdown.clone());
+
     let mut events = recorder.subscribe();
     let event_log = tokio::spawn(async move {
         while let Ok(ev) = events.recv().await {
-            if let RecorderEvent::WriteFailed {
-                app,
-                stream,
-                detail,
-            } = &ev
-            {
-                warn!("{app}/{stream}: {detail}");
+            match &ev {
+                RecorderEvent::WriteFailed {
+                    app,
+                    stream,
+                    detail,
+                } => warn!("{app}/{stream}: {detail}"),
+                // Its upload was queued with its catalog row: start it now.
+                RecorderEvent::FileFinished(_) => {
+                    if let Some(w) = &waker {
+                        w.wake();
+                    }
+                }
+                _ => {}
             }
         }
     });
@@ -140,6 +153,17 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
     }
     for p in pulls {
         let _ = p.await;
+    }
+    for w in watches {
+        let _ = w.await;
+    }
+    if let Some(u) = &uploads {
+        crate::uploads::drain(&catalog, &u.waker).await;
+    }
+    // Uploads in flight stop here; each resumes from the catalog at the next start.
+    uploads_stop.cancel();
+    if let Some(u) = uploads {
+        u.stop().await;
     }
     event_log.abort();
     info!("stopped");

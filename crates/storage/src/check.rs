@@ -54,7 +54,13 @@ pub async fn check(bucket: &Bucket) -> CheckReport {
     };
     let bucket_found = match bucket.client.head_bucket().bucket(&p.bucket).send().await {
         Ok(_) => Ok(()),
-        Err(e) => Err(explain(&e, cx("use the bucket", ""))),
+        // HEAD answers carry no body: a bare 403 after a refused key is the key.
+        Err(e) => match (explain(&e, cx("use the bucket", "")), &buckets) {
+            (StorageError::Denied { .. }, Err(wrong @ StorageError::WrongKey { .. })) => {
+                Err(wrong.clone())
+            }
+            (other, _) => Err(other),
+        },
     };
     let write_read = if bucket_found.is_ok() {
         probe(bucket, &probe_key, cx("write objects", "probe")).await

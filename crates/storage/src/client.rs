@@ -35,9 +35,7 @@ impl Bucket {
 
     /// The endpoint as people see it in messages.
     pub fn endpoint_label(&self) -> String {
-        let e = self.profile.endpoint();
-        e.url
-            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", e.region))
+        self.profile.endpoint_label()
     }
 }
 

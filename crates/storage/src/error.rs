@@ -20,7 +20,7 @@ pub enum StorageError {
     },
     #[error("bucket {bucket:?} does not exist at {endpoint}: create it in the provider's console, or correct `bucket` in the profile")]
     NoBucket { bucket: String, endpoint: String },
-    #[error("the key of storage profile {profile:?} has no permission to {action} in bucket {bucket:?}: give it read and write permission on the bucket")]
+    #[error("the key of storage profile {profile:?} is not allowed to {action} (bucket {bucket:?}): give it read and write permission on the bucket")]
     Denied {
         profile: String,
         bucket: String,
@@ -84,7 +84,7 @@ where
     let endpoint = cx.endpoint.to_string();
     match err {
         SdkError::DispatchFailure(d) => {
-            let detail = chain(err);
+            let detail = innermost(err);
             if looks_like_tls(&detail) {
                 StorageError::Tls { endpoint, detail }
             } else if d.is_timeout() || d.is_io() {
@@ -125,6 +125,16 @@ where
             detail: chain(err),
         },
     }
+}
+
+/// The deepest cause: "Connection refused (os error 111)" rather than five layers of
+/// client wrapping.
+fn innermost(err: &dyn std::error::Error) -> String {
+    let mut last = err;
+    while let Some(s) = last.source() {
+        last = s;
+    }
+    last.to_string()
 }
 
 /// The error's message with its causes, as one line.

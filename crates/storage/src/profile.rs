@@ -150,6 +150,13 @@ impl StorageProfile {
         }
     }
 
+    /// The endpoint as people see it in messages.
+    pub fn endpoint_label(&self) -> String {
+        let e = self.endpoint();
+        e.url
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", e.region))
+    }
+
     /// The bucket key of a file whose local key (path under the recordings folder) is `key`.
     pub fn object_key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)

@@ -1,0 +1,229 @@
+//! `tapedeck storage list|login|logout|test` and `tapedeck uploads`.
+
+use std::io::{BufRead, Write};
+
+use anyhow::{bail, Context, Result};
+use tapedeck_catalog::{Upload, UploadState};
+use tapedeck_recorder::Config;
+use tapedeck_storage::credentials::{lookup, process_env};
+use tapedeck_storage::{Bucket, CredentialStore, Credentials, KeyringStore, StorageProfile};
+
+fn profile<'c>(config: &'c Config, name: &str) -> Result<&'c StorageProfile> {
+    match config.storage.iter().find(|s| s.name == name) {
+        Some(p) => Ok(p),
+        None if config.storage.is_empty() => bail!(
+            "there is no storage profile {name:?}: the configuration has no [[storage]] table"
+        ),
+        None => bail!(
+            "there is no storage profile {name:?}; the configuration has {}",
+            config
+                .storage
+                .iter()
+                .map(|s| format!("{:?}", s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+pub fn list(config: &Config) -> Result<()> {
+    if config.storage.is_empty() {
+        println!("no storage profiles: every template writes to the local folder only");
+        return Ok(());
+    }
+    let store = KeyringStore;
+    for p in &config.storage {
+        let keys = match lookup(&store, &p.name, process_env) {
+            Ok((c, source)) => format!("key {} from the {source:?}", c.access_key_id).to_lowercase(),
+            Err(_) => "no credentials (tapedeck storage login)".into(),
+        };
+        let used: Vec<String> = config
+            .template
+            .iter()
+            .filter(|t| t.storage == p.name)
+            .map(|t| format!("{}/{}", t.app, t.stream))
+            .collect();
+        println!(
+            "{}: {} {} bucket {:?}{} - {keys}; templates: {}",
+            p.name,
+            p.provider.label(),
+            p.endpoint_label(),
+            p.bucket,
+            if p.prefix.is_empty() {
+                String::new()
+            } else {
+                format!(" prefix {:?}", p.prefix)
+            },
+            if used.is_empty() {
+                "none".into()
+            } else {
+                used.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Asks for the keys (the secret without echo) and stores them in the OS keyring.
+pub fn login(
+    config: &Config,
+    name: &str,
+    access_key_id: Option<String>,
+    secret_stdin: bool,
+) -> Result<()> {
+    let p = profile(config, name)?;
+    let id = match access_key_id {
+        Some(id) => id,
+        None => {
+            eprint!("Access key id for {} ({}): ", p.name, p.provider.label());
+            std::io::stderr().flush().ok();
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the access key id")?;
+            line.trim().to_string()
+        }
+    };
+    let secret = if secret_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the secret from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        rpassword::prompt_password("Secret access key (not shown): ")
+            .context("reading the secret access key")?
+    };
+    if id.is_empty() || secret.is_empty() {
+        bail!("the access key id and the secret must not be empty");
+    }
+    KeyringStore
+        .set(
+            name,
+            &Credentials {
+                access_key_id: id,
+                secret_access_key: secret,
+            },
+        )
+        .map_err(|why| anyhow::anyhow!("the OS keyring could not store the keys ({why}); on a headless server set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for `tapedeck serve` instead"))?;
+    println!("stored the keys of {name:?} in the OS keyring (service \"tapedeck\"); check them with `tapedeck storage test {name}`");
+    Ok(())
+}
+
+pub fn logout(config: &Config, name: &str) -> Result<()> {
+    profile(config, name)?;
+    KeyringStore
+        .delete(name)
+        .map_err(|why| anyhow::anyhow!("the OS keyring could not remove the keys: {why}"))?;
+    println!("removed the keys of {name:?} from the OS keyring");
+    Ok(())
+}
+
+pub fn test(config: &Config, name: &str, json: bool) -> Result<bool> {
+    let p = profile(config, name)?;
+    let (credentials, source) = lookup(&KeyringStore, name, process_env)?;
+    let bucket = Bucket::new(p, &credentials);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let report = runtime.block_on(tapedeck_storage::check(&bucket));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(report.ok());
+    }
+    println!(
+        "storage profile {:?}: {} at {}, key {} from the {}",
+        p.name,
+        p.provider.label(),
+        report.endpoint,
+        credentials.access_key_id,
+        match source {
+            tapedeck_storage::CredentialSource::Keyring => "OS keyring",
+            tapedeck_storage::CredentialSource::Environment => "environment",
+        }
+    );
+    match &report.buckets {
+        Ok(b) if b.is_empty() => println!("  buckets of the account: none listed"),
+        Ok(b) => println!("  buckets of the account: {}", b.join(", ")),
+        Err(e) => println!("  buckets of the account: not listed ({e})"),
+    }
+    match &report.bucket_found {
+        Ok(()) => println!("  OK   bucket {:?} is there", p.bucket),
+        Err(e) => println!("  FAIL {e}"),
+    }
+    match &report.write_read {
+        Ok(key) => println!("  OK   wrote and read back {key}"),
+        Err(e) if report.bucket_found.is_ok() => println!("  FAIL {e}"),
+        Err(_) => {}
+    }
+    if report.ok() {
+        println!("ready: recordings of the templates with storage = {name:?} will upload here");
+    }
+    Ok(report.ok())
+}
+
+fn state(u: &Upload) -> String {
+    match u.state {
+        UploadState::Done => "done".into(),
+        UploadState::Lost => "lost".into(),
+        UploadState::Queued if u.rate_bps > 0 => "sending".into(),
+        UploadState::Queued if u.attempts > 0 => format!("retry {}", u.attempts),
+        UploadState::Queued => "waiting".into(),
+    }
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1e6)
+}
+
+pub fn uploads(config: &Config, all: bool, json: bool, limit: usize) -> Result<()> {
+    let catalog = crate::query::open(config)?;
+    let rows = catalog.uploads(all, limit)?;
+    let counts = catalog.upload_counts()?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "counts": counts,
+                "uploads": rows,
+            }))?
+        );
+        return Ok(());
+    }
+    println!(
+        "{} waiting ({} MB, {} retrying), {} done, {} lost",
+        counts.queued,
+        mb(counts.queued_bytes),
+        counts.failing,
+        counts.done,
+        counts.lost
+    );
+    if rows.is_empty() {
+        return Ok(());
+    }
+    println!(
+        "{:<9} {:<9} {:>9} {:>6} {:>9} {:>5}  key / last error",
+        "state", "profile", "MB", "sent", "Mbit/s", "tries"
+    );
+    for u in rows {
+        let sent = if u.bytes == 0 {
+            100
+        } else {
+            (u.sent_bytes.min(u.bytes) * 100 / u.bytes) as u32
+        };
+        println!(
+            "{:<9} {:<9} {:>9} {:>5}% {:>9.1} {:>5}  {}",
+            state(&u),
+            u.profile,
+            mb(u.bytes),
+            sent,
+            u.rate_bps as f64 * 8.0 / 1e6,
+            u.attempts,
+            u.key
+        );
+        if let (Some(e), UploadState::Queued | UploadState::Lost) = (&u.last_error, u.state) {
+            println!("{:<47}  {e}", "");
+        }
+    }
+    Ok(())
+}

@@ -109,16 +109,28 @@ where
                 cx,
             )
         }
+        // An answer the SDK could not read: say what it said and what the answer was.
         SdkError::ResponseError(r) => {
             let raw = r.raw();
-            classify(
+            let body = raw.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            match classify(
                 raw.status().as_u16(),
                 None,
                 None,
                 raw.headers().get("x-amz-bucket-region"),
-                raw.body().bytes(),
+                None,
                 cx,
-            )
+            ) {
+                StorageError::Other { .. } => StorageError::Other {
+                    endpoint,
+                    detail: format!(
+                        "an answer that could not be read ({}): {}",
+                        chain(err),
+                        body.trim().chars().take(600).collect::<String>()
+                    ),
+                },
+                other => other,
+            }
         }
         _ => StorageError::Other {
             endpoint,
@@ -249,6 +261,10 @@ fn classify(
         _ => StorageError::Other {
             endpoint: cx.endpoint.into(),
             detail: match (code.is_empty(), message.is_empty()) {
+                (true, _) if !body.trim().is_empty() => {
+                    let text: String = body.trim().chars().take(300).collect();
+                    format!("HTTP {status}: {text}")
+                }
                 (true, _) => format!("HTTP {status}"),
                 (false, true) => format!("HTTP {status} {code}"),
                 (false, false) => format!("HTTP {status} {code}: {message}"),
@@ -299,7 +315,7 @@ mod tests {
         let e = classify(403, Some("RequestTimeTooSkewed"), None, None, None, cx());
         assert!(e.to_string().contains("clock"), "{e}");
         let e = classify(403, Some("AccessDenied"), Some("Access Denied"), None, None, cx());
-        assert!(e.to_string().contains("no permission to list its objects"), "{e}");
+        assert!(e.to_string().contains("not allowed to list its objects"), "{e}");
         let e = classify(503, Some("SlowDown"), None, None, None, cx());
         assert!(matches!(e, StorageError::ServerBusy { .. }));
     }

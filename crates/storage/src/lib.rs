@@ -26,3 +26,5 @@ pub use error::StorageError;
 pub use profile::{Provider, StorageProfile};
 pub use queue::{UploadEvent, Waker};
 pub use units::{ByteRate, ByteSize, KeepLocal};
+/// The SDK, for callers that need more than the queue (tests, the app's bucket browser).
+pub use aws_sdk_s3;

@@ -24,7 +24,13 @@ pub(crate) async fn run(
             let _ = events.send(e);
         }
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => {
+                // Uploads confirmed during the shutdown's grace period count too.
+                for e in sweep(&catalog, now_ms()) {
+                    let _ = events.send(e);
+                }
+                return;
+            }
             _ = waker.woken() => {}
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }

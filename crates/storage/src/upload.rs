@@ -293,15 +293,21 @@ impl Job<'_> {
             .await;
         if let Err(e) = completed {
             let err = explain(&e, cx);
+            // The object may be complete even so: an earlier attempt whose answer was lost
+            // (the bucket no longer knows the upload), or an answer the SDK refuses to read
+            // (moto names its root element CompleteMultipartUploadResponse). The object's
+            // ETag, derived from the parts' ETags, decides.
+            let expected = multipart_etag(done.values().map(|p| p.etag.as_str()));
+            if self.head_etag(&key, cx).await?.is_some_and(|(etag, n)| {
+                n == size && expected.as_deref().is_none_or(|x| x == etag.trim_matches('"'))
+            }) {
+                return Ok(Sent {
+                    bytes: size,
+                    resumed_parts,
+                    parts: count as u32,
+                });
+            }
             if let StorageError::UploadGone { .. } = err {
-                // Completed by an attempt whose answer was lost? The size check decides.
-                if self.head_size(&key, cx).await? == Some(size) {
-                    return Ok(Sent {
-                        bytes: size,
-                        resumed_parts,
-                        parts: count as u32,
-                    });
-                }
                 self.catalog
                     .set_multipart(row.id, row.generation, None, part_size, size, mtime)
                     .map_err(catalog_err)?;
@@ -316,6 +322,15 @@ impl Job<'_> {
     }
 
     async fn head_size(&self, key: &str, cx: Context<'_>) -> Result<Option<u64>, Failure> {
+        Ok(self.head_etag(key, cx).await?.map(|(_, n)| n))
+    }
+
+    /// The object's ETag and size, if it exists.
+    async fn head_etag(
+        &self,
+        key: &str,
+        cx: Context<'_>,
+    ) -> Result<Option<(String, u64)>, Failure> {
         match self
             .bucket
             .client
@@ -325,7 +340,9 @@ impl Job<'_> {
             .send()
             .await
         {
-            Ok(out) => Ok(out.content_length().map(|n| n as u64)),
+            Ok(out) => Ok(out.content_length().map(|n| {
+                (out.e_tag().unwrap_or_default().to_string(), n as u64)
+            })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(Failure::Storage(explain(&e, cx))),
         }
@@ -428,6 +445,26 @@ fn read_failure(path: &str, e: std::io::Error) -> Failure {
     }
 }
 
+/// The ETag S3 gives a multipart object: the MD5 of the parts' binary MD5s, a dash and the
+/// part count. `None` when a part's ETag is not a plain MD5 (some providers differ).
+pub fn multipart_etag<'a>(part_etags: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut all = Vec::new();
+    let mut n = 0;
+    for etag in part_etags {
+        let hex = etag.trim_matches('"');
+        if hex.len() != 32 {
+            return None;
+        }
+        for i in (0..32).step_by(2) {
+            all.push(u8::from_str_radix(&hex[i..i + 2], 16).ok()?);
+        }
+        n += 1;
+    }
+    let digest = md5::Md5::digest(&all);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("{hex}-{n}"))
+}
+
 /// A file's modification time in Unix milliseconds (0 when the system does not say).
 pub fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
@@ -435,4 +472,33 @@ pub fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_md5_is_base64_of_the_digest() {
+        // RFC 1864's example digest of "" is 1B2M2Y8AsgTpgAmY7PhCfg==.
+        assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+    }
+
+    #[test]
+    fn multipart_etag_matches_s3s() {
+        // Two parts whose ETags are the MD5s of "a" and "b": S3's object ETag is
+        // md5(md5("a") || md5("b")) + "-2".
+        let a = "\"0cc175b9c0f1b6a831c399e269772661\"";
+        let b = "92eb5ffee6ae2fec3ad71c777531578f";
+        let etag = multipart_etag([a, b].into_iter()).unwrap();
+        let mut both = Vec::new();
+        both.extend_from_slice(&md5::Md5::digest(b"a"));
+        both.extend_from_slice(&md5::Md5::digest(b"b"));
+        let expected: String = md5::Md5::digest(&both)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(etag, format!("{expected}-2"));
+        assert_eq!(multipart_etag(["not-an-md5"].into_iter()), None);
+    }
 }

@@ -9,6 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The keys every test S3 server accepts.
+pub mod s3_keys {
+    pub const ACCESS_KEY: &str = "TAPEDECKTESTKEY";
+    pub const SECRET_KEY: &str = "tapedeck-test-secret-0123456789";
+}
+
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
@@ -284,13 +290,26 @@ impl Server {
             toml(port)
         );
         std::fs::write(&config, text).expect("writing the config");
-        let log = dir.join("tapedeck.log");
+        Server::spawn(config, port, data, dir.join("tapedeck.log"))
+    }
+
+    /// Starts `tapedeck serve` on an existing config (a restart), appending to `log`.
+    pub fn spawn(config: PathBuf, port: u16, data: PathBuf, log: PathBuf) -> Server {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_tapedeck"))
             .args(["serve", "--config"])
             .arg(&config)
             .env("TAPEDECK_LOG", "debug")
+            // The keys of the test S3 servers (tests/common/s3.rs); the OS keyring is not
+            // used in CI (no Secret Service), so the environment is where serve finds them.
+            .env("AWS_ACCESS_KEY_ID", s3_keys::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", s3_keys::SECRET_KEY)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
+            .stderr(log_file)
             .spawn()
             .expect("starting tapedeck");
         let deadline = Instant::now() + Duration::from_secs(20);

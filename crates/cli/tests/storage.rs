@@ -1,0 +1,357 @@
+//! Uploads to real S3 servers on 127.0.0.1 (s3s-fs, which checks signatures, and moto):
+//! a live recording arrives under the local keys, a multipart upload survives kill -9, a
+//! minute-long outage loses nothing, retention deletes only confirmed files, and provider
+//! errors read as sentences.
+
+mod common;
+#[path = "common/s3.rs"]
+mod s3;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use s3::{local_files, Kind, S3Server};
+use tapedeck_catalog::{Catalog, Upload, UploadState};
+
+const BUCKET: &str = "recordings";
+
+fn catalog(server_data: &Path) -> Catalog {
+    Catalog::open(&server_data.join("state").join("catalog.sqlite3")).expect("catalog")
+}
+
+fn uploads(server_data: &Path) -> Vec<Upload> {
+    catalog(server_data).uploads(true, 10_000).expect("uploads")
+}
+
+fn all_done(server_data: &Path, profile: &str) -> bool {
+    let rows: Vec<Upload> = uploads(server_data)
+        .into_iter()
+        .filter(|u| u.profile == profile)
+        .collect();
+    !rows.is_empty() && rows.iter().all(|u| u.state == UploadState::Done)
+}
+
+/// The bucket's objects minus the `storage test` probe, and the local files with the
+/// prefix: they must be the same keys with the same sizes.
+fn assert_mirrored(s3: &S3Server, local_root: &Path, prefix: &str, log: &str) {
+    let remote: Vec<(String, u64)> = s3
+        .list(BUCKET)
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with(".tapedeck-probe"))
+        .collect();
+    let local: Vec<(String, u64)> = local_files(local_root)
+        .into_iter()
+        .map(|(k, n)| (format!("{prefix}{k}"), n))
+        .collect();
+    assert_eq!(remote, local, "bucket vs local folder; log:\n{log}");
+}
+
+fn live_recording_arrives(kind: Kind) {
+    let dir = TempDir::new(&format!("upload-live-{kind:?}"));
+    let s3 = S3Server::start(kind, dir.path(), BUCKET);
+    let input = make_input(dir.path(), 7);
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "{}\n[[template]]\nstorage = \"studio\"\nformats = [\"m3u8\", \"mp4\", \"flv\"]\n[template.m3u8]\nslice_duration = \"2s\"\n",
+            s3.profile_toml("studio", BUCKET, "prefix = \"studio/\"")
+        ),
+    );
+    push(&input, &server.url("live", "cam1"));
+    let recordings = server.recordings();
+    let data = server.data.clone();
+    // Ctrl-C finalizes the mp4 and flv and lets the queue drain.
+    let log = server.stop();
+    let local = local_files(&recordings);
+    for ext in [".ts", ".m3u8", ".mp4", ".flv"] {
+        assert!(
+            local.iter().any(|(k, _)| k.ends_with(ext)),
+            "no {ext} recorded: {local:?}"
+        );
+    }
+    assert_mirrored(&s3, &recordings, "studio/", &log);
+    for (key, _) in local
+        .iter()
+        .filter(|(k, _)| k.ends_with(".mp4") || k.ends_with("_0.ts") || k.ends_with(".flv"))
+    {
+        assert_eq!(
+            s3.get(BUCKET, &format!("studio/{key}")),
+            std::fs::read(recordings.join(key)).unwrap(),
+            "{key} differs in the bucket"
+        );
+    }
+    assert!(all_done(&data, "studio"));
+}
+
+#[test]
+fn live_recording_arrives_in_s3s_fs_under_its_local_keys() {
+    live_recording_arrives(Kind::S3sFs);
+}
+
+#[test]
+fn live_recording_arrives_in_moto_under_its_local_keys() {
+    live_recording_arrives(Kind::Moto);
+}
+
+/// Pseudo-random bytes (no compression or dedup can hide a wrong part).
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn multipart_resumes_after_kill9(kind: Kind) {
+    let dir = TempDir::new(&format!("upload-kill9-{kind:?}"));
+    let s3 = S3Server::start(kind, dir.path(), BUCKET);
+    let obs = dir.path().join("obs");
+    std::fs::create_dir_all(&obs).unwrap();
+    // 8 parts of 5 MiB at 4 MB/s: about 10 s, so the kill lands in the middle.
+    let original = noise(40 << 20);
+    let file = obs.join("2026-11-24 20-15-00.mkv");
+    std::fs::write(&file, &original).unwrap();
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "{}\n[[template]]\napp = \"obs\"\nstream = \"desk\"\nstorage = \"studio\"\n[[watch]]\npath = {:?}\napp = \"obs\"\nstream = \"desk\"\nsettle = \"1s\"\n",
+            s3.profile_toml(
+                "studio",
+                BUCKET,
+                "part_size = \"5MiB\"\nmultipart_threshold = \"5MiB\"\nparts_in_flight = 2\nmax_upload_rate = \"4MB/s\""
+            ),
+            obs.to_str().unwrap()
+        ),
+    );
+    let data = server.data.clone();
+    let (config, port, log) = (server.config.clone(), server.port, server.log.clone());
+    let sent_parts = wait_for(60, "two parts acknowledged", || {
+        let c = catalog(&data);
+        let row = c.uploads(true, 10).ok()?.into_iter().next()?;
+        let parts = c.upload_parts(row.id).ok()?;
+        (parts.len() >= 2).then_some(parts.len())
+    });
+    server.kill9();
+    assert!(sent_parts < 8, "the upload finished before the kill");
+
+    let server = Server::spawn(config, port, data.clone(), log);
+    wait_for(90, "the upload to complete after the restart", || {
+        all_done(&data, "studio").then_some(())
+    });
+    let log = server.stop();
+    let rows = uploads(&data);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let key = &rows[0].key;
+    assert!(
+        key.starts_with("record/obs/desk/") && key.ends_with(".mkv"),
+        "{key}"
+    );
+    assert!(
+        log.contains("resumed after"),
+        "the restart did not resume the multipart upload:\n{log}"
+    );
+    let stored = s3.get(BUCKET, key);
+    assert!(stored == original, "the object differs from the file ({} bytes vs {})", stored.len(), original.len());
+    // The watched file entered the catalog like Tapedeck's own.
+    let spans = catalog(&data).spans("obs", "desk", 0, i64::MAX).unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].objects, vec![key.clone()]);
+    // Nothing else was uploaded, and the file is still there (keep_local = "forever").
+    assert!(file.exists());
+}
+
+#[test]
+fn multipart_upload_resumes_after_kill9_in_s3s_fs() {
+    multipart_resumes_after_kill9(Kind::S3sFs);
+}
+
+#[test]
+fn multipart_upload_resumes_after_kill9_in_moto() {
+    multipart_resumes_after_kill9(Kind::Moto);
+}
+
+#[test]
+fn a_minute_without_the_bucket_loses_nothing() {
+    let dir = TempDir::new("upload-outage");
+    let mut s3 = S3Server::start(Kind::S3sFs, dir.path(), BUCKET);
+    let input = make_input(dir.path(), 80);
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "{}\n[[template]]\nstorage = \"studio\"\nformats = [\"m3u8\", \"mp4\"]\n[template.m3u8]\nslice_duration = \"2s\"\n",
+            s3.profile_toml("studio", BUCKET, "")
+        ),
+    );
+    let url = server.url("live", "cam1");
+    let pusher = std::thread::spawn(move || push(&input, &url));
+    let data = server.data.clone();
+    wait_for(30, "the first uploads", || {
+        uploads(&data)
+            .iter()
+            .any(|u| u.state == UploadState::Done)
+            .then_some(())
+    });
+    s3.stop();
+    std::thread::sleep(std::time::Duration::from_secs(60));
+    let waiting = uploads(&data)
+        .iter()
+        .filter(|u| u.state == UploadState::Queued)
+        .count();
+    assert!(waiting >= 10, "the outage built no backlog ({waiting} waiting)");
+    s3.restart();
+    pusher.join().unwrap();
+    // Let the recording finish (Ctrl-C) only once the backlog has drained: no file may
+    // depend on the shutdown's short grace period.
+    wait_for(90, "the backlog to drain", || {
+        uploads(&data)
+            .iter()
+            .filter(|u| u.kind == "segment")
+            .all(|u| u.state == UploadState::Done)
+            .then_some(())
+    });
+    let recordings = server.recordings();
+    let log = server.stop();
+    assert!(
+        log.contains("reachable again"),
+        "no recovery was logged:\n{log}"
+    );
+    assert_mirrored(&s3, &recordings, "", &log);
+    // Exactly once: every file has one row, confirmed, and was queued once (generation 1);
+    // only the daily index is rewritten (and so queued again) after each segment.
+    for u in uploads(&data) {
+        assert_eq!(u.state, UploadState::Done, "{u:?}");
+        if u.kind == "segment" {
+            assert_eq!(u.generation, 1, "{u:?}");
+        }
+    }
+}
+
+#[test]
+fn retention_deletes_only_confirmed_uploads() {
+    let dir = TempDir::new("upload-retention");
+    let s3 = S3Server::start(Kind::S3sFs, dir.path(), BUCKET);
+    let input = make_input(dir.path(), 5);
+    // "down" points at a port nobody listens on: its files can never be confirmed.
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "{}\n[[storage]]\nname = \"down\"\nprovider = \"custom\"\nendpoint = \"{down}\"\nbucket = \"{BUCKET}\"\n
+[[template]]\napp = \"live\"\nstream = \"up\"\nstorage = \"up\"\nkeep_local = \"until_uploaded\"\nformats = [\"m3u8\", \"mp4\"]\n[template.m3u8]\nslice_duration = \"2s\"\n
+[[template]]\napp = \"live\"\nstream = \"down\"\nstorage = \"down\"\nkeep_local = \"until_uploaded\"\nformats = [\"m3u8\", \"mp4\"]\n[template.m3u8]\nslice_duration = \"2s\"\n",
+            s3.profile_toml("up", BUCKET, "")
+        ),
+    );
+    let (a, b) = (server.url("live", "up"), server.url("live", "down"));
+    let input2 = input.clone();
+    let t = std::thread::spawn(move || push(&input2, &b));
+    push(&input, &a);
+    t.join().unwrap();
+    let recordings = server.recordings();
+    let log = server.stop();
+    let data = recordings.parent().unwrap().to_path_buf();
+    let up = recordings.join("record/live/up");
+    let down_dir = recordings.join("record/live/down");
+    let local_up = local_files(&up);
+    let local_down = local_files(&down_dir);
+    // Confirmed media is gone locally and in the bucket; playlists stay.
+    assert!(
+        local_up.iter().all(|(k, _)| k.ends_with(".m3u8")),
+        "confirmed files kept: {local_up:?}\n{log}"
+    );
+    let remote = s3.list(BUCKET);
+    assert!(remote.iter().any(|(k, _)| k.starts_with("record/live/up/") && k.ends_with(".ts")));
+    assert!(remote.iter().any(|(k, _)| k.starts_with("record/live/up/") && k.ends_with(".mp4")));
+    // Unconfirmed media all stays.
+    assert!(local_down.iter().filter(|(k, _)| k.ends_with(".ts")).count() >= 2, "{local_down:?}");
+    assert!(local_down.iter().any(|(k, _)| k.ends_with(".mp4")), "{local_down:?}");
+    let rows = uploads(&data);
+    for u in &rows {
+        match u.profile.as_str() {
+            "up" if u.kind != "playlist" => assert!(u.local_deleted_ms.is_some(), "{u:?}"),
+            "down" => {
+                assert_eq!(u.state, UploadState::Queued, "{u:?}");
+                assert!(u.local_deleted_ms.is_none(), "{u:?}");
+            }
+            _ => {}
+        }
+    }
+    // The unreachable bucket was tried (one probe at a time) and said why.
+    assert!(
+        rows.iter().any(|u| u.profile == "down"
+            && u.last_error.as_deref().unwrap_or("").contains("cannot reach")),
+        "{rows:?}"
+    );
+}
+
+fn storage_test(config: &Path, secret: &str) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tapedeck"))
+        .args(["storage", "test", "studio", "--config"])
+        .arg(config)
+        .env("AWS_ACCESS_KEY_ID", s3_keys::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .expect("running tapedeck storage test");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn storage_test_names_what_is_wrong() {
+    let dir = TempDir::new("storage-test");
+    let s3 = S3Server::start(Kind::S3sFs, dir.path(), BUCKET);
+    let write = |name: &str, profile: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, profile).unwrap();
+        path
+    };
+    let good = write("good.toml", s3.profile_toml("studio", BUCKET, "prefix = \"p/\""));
+    let (ok, out) = storage_test(&good, s3_keys::SECRET_KEY);
+    assert!(ok, "{out}");
+    assert!(out.contains("buckets of the account: recordings"), "{out}");
+    assert!(out.contains("wrote and read back p/.tapedeck-probe"), "{out}");
+
+    let (ok, out) = storage_test(&good, "not-the-secret");
+    assert!(!ok);
+    assert!(
+        out.contains("the access key was refused")
+            && out.contains("tapedeck storage login studio"),
+        "{out}"
+    );
+    assert!(!out.contains("not-the-secret"), "the secret leaked: {out}");
+
+    let missing = write("missing.toml", s3.profile_toml("studio", "no-such-bucket", ""));
+    let (ok, out) = storage_test(&missing, s3_keys::SECRET_KEY);
+    assert!(!ok);
+    assert!(
+        out.contains("bucket \"no-such-bucket\" does not exist"),
+        "{out}"
+    );
+
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let unreachable = write(
+        "unreachable.toml",
+        format!("[[storage]]\nname = \"studio\"\nprovider = \"custom\"\nendpoint = \"{closed}\"\nbucket = \"{BUCKET}\"\n"),
+    );
+    let (ok, out) = storage_test(&unreachable, s3_keys::SECRET_KEY);
+    assert!(!ok);
+    assert!(out.contains(&format!("cannot reach {closed}")), "{out}");
+
+    // moto: a missing bucket reads the same.
+    let moto = S3Server::start(Kind::Moto, dir.path(), BUCKET);
+    let moto_missing = write("moto.toml", moto.profile_toml("studio", "no-such-bucket", ""));
+    let (ok, out) = storage_test(&moto_missing, s3_keys::SECRET_KEY);
+    assert!(!ok);
+    assert!(out.contains("does not exist"), "{out}");
+}

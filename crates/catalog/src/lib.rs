@@ -223,7 +223,11 @@ impl Catalog {
     }
 
     /// Adds a finished file and, in the same transaction, queues its upload.
-    pub fn add_file_queued(&self, f: &File, upload: Option<&NewUpload>) -> Result<(), CatalogError> {
+    pub fn add_file_queued(
+        &self,
+        f: &File,
+        upload: Option<&NewUpload>,
+    ) -> Result<(), CatalogError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let rec =

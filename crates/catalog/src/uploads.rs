@@ -278,11 +278,9 @@ impl Catalog {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let current: Option<i64> = tx
-            .query_row(
-                "SELECT generation FROM uploads WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT generation FROM uploads WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()?;
         if current != Some(generation) {
             return Ok(false);
@@ -305,12 +303,7 @@ impl Catalog {
 
     /// The bucket confirmed generation `generation`. False when the file was queued again
     /// meanwhile: it stays queued and goes up once more.
-    pub fn upload_done(
-        &self,
-        id: i64,
-        generation: i64,
-        now_ms: i64,
-    ) -> Result<bool, CatalogError> {
+    pub fn upload_done(&self, id: i64, generation: i64, now_ms: i64) -> Result<bool, CatalogError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let n = tx.execute(
@@ -398,6 +391,16 @@ impl Catalog {
                     failing: r.get::<_, i64>(4)? as u64,
                 })
             },
+        )?)
+    }
+
+    /// Files of `profile` still queued, and their bytes.
+    pub fn queued(&self, profile: &str) -> Result<(u64, u64), CatalogError> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT count(*), coalesce(sum(bytes), 0) FROM uploads WHERE profile = ?1 AND state = 'queued'",
+            [profile],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
         )?)
     }
 

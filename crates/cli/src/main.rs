@@ -115,6 +115,18 @@ enum StorageCommand {
     },
     /// Remove a profile's keys from the OS keyring.
     Logout { name: String },
+    /// Upload files or folders now, through the same durable queue as recordings (files
+    /// made before a profile existed, a backfill): each file goes under --key-prefix plus
+    /// its path relative to the folder given. Waits until the bucket confirmed them all.
+    Upload {
+        name: String,
+        /// Files or folders (folders are walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Prepended to each key (after the profile's own prefix), like "backfill/".
+        #[arg(long, default_value = "")]
+        key_prefix: String,
+    },
     /// List the account's buckets, check the profile's bucket, write and read back a
     /// probe object; exits non-zero when the profile cannot take uploads.
     Test {
@@ -308,6 +320,11 @@ fn run(cli: Cli) -> Result<()> {
                 secret_stdin,
             } => storage::login(&config, &name, access_key_id, secret_stdin),
             StorageCommand::Logout { name } => storage::logout(&config, &name),
+            StorageCommand::Upload {
+                name,
+                paths,
+                key_prefix,
+            } => storage::upload(&config, &name, &paths, &key_prefix),
             StorageCommand::Test { name, json } => {
                 if storage::test(&config, &name, json)? {
                     Ok(())

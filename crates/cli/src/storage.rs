@@ -3,7 +3,9 @@
 use std::io::{BufRead, Write};
 
 use anyhow::{bail, Context, Result};
-use tapedeck_catalog::{Upload, UploadState};
+use std::path::{Path, PathBuf};
+
+use tapedeck_catalog::{NewUpload, Upload, UploadState};
 use tapedeck_recorder::Config;
 use tapedeck_storage::credentials::{lookup, process_env};
 use tapedeck_storage::{Bucket, CredentialStore, Credentials, KeyringStore, StorageProfile};
@@ -34,7 +36,9 @@ pub fn list(config: &Config) -> Result<()> {
     let store = KeyringStore;
     for p in &config.storage {
         let keys = match lookup(&store, &p.name, process_env) {
-            Ok((c, source)) => format!("key {} from the {source:?}", c.access_key_id).to_lowercase(),
+            Ok((c, source)) => {
+                format!("key {} from the {source:?}", c.access_key_id).to_lowercase()
+            }
             Err(_) => "no credentials (tapedeck storage login)".into(),
         };
         let used: Vec<String> = config
@@ -226,4 +230,118 @@ pub fn uploads(config: &Config, all: bool, json: bool, limit: usize) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Files under `path` (itself when it is a file) with their keys relative to it.
+fn walk(path: &Path, key_prefix: &str, out: &mut Vec<(PathBuf, String)>) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.is_file() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((path.to_owned(), format!("{key_prefix}{name}")));
+        return Ok(());
+    }
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.is_file() {
+                let rel = p
+                    .strip_prefix(path)
+                    .expect("walked under path")
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push((p, format!("{key_prefix}{rel}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn upload(config: &Config, name: &str, paths: &[PathBuf], key_prefix: &str) -> Result<()> {
+    let p = profile(config, name)?.clone();
+    lookup(&KeyringStore, name, process_env)?;
+    let mut files = Vec::new();
+    for path in paths {
+        walk(path, key_prefix, &mut files)?;
+    }
+    files.sort();
+    let catalog = std::sync::Arc::new(crate::query::open(config)?);
+    let mut total = 0;
+    for (path, key) in &files {
+        let meta = std::fs::metadata(path)?;
+        total += meta.len();
+        catalog.enqueue_upload(&NewUpload {
+            profile: name.to_string(),
+            key: key.clone(),
+            path: path.to_string_lossy().into_owned(),
+            kind: "file".into(),
+            group: format!("upload/{name}"),
+            bytes: meta.len(),
+            mtime_ms: tapedeck_storage::upload::mtime_ms(&meta),
+            keep_local: "forever".into(),
+            keep_group: String::new(),
+            keep_max: None,
+            queued_ms: chrono::Utc::now().timestamp_millis(),
+        })?;
+    }
+    eprintln!(
+        "uploading {} file(s), {:.1} MB, to {:?} ({} bucket {:?})",
+        files.len(),
+        total as f64 / 1e6,
+        name,
+        p.provider.label(),
+        p.bucket
+    );
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (_waker, mut tasks) = tapedeck_storage::queue::start(
+            catalog.clone(),
+            vec![p],
+            std::sync::Arc::new(KeyringStore),
+            process_env,
+            tx,
+            cancel.clone(),
+        );
+        let start = std::time::Instant::now();
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        let mut said = std::time::Instant::now();
+        let result = loop {
+            tokio::select! {
+                Some(e) = rx.recv() => {
+                    if let tapedeck_storage::UploadEvent::BucketDown { error, .. } = e {
+                        break Err(anyhow::anyhow!("{error}; the files stay queued, and `tapedeck serve` uploads them once the bucket can be reached"));
+                    }
+                }
+                _ = tick.tick() => {
+                    let (left, left_bytes) = catalog.queued(name)?;
+                    let secs = start.elapsed().as_secs_f64();
+                    if left == 0 {
+                        eprintln!(
+                            "done: {} file(s), {:.1} MB in {secs:.1} s ({:.1} MB/s)",
+                            files.len(),
+                            total as f64 / 1e6,
+                            total as f64 / 1e6 / secs.max(1e-3)
+                        );
+                        break Ok(());
+                    }
+                    if said.elapsed() >= std::time::Duration::from_secs(1) {
+                        eprintln!("{left} file(s) to go, {:.1} MB", left_bytes as f64 / 1e6);
+                        said = std::time::Instant::now();
+                    }
+                }
+            }
+        };
+        cancel.cancel();
+        while tasks.join_next().await.is_some() {}
+        result
+    })
 }

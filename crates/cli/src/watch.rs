@@ -99,12 +99,18 @@ impl Folder {
                     Some(d)
                 }
                 Err(e) => {
-                    warn!("cannot watch {} ({e}); it is scanned every 10 s instead", dir.display());
+                    warn!(
+                        "cannot watch {} ({e}); it is scanned every 10 s instead",
+                        dir.display()
+                    );
                     None
                 }
             },
             Err(e) => {
-                warn!("cannot watch {} ({e}); it is scanned every 10 s instead", dir.display());
+                warn!(
+                    "cannot watch {} ({e}); it is scanned every 10 s instead",
+                    dir.display()
+                );
                 None
             }
         };
@@ -133,7 +139,12 @@ impl Folder {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
         path.parent() == Some(self.watch.path.as_path())
-            && ext.is_some_and(|e| self.watch.extensions.iter().any(|w| w.eq_ignore_ascii_case(&e)))
+            && ext.is_some_and(|e| {
+                self.watch
+                    .extensions
+                    .iter()
+                    .any(|w| w.eq_ignore_ascii_case(&e))
+            })
     }
 
     fn scan(&self, pending: &mut HashMap<PathBuf, Candidate>) {
@@ -190,14 +201,19 @@ impl Folder {
         let paths: Vec<PathBuf> = pending.keys().cloned().collect();
         for path in paths {
             self.consider(&path, pending);
-            let Some(c) = pending.get(&path) else { continue };
+            let Some(c) = pending.get(&path) else {
+                continue;
+            };
             if c.since.elapsed() < settle || c.size == 0 || open_for_writing(&path) {
                 continue;
             }
             pending.remove(&path);
             match self.take(&path) {
                 Ok(key) => {
-                    info!("{}: complete; filed as {key} and queued for upload", path.display());
+                    info!(
+                        "{}: complete; filed as {key} and queued for upload",
+                        path.display()
+                    );
                     if let Some(w) = &self.waker {
                         w.wake();
                     }

@@ -156,7 +156,12 @@ fn multipart_resumes_after_kill9(kind: Kind) {
         "the restart did not resume the multipart upload:\n{log}"
     );
     let stored = s3.get(BUCKET, key);
-    assert!(stored == original, "the object differs from the file ({} bytes vs {})", stored.len(), original.len());
+    assert!(
+        stored == original,
+        "the object differs from the file ({} bytes vs {})",
+        stored.len(),
+        original.len()
+    );
     // The watched file entered the catalog like Tapedeck's own.
     let spans = catalog(&data).spans("obs", "desk", 0, i64::MAX).unwrap();
     assert_eq!(spans.len(), 1);
@@ -202,7 +207,10 @@ fn a_minute_without_the_bucket_loses_nothing() {
         .iter()
         .filter(|u| u.state == UploadState::Queued)
         .count();
-    assert!(waiting >= 10, "the outage built no backlog ({waiting} waiting)");
+    assert!(
+        waiting >= 10,
+        "the outage built no backlog ({waiting} waiting)"
+    );
     s3.restart();
     pusher.join().unwrap();
     // Let the recording finish (Ctrl-C) only once the backlog has drained: no file may
@@ -265,11 +273,25 @@ fn retention_deletes_only_confirmed_uploads() {
         "confirmed files kept: {local_up:?}\n{log}"
     );
     let remote = s3.list(BUCKET);
-    assert!(remote.iter().any(|(k, _)| k.starts_with("record/live/up/") && k.ends_with(".ts")));
-    assert!(remote.iter().any(|(k, _)| k.starts_with("record/live/up/") && k.ends_with(".mp4")));
+    assert!(remote
+        .iter()
+        .any(|(k, _)| k.starts_with("record/live/up/") && k.ends_with(".ts")));
+    assert!(remote
+        .iter()
+        .any(|(k, _)| k.starts_with("record/live/up/") && k.ends_with(".mp4")));
     // Unconfirmed media all stays.
-    assert!(local_down.iter().filter(|(k, _)| k.ends_with(".ts")).count() >= 2, "{local_down:?}");
-    assert!(local_down.iter().any(|(k, _)| k.ends_with(".mp4")), "{local_down:?}");
+    assert!(
+        local_down
+            .iter()
+            .filter(|(k, _)| k.ends_with(".ts"))
+            .count()
+            >= 2,
+        "{local_down:?}"
+    );
+    assert!(
+        local_down.iter().any(|(k, _)| k.ends_with(".mp4")),
+        "{local_down:?}"
+    );
     let rows = uploads(&data);
     for u in &rows {
         match u.profile.as_str() {
@@ -284,7 +306,10 @@ fn retention_deletes_only_confirmed_uploads() {
     // The unreachable bucket was tried (one probe at a time) and said why.
     assert!(
         rows.iter().any(|u| u.profile == "down"
-            && u.last_error.as_deref().unwrap_or("").contains("cannot reach")),
+            && u.last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("cannot reach")),
         "{rows:?}"
     );
 }
@@ -316,22 +341,30 @@ fn storage_test_names_what_is_wrong() {
         std::fs::write(&path, profile).unwrap();
         path
     };
-    let good = write("good.toml", s3.profile_toml("studio", BUCKET, "prefix = \"p/\""));
+    let good = write(
+        "good.toml",
+        s3.profile_toml("studio", BUCKET, "prefix = \"p/\""),
+    );
     let (ok, out) = storage_test(&good, s3_keys::SECRET_KEY);
     assert!(ok, "{out}");
     assert!(out.contains("buckets of the account: recordings"), "{out}");
-    assert!(out.contains("wrote and read back p/.tapedeck-probe"), "{out}");
+    assert!(
+        out.contains("wrote and read back p/.tapedeck-probe"),
+        "{out}"
+    );
 
     let (ok, out) = storage_test(&good, "not-the-secret");
     assert!(!ok);
     assert!(
-        out.contains("the access key was refused")
-            && out.contains("tapedeck storage login studio"),
+        out.contains("the access key was refused") && out.contains("tapedeck storage login studio"),
         "{out}"
     );
     assert!(!out.contains("not-the-secret"), "the secret leaked: {out}");
 
-    let missing = write("missing.toml", s3.profile_toml("studio", "no-such-bucket", ""));
+    let missing = write(
+        "missing.toml",
+        s3.profile_toml("studio", "no-such-bucket", ""),
+    );
     let (ok, out) = storage_test(&missing, s3_keys::SECRET_KEY);
     assert!(!ok);
     assert!(
@@ -350,7 +383,10 @@ fn storage_test_names_what_is_wrong() {
 
     // moto: a missing bucket reads the same.
     let moto = S3Server::start(Kind::Moto, dir.path(), BUCKET);
-    let moto_missing = write("moto.toml", moto.profile_toml("studio", "no-such-bucket", ""));
+    let moto_missing = write(
+        "moto.toml",
+        moto.profile_toml("studio", "no-such-bucket", ""),
+    );
     let (ok, out) = storage_test(&moto_missing, s3_keys::SECRET_KEY);
     assert!(!ok);
     assert!(out.contains("does not exist"), "{out}");

@@ -596,7 +596,10 @@ impl Config {
                     add(f("keep_local_max"), "needs `storage`: local copies are deleted only after their upload is confirmed".into());
                 }
             } else if !self.storage.iter().any(|s| s.name == t.storage) {
-                add(f("storage"), format!("names no [[storage]] profile: {:?}", t.storage));
+                add(
+                    f("storage"),
+                    format!("names no [[storage]] profile: {:?}", t.storage),
+                );
             }
         }
         let mut names = std::collections::HashMap::new();
@@ -605,7 +608,10 @@ impl Config {
                 add(format!("storage[{i}].{field}"), message);
             }
             if let Some(first) = names.insert(s.name.clone(), i) {
-                add(format!("storage[{i}].name"), format!("storage[{first}] is already named {:?}", s.name));
+                add(
+                    format!("storage[{i}].name"),
+                    format!("storage[{first}] is already named {:?}", s.name),
+                );
             }
         }
         for (i, w) in self.watch.iter().enumerate() {

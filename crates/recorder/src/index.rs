@@ -129,17 +129,20 @@ pub fn create(
         .upload
         .as_ref()
         .and_then(|u| u.entry(&key, &path, "index", &req.app, &req.stream));
-    let record = catalog.add_index_queued(&NewIndex {
-        app: req.app.clone(),
-        stream: req.stream.clone(),
-        object: key,
-        start_ms,
-        end_ms,
-        duration: summary.duration_ms as f64 / 1000.0,
-        width: summary.width,
-        height: summary.height,
-        created_ms: now.timestamp_millis(),
-    }, upload.as_ref())?;
+    let record = catalog.add_index_queued(
+        &NewIndex {
+            app: req.app.clone(),
+            stream: req.stream.clone(),
+            object: key,
+            start_ms,
+            end_ms,
+            duration: summary.duration_ms as f64 / 1000.0,
+            width: summary.width,
+            height: summary.height,
+            created_ms: now.timestamp_millis(),
+        },
+        upload.as_ref(),
+    )?;
     Ok(record)
 }
 

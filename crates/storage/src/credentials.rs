@@ -182,10 +182,16 @@ mod tests {
             _ => None,
         };
         let (c, src) = lookup(&store, "studio", env).unwrap();
-        assert_eq!((c.access_key_id.as_str(), src), ("ENVKEY", CredentialSource::Environment));
+        assert_eq!(
+            (c.access_key_id.as_str(), src),
+            ("ENVKEY", CredentialSource::Environment)
+        );
         store.set("studio", &creds("STOREKEY")).unwrap();
         let (c, src) = lookup(&store, "studio", env).unwrap();
-        assert_eq!((c.access_key_id.as_str(), src), ("STOREKEY", CredentialSource::Keyring));
+        assert_eq!(
+            (c.access_key_id.as_str(), src),
+            ("STOREKEY", CredentialSource::Keyring)
+        );
         store.delete("studio").unwrap();
         store.delete("studio").unwrap();
         let err = lookup(&store, "studio", |_| None).unwrap_err().to_string();
@@ -209,7 +215,10 @@ mod tests {
         let err = lookup(&Broken, "studio", |_| None).unwrap_err().to_string();
         assert!(err.contains("no Secret Service"), "{err}");
         let env = |k: &str| Some(format!("{k}-value"));
-        assert_eq!(lookup(&Broken, "studio", env).unwrap().1, CredentialSource::Environment);
+        assert_eq!(
+            lookup(&Broken, "studio", env).unwrap().1,
+            CredentialSource::Environment
+        );
     }
 
     #[test]

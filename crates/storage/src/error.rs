@@ -112,7 +112,11 @@ where
         // An answer the SDK could not read: say what it said and what the answer was.
         SdkError::ResponseError(r) => {
             let raw = r.raw();
-            let body = raw.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            let body = raw
+                .body()
+                .bytes()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
             match classify(
                 raw.status().as_u16(),
                 None,
@@ -200,12 +204,10 @@ fn classify(
             }
         }
         "RequestTimeTooSkewed" => return StorageError::ClockSkew,
-        "NoSuchUpload" => {
-            return StorageError::UploadGone {
-                key: cx.key.into(),
-            }
-        }
-        "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException" => {
+        "NoSuchUpload" => return StorageError::UploadGone { key: cx.key.into() },
+        "PermanentRedirect"
+        | "AuthorizationHeaderMalformed"
+        | "IllegalLocationConstraintException" => {
             let right = bucket_region
                 .map(str::to_string)
                 .or_else(|| expected_region(message))
@@ -305,17 +307,36 @@ mod tests {
     #[test]
     fn provider_answers_become_sentences() {
         let e = classify(403, Some("InvalidAccessKeyId"), Some("x"), None, None, cx());
-        assert!(e.to_string().contains("tapedeck storage login studio"), "{e}");
+        assert!(
+            e.to_string().contains("tapedeck storage login studio"),
+            "{e}"
+        );
         let e = classify(403, Some("SignatureDoesNotMatch"), None, None, None, cx());
         assert!(matches!(e, StorageError::WrongKey { .. }));
         let e = classify(404, Some("NoSuchBucket"), None, None, None, cx());
-        assert!(e.to_string().contains("\"recordings\" does not exist"), "{e}");
+        assert!(
+            e.to_string().contains("\"recordings\" does not exist"),
+            "{e}"
+        );
         // HEAD has no body: a bare 404 on the bucket means no bucket.
-        assert!(matches!(classify(404, None, None, None, None, cx()), StorageError::NoBucket { .. }));
+        assert!(matches!(
+            classify(404, None, None, None, None, cx()),
+            StorageError::NoBucket { .. }
+        ));
         let e = classify(403, Some("RequestTimeTooSkewed"), None, None, None, cx());
         assert!(e.to_string().contains("clock"), "{e}");
-        let e = classify(403, Some("AccessDenied"), Some("Access Denied"), None, None, cx());
-        assert!(e.to_string().contains("not allowed to list its objects"), "{e}");
+        let e = classify(
+            403,
+            Some("AccessDenied"),
+            Some("Access Denied"),
+            None,
+            None,
+            cx(),
+        );
+        assert!(
+            e.to_string().contains("not allowed to list its objects"),
+            "{e}"
+        );
         let e = classify(503, Some("SlowDown"), None, None, None, cx());
         assert!(matches!(e, StorageError::ServerBusy { .. }));
     }
@@ -344,7 +365,10 @@ mod tests {
             Some(body),
             cx(),
         );
-        assert!(e.to_string().contains("s3.oss-cn-shanghai.aliyuncs.com"), "{e}");
+        assert!(
+            e.to_string().contains("s3.oss-cn-shanghai.aliyuncs.com"),
+            "{e}"
+        );
     }
 
     #[test]

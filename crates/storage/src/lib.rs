@@ -17,6 +17,8 @@ pub mod throttle;
 pub mod units;
 pub mod upload;
 
+/// The SDK, for callers that need more than the queue (tests, the app's bucket browser).
+pub use aws_sdk_s3;
 pub use check::{check, CheckReport};
 pub use client::Bucket;
 pub use credentials::{
@@ -26,5 +28,3 @@ pub use error::StorageError;
 pub use profile::{Provider, StorageProfile};
 pub use queue::{UploadEvent, Waker};
 pub use units::{ByteRate, ByteSize, KeepLocal};
-/// The SDK, for callers that need more than the queue (tests, the app's bucket browser).
-pub use aws_sdk_s3;

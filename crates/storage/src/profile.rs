@@ -231,7 +231,8 @@ impl StorageProfile {
                 if self.endpoint.is_empty() {
                     p.push((
                         "endpoint",
-                        "a custom provider needs its endpoint, like \"http://127.0.0.1:9000\"".into(),
+                        "a custom provider needs its endpoint, like \"http://127.0.0.1:9000\""
+                            .into(),
                     ));
                 }
             }
@@ -253,10 +254,16 @@ impl StorageProfile {
             p.push(("parts_in_flight", "must be 1 to 64".into()));
         }
         if self.part_size.0 < MIN_PART {
-            p.push(("part_size", "must be at least 5MiB (S3's smallest part)".into()));
+            p.push((
+                "part_size",
+                "must be at least 5MiB (S3's smallest part)".into(),
+            ));
         }
         if self.part_size.0 > 5 << 30 {
-            p.push(("part_size", "must be at most 5GiB (S3's largest part)".into()));
+            p.push((
+                "part_size",
+                "must be at most 5GiB (S3's largest part)".into(),
+            ));
         }
         if self.multipart_threshold.0 < MIN_PART {
             p.push(("multipart_threshold", "must be at least 5MiB".into()));
@@ -346,11 +353,17 @@ mod tests {
         let mut r2 = profile(Provider::R2);
         r2.account_id = "abc123".into();
         let e = r2.endpoint();
-        assert_eq!(e.url.as_deref(), Some("https://abc123.r2.cloudflarestorage.com"));
+        assert_eq!(
+            e.url.as_deref(),
+            Some("https://abc123.r2.cloudflarestorage.com")
+        );
         assert_eq!(e.region, "auto");
         assert!(!e.is_aws);
         let aws = profile(Provider::Aws).endpoint();
-        assert_eq!((aws.url, aws.region.as_str(), aws.is_aws), (None, "us-east-1", true));
+        assert_eq!(
+            (aws.url, aws.region.as_str(), aws.is_aws),
+            (None, "us-east-1", true)
+        );
         let mut minio = profile(Provider::Custom);
         minio.endpoint = "http://127.0.0.1:9000".into();
         let e = minio.endpoint();

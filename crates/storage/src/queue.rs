@@ -131,7 +131,9 @@ pub fn start(
     for profile in profiles {
         let worker = Worker {
             catalog: catalog.clone(),
-            throttle: profile.max_upload_rate.map(|r| Arc::new(Throttle::new(r.0))),
+            throttle: profile
+                .max_upload_rate
+                .map(|r| Arc::new(Throttle::new(r.0))),
             profile,
             credentials: credentials.clone(),
             env,

@@ -108,7 +108,14 @@ mod tests {
     use super::*;
     use tapedeck_catalog::NewUpload;
 
-    fn queue(catalog: &Catalog, dir: &std::path::Path, key: &str, keep: KeepLocal, max: Option<u64>, t: i64) -> std::path::PathBuf {
+    fn queue(
+        catalog: &Catalog,
+        dir: &std::path::Path,
+        key: &str,
+        keep: KeepLocal,
+        max: Option<u64>,
+        t: i64,
+    ) -> std::path::PathBuf {
         let path = dir.join(key.replace('/', "_"));
         std::fs::write(&path, vec![0u8; 1000]).unwrap();
         catalog
@@ -140,7 +147,8 @@ mod tests {
     }
 
     fn tempdir(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("tapedeck-retention-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("tapedeck-retention-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d

@@ -136,8 +136,16 @@ mod tests {
         let throttle = Arc::new(Throttle::new(1_000_000));
         let sent = Arc::new(AtomicU64::new(0));
         let start = Instant::now();
-        let a = MeteredBody::new(Bytes::from(vec![1u8; 1_000_000]), Some(throttle.clone()), sent.clone());
-        let b = MeteredBody::new(Bytes::from(vec![2u8; 1_000_000]), Some(throttle), sent.clone());
+        let a = MeteredBody::new(
+            Bytes::from(vec![1u8; 1_000_000]),
+            Some(throttle.clone()),
+            sent.clone(),
+        );
+        let b = MeteredBody::new(
+            Bytes::from(vec![2u8; 1_000_000]),
+            Some(throttle),
+            sent.clone(),
+        );
         let (na, nb) = tokio::join!(drain(a), drain(b));
         assert_eq!((na, nb), (1_000_000, 1_000_000));
         assert_eq!(sent.load(Ordering::Relaxed), 2_000_000);

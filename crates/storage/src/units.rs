@@ -56,7 +56,9 @@ impl ByteRate {
         let bps = unit.strip_suffix("bps").map(|p| format!("{p}bit"));
         let unit = bps.as_deref().or_else(|| unit.strip_suffix("/s"));
         let bad = || {
-            format!("{text:?} is not a rate: write it like \"20Mbit/s\", \"500kbit/s\" or \"4MB/s\"")
+            format!(
+                "{text:?} is not a rate: write it like \"20Mbit/s\", \"500kbit/s\" or \"4MB/s\""
+            )
         };
         let unit = unit.ok_or_else(bad)?;
         let bytes_per_sec = if let Some(prefix) = unit.strip_suffix("bit") {
@@ -202,7 +204,9 @@ mod tests {
         assert_eq!(ByteSize::parse("8MiB").unwrap().0, 8 << 20);
         assert_eq!(ByteSize::parse("1.5 GiB").unwrap().0, 3 << 29);
         assert_eq!(ByteSize::parse("4096").unwrap().0, 4096);
-        assert!(ByteSize::parse("12 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(ByteSize::parse("12 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
         assert!(ByteSize::parse("lots").is_err());
     }
 
@@ -224,11 +228,18 @@ mod tests {
     #[test]
     fn retention() {
         assert_eq!(KeepLocal::parse("forever").unwrap(), KeepLocal::Forever);
-        assert_eq!(KeepLocal::parse("until_uploaded").unwrap(), KeepLocal::UntilUploaded);
+        assert_eq!(
+            KeepLocal::parse("until_uploaded").unwrap(),
+            KeepLocal::UntilUploaded
+        );
         assert_eq!(KeepLocal::parse("7d").unwrap(), KeepLocal::For(7 * 86_400));
         assert_eq!(KeepLocal::parse("12h").unwrap(), KeepLocal::For(43_200));
         assert!(KeepLocal::parse("a week").unwrap_err().contains("forever"));
-        for k in [KeepLocal::Forever, KeepLocal::UntilUploaded, KeepLocal::For(604_800)] {
+        for k in [
+            KeepLocal::Forever,
+            KeepLocal::UntilUploaded,
+            KeepLocal::For(604_800),
+        ] {
             assert_eq!(KeepLocal::from_stored(&k.to_stored()), k);
             assert_eq!(KeepLocal::parse(&k.to_string()).unwrap(), k);
         }

@@ -105,7 +105,12 @@ impl Job<'_> {
                     self.row.path
                 )))
             }
-            Err(e) => return Err(Failure::Local(format!("cannot read {}: {e}", self.row.path))),
+            Err(e) => {
+                return Err(Failure::Local(format!(
+                    "cannot read {}: {e}",
+                    self.row.path
+                )))
+            }
         };
         let size = meta.len();
         let mtime = mtime_ms(&meta);
@@ -166,9 +171,10 @@ impl Job<'_> {
         let catalog_err = |e: tapedeck_catalog::CatalogError| Failure::Local(e.to_string());
 
         // An upload id from an earlier attempt holds only if the file is still the same.
-        let mut resume = row.upload_id.clone().filter(|_| {
-            row.bytes == size && row.mtime_ms == mtime && row.part_size.is_some()
-        });
+        let mut resume = row
+            .upload_id
+            .clone()
+            .filter(|_| row.bytes == size && row.mtime_ms == mtime && row.part_size.is_some());
         let part_size = match (&resume, row.part_size) {
             (Some(_), Some(p)) => p,
             _ => self.bucket.profile.part_size_for(size),
@@ -299,7 +305,10 @@ impl Job<'_> {
             // ETag, derived from the parts' ETags, decides.
             let expected = multipart_etag(done.values().map(|p| p.etag.as_str()));
             if self.head_etag(&key, cx).await?.is_some_and(|(etag, n)| {
-                n == size && expected.as_deref().is_none_or(|x| x == etag.trim_matches('"'))
+                n == size
+                    && expected
+                        .as_deref()
+                        .is_none_or(|x| x == etag.trim_matches('"'))
             }) {
                 return Ok(Sent {
                     bytes: size,
@@ -340,9 +349,9 @@ impl Job<'_> {
             .send()
             .await
         {
-            Ok(out) => Ok(out.content_length().map(|n| {
-                (out.e_tag().unwrap_or_default().to_string(), n as u64)
-            })),
+            Ok(out) => Ok(out
+                .content_length()
+                .map(|n| (out.e_tag().unwrap_or_default().to_string(), n as u64))),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(Failure::Storage(explain(&e, cx))),
         }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use tapedeck_storage::{Bucket, Credentials, StorageProfile};
 
-use crate::common::s3_keys::{ACCESS_KEY, SECRET_KEY};
 use crate::common::free_port;
+use crate::common::s3_keys::{ACCESS_KEY, SECRET_KEY};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -102,7 +102,11 @@ impl S3Server {
     }
 
     pub fn restart(&mut self) {
-        assert_eq!(self.kind, Kind::S3sFs, "only s3s-fs keeps its objects across a restart");
+        assert_eq!(
+            self.kind,
+            Kind::S3sFs,
+            "only s3s-fs keeps its objects across a restart"
+        );
         self.run();
     }
 

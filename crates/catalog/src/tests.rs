@@ -134,3 +134,162 @@ fn reopening_keeps_rows_and_refuses_newer_schemas() {
     ));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+mod uploads {
+    use super::*;
+
+    fn up(key: &str, kind: &str) -> NewUpload {
+        NewUpload {
+            profile: "studio".into(),
+            key: key.into(),
+            path: format!("/rec/{key}"),
+            kind: kind.into(),
+            group: "live/cam1".into(),
+            bytes: 100,
+            mtime_ms: 1,
+            keep_local: "forever".into(),
+            keep_group: "*/*".into(),
+            keep_max: None,
+            queued_ms: 10,
+        }
+    }
+
+    fn due(c: &Catalog) -> Vec<String> {
+        c.due_uploads("studio", 1_000, 100)
+            .unwrap()
+            .into_iter()
+            .map(|u| u.key)
+            .collect()
+    }
+
+    fn done(c: &Catalog, key: &str) {
+        let u = c
+            .uploads(true, 100)
+            .unwrap()
+            .into_iter()
+            .find(|u| u.key == key)
+            .unwrap();
+        assert!(c.upload_done(u.id, u.generation, 500).unwrap());
+    }
+
+    #[test]
+    fn queued_with_its_row_in_one_transaction() {
+        let c = Catalog::in_memory().unwrap();
+        c.add_segment_queued(
+            &seg("live/cam1/0", "a0.ts", 0, 2000),
+            Some(&up("a0.ts", "segment")),
+        )
+        .unwrap();
+        assert_eq!(c.segments("live", "cam1", 0, 10_000).unwrap().len(), 1);
+        assert_eq!(due(&c), ["a0.ts"]);
+        // A row without an upload queues nothing.
+        c.add_segment(&seg("live/cam1/0", "a1.ts", 2000, 2000))
+            .unwrap();
+        assert_eq!(due(&c), ["a0.ts"]);
+    }
+
+    #[test]
+    fn a_playlist_waits_for_the_segments_before_it() {
+        let c = Catalog::in_memory().unwrap();
+        c.enqueue_upload(&up("a0.ts", "segment")).unwrap();
+        c.enqueue_upload(&up("a1.ts", "segment")).unwrap();
+        c.enqueue_upload(&up("day.m3u8", "playlist")).unwrap();
+        assert_eq!(due(&c), ["a0.ts", "a1.ts"]);
+        done(&c, "a0.ts");
+        assert_eq!(due(&c), ["a1.ts"]);
+        done(&c, "a1.ts");
+        assert_eq!(due(&c), ["day.m3u8"]);
+        // Another stream's files do not hold it back.
+        let mut other = up("b0.ts", "segment");
+        other.group = "live/cam2".into();
+        c.enqueue_upload(&other).unwrap();
+        assert_eq!(due(&c), ["day.m3u8", "b0.ts"]);
+    }
+
+    #[test]
+    fn queued_again_is_a_new_generation_that_an_old_attempt_cannot_finish() {
+        let c = Catalog::in_memory().unwrap();
+        c.enqueue_upload(&up("day.m3u8", "playlist")).unwrap();
+        let first = c.due_uploads("studio", 0, 1).unwrap().remove(0);
+        assert!(c
+            .set_multipart(first.id, first.generation, Some("up-1"), 5 << 20, 100, 1)
+            .unwrap());
+        let part = Part {
+            number: 1,
+            etag: "\"e1\"".into(),
+            bytes: 5 << 20,
+        };
+        assert!(c
+            .add_upload_part(first.id, first.generation, &part)
+            .unwrap());
+        // Rewritten while uploading: queued again, parts of the old generation dropped.
+        c.enqueue_upload(&up("day.m3u8", "playlist")).unwrap();
+        assert!(!c
+            .add_upload_part(first.id, first.generation, &part)
+            .unwrap());
+        assert!(!c.upload_done(first.id, first.generation, 5).unwrap());
+        let again = c.upload(first.id).unwrap().unwrap();
+        assert_eq!((again.generation, again.state), (2, UploadState::Queued));
+        assert_eq!(again.upload_id, None);
+        assert!(c.upload_parts(first.id).unwrap().is_empty());
+        assert!(c.upload_done(again.id, again.generation, 6).unwrap());
+        assert_eq!(c.upload_counts().unwrap().done, 1);
+    }
+
+    #[test]
+    fn failures_back_off_and_a_wake_makes_everything_due() {
+        let c = Catalog::in_memory().unwrap();
+        c.enqueue_upload(&up("a0.ts", "segment")).unwrap();
+        let u = c.due_uploads("studio", 0, 1).unwrap().remove(0);
+        c.upload_failed(u.id, u.generation, "cannot reach", 60_000)
+            .unwrap();
+        assert!(due(&c).is_empty());
+        assert_eq!(c.next_due_ms("studio").unwrap(), Some(60_000));
+        let row = c.upload(u.id).unwrap().unwrap();
+        assert_eq!(
+            (row.attempts, row.last_error.as_deref()),
+            (1, Some("cannot reach"))
+        );
+        c.wake_uploads("studio").unwrap();
+        assert_eq!(due(&c), ["a0.ts"]);
+        let counts = c.upload_counts().unwrap();
+        assert_eq!(
+            (counts.queued, counts.failing, counts.queued_bytes),
+            (1, 1, 100)
+        );
+    }
+
+    #[test]
+    fn parts_survive_reopening_the_database() {
+        let dir =
+            std::env::temp_dir().join(format!("tapedeck-catalog-parts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("catalog.sqlite3");
+        {
+            let c = Catalog::open(&path).unwrap();
+            c.enqueue_upload(&up("big.mp4", "mp4")).unwrap();
+            let u = c.due_uploads("studio", 0, 1).unwrap().remove(0);
+            c.set_multipart(u.id, u.generation, Some("up-9"), 5 << 20, 100, 1)
+                .unwrap();
+            for n in [2, 1] {
+                let p = Part {
+                    number: n,
+                    etag: format!("\"e{n}\""),
+                    bytes: 5 << 20,
+                };
+                c.add_upload_part(u.id, u.generation, &p).unwrap();
+            }
+        }
+        let c = Catalog::open(&path).unwrap();
+        let u = c.due_uploads("studio", 0, 1).unwrap().remove(0);
+        assert_eq!(u.upload_id.as_deref(), Some("up-9"));
+        let numbers: Vec<i32> = c
+            .upload_parts(u.id)
+            .unwrap()
+            .iter()
+            .map(|p| p.number)
+            .collect();
+        assert_eq!(numbers, [1, 2]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -60,9 +60,14 @@ fn reload(path: &Path, recorder: &Recorder) {
     match Config::load(path) {
         Ok(new) if new == *old => {}
         Ok(new) => {
-            if new.ingest != old.ingest || new.pull != old.pull || new.data_dir != old.data_dir {
+            if new.ingest != old.ingest
+                || new.pull != old.pull
+                || new.data_dir != old.data_dir
+                || new.storage != old.storage
+                || new.watch != old.watch
+            {
                 warn!(
-                    "{}: changes to data_dir, [ingest] and [[pull]] take effect after a restart",
+                    "{}: changes to data_dir, [ingest], [[pull]], [[storage]] and [[watch]] take effect after a restart (files queued meanwhile wait for it)",
                     path.display()
                 );
             }

@@ -210,11 +210,9 @@ pub fn uploads(config: &Config, all: bool, json: bool, limit: usize) -> Result<(
         "state", "profile", "MB", "sent", "Mbit/s", "tries"
     );
     for u in rows {
-        let sent = if u.bytes == 0 {
-            100
-        } else {
-            (u.sent_bytes.min(u.bytes) * 100 / u.bytes) as u32
-        };
+        let sent = (u.sent_bytes.min(u.bytes) * 100)
+            .checked_div(u.bytes)
+            .unwrap_or(100);
         println!(
             "{:<9} {:<9} {:>9} {:>5}% {:>9.1} {:>5}  {}",
             state(&u),

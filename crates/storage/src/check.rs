@@ -88,7 +88,7 @@ async fn probe(bucket: &Bucket, key: &str, cx: Context<'_>) -> Result<String, St
     bucket
         .client
         .put_object()
-        .bucket(bucket.name())
+        .bucket(bucket.bucket())
         .key(key)
         .content_md5(crate::upload::content_md5(body.as_bytes()))
         .body(ByteStream::from(body.clone().into_bytes()))
@@ -102,7 +102,7 @@ async fn probe(bucket: &Bucket, key: &str, cx: Context<'_>) -> Result<String, St
     let got = bucket
         .client
         .get_object()
-        .bucket(bucket.name())
+        .bucket(bucket.bucket())
         .key(key)
         .send()
         .await

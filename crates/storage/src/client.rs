@@ -29,7 +29,8 @@ impl Bucket {
         }
     }
 
-    pub fn name(&self) -> &str {
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
         &self.profile.bucket
     }
 

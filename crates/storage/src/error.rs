@@ -83,12 +83,10 @@ where
 {
     let endpoint = cx.endpoint.to_string();
     match err {
-        SdkError::DispatchFailure(d) => {
+        SdkError::DispatchFailure(_) => {
             let detail = innermost(err);
             if looks_like_tls(&detail) {
                 StorageError::Tls { endpoint, detail }
-            } else if d.is_timeout() || d.is_io() {
-                StorageError::Unreachable { endpoint, detail }
             } else {
                 StorageError::Unreachable { endpoint, detail }
             }

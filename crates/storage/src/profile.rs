@@ -185,8 +185,9 @@ impl StorageProfile {
         if let Err(e) = check_bucket_name(&self.bucket) {
             p.push(("bucket", e));
         }
-        if !self.endpoint.is_empty()
-            && !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://"))
+        if !(self.endpoint.is_empty()
+            || self.endpoint.starts_with("http://")
+            || self.endpoint.starts_with("https://"))
         {
             p.push((
                 "endpoint",

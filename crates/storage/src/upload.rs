@@ -140,7 +140,7 @@ impl Job<'_> {
         self.bucket
             .client
             .put_object()
-            .bucket(self.bucket.name())
+            .bucket(self.bucket.bucket())
             .key(&key)
             .content_length(size as i64)
             .content_md5(content_md5(&data))
@@ -192,7 +192,7 @@ impl Job<'_> {
                     .bucket
                     .client
                     .create_multipart_upload()
-                    .bucket(self.bucket.name())
+                    .bucket(self.bucket.bucket())
                     .key(&key)
                     .set_storage_class(self.storage_class())
                     .send()
@@ -287,7 +287,7 @@ impl Job<'_> {
             .bucket
             .client
             .complete_multipart_upload()
-            .bucket(self.bucket.name())
+            .bucket(self.bucket.bucket())
             .key(&key)
             .upload_id(&upload_id)
             .multipart_upload(
@@ -344,7 +344,7 @@ impl Job<'_> {
             .bucket
             .client
             .head_object()
-            .bucket(self.bucket.name())
+            .bucket(self.bucket.bucket())
             .key(key)
             .send()
             .await
@@ -406,7 +406,7 @@ async fn send_part(
     let out = bucket
         .client
         .upload_part()
-        .bucket(bucket.name())
+        .bucket(bucket.bucket())
         .key(&key)
         .upload_id(&upload_id)
         .part_number(number)

@@ -313,3 +313,24 @@ fn open_for_writing(path: &Path) -> bool {
 fn open_for_writing(_path: &Path) -> bool {
     false
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::open_for_writing;
+
+    #[test]
+    fn a_file_open_for_writing_is_not_complete() {
+        let dir = std::env::temp_dir().join(format!("tapedeck-watch-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("recording.mkv");
+        let writer = std::fs::File::create(&path).unwrap();
+        assert!(open_for_writing(&path));
+        drop(writer);
+        assert!(!open_for_writing(&path));
+        // Open only for reading (a player, an indexer) does not count.
+        let reader = std::fs::File::open(&path).unwrap();
+        assert!(!open_for_writing(&path));
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -391,3 +391,103 @@ fn storage_test_names_what_is_wrong() {
     assert!(!ok);
     assert!(out.contains("does not exist"), "{out}");
 }
+
+#[test]
+fn a_tls_endpoint_that_speaks_plain_http_is_named() {
+    let dir = TempDir::new("storage-tls");
+    let s3 = S3Server::start(Kind::S3sFs, dir.path(), BUCKET);
+    let https = s3.endpoint().replace("http://", "https://");
+    let path = dir.path().join("tls.toml");
+    std::fs::write(
+        &path,
+        format!("[[storage]]\nname = \"studio\"\nprovider = \"custom\"\nendpoint = \"{https}\"\nbucket = \"{BUCKET}\"\n"),
+    )
+    .unwrap();
+    let (ok, out) = storage_test(&path, s3_keys::SECRET_KEY);
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("the secure connection to {https} failed")),
+        "{out}"
+    );
+}
+
+#[test]
+fn login_without_an_os_keyring_points_to_the_environment() {
+    let dir = TempDir::new("storage-login");
+    let path = dir.path().join("login.toml");
+    std::fs::write(
+        &path,
+        "[[storage]]\nname = \"tdtestlogin\"\nprovider = \"custom\"\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"recordings\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tapedeck"))
+            .args(args)
+            .arg("--config")
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, out) = run(
+        &[
+            "storage",
+            "login",
+            "tdtestlogin",
+            "--access-key-id",
+            "AKIDLOGIN",
+            "--secret-stdin",
+        ],
+        "the-secret-value\n",
+    );
+    assert!(
+        !out.contains("the-secret-value"),
+        "the secret leaked: {out}"
+    );
+    if ok {
+        // A machine with a working keyring (a desktop): it was stored; clean up.
+        assert!(out.contains("stored the keys of \"tdtestlogin\""), "{out}");
+        let (ok, out) = run(&["storage", "logout", "tdtestlogin"], "");
+        assert!(ok, "{out}");
+    } else {
+        assert!(
+            out.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+            "{out}"
+        );
+    }
+    // An unknown profile is named.
+    let (ok, out) = run(
+        &[
+            "storage",
+            "login",
+            "nope",
+            "--access-key-id",
+            "A",
+            "--secret-stdin",
+        ],
+        "s\n",
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("no storage profile \"nope\"") && out.contains("tdtestlogin"),
+        "{out}"
+    );
+}

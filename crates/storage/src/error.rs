@@ -85,7 +85,7 @@ where
     match err {
         SdkError::DispatchFailure(_) => {
             let detail = innermost(err);
-            if looks_like_tls(&detail) {
+            if looks_like_tls(&chain(err)) {
                 StorageError::Tls { endpoint, detail }
             } else {
                 StorageError::Unreachable { endpoint, detail }
@@ -167,9 +167,18 @@ fn chain(err: &dyn std::error::Error) -> String {
 
 fn looks_like_tls(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();
-    ["certificate", "tls", "ssl", "handshake"]
-        .iter()
-        .any(|w| d.contains(w))
+    // rustls speaking to a plain-HTTP port reports a "corrupt message".
+    [
+        "certificate",
+        "tls",
+        "ssl",
+        "handshake",
+        "corrupt message",
+        "invalidcontenttype",
+        "alert",
+    ]
+    .iter()
+    .any(|w| d.contains(w))
 }
 
 /// Sorts a provider's answer. `body` is the raw error document when the SDK kept it.

@@ -58,12 +58,46 @@ fn live_recording_arrives(kind: Kind) {
             s3.profile_toml("studio", BUCKET, "prefix = \"studio/\"")
         ),
     );
+    let started = chrono::Utc::now() - chrono::Duration::seconds(2);
     push(&input, &server.url("live", "cam1"));
-    let recordings = server.recordings();
+    // A custom index made by another process goes up too (the server polls the queue).
+    let out = Command::new(env!("CARGO_BIN_EXE_tapedeck"))
+        .args([
+            "index", "create", "--app", "live", "--stream", "cam1", "--start",
+        ])
+        .arg(started.to_rfc3339())
+        .arg("--end")
+        .arg(chrono::Utc::now().to_rfc3339())
+        .args([
+            "--object",
+            "indexes/{AppName}/{StreamName}/{Hour}{Minute}{Second}",
+            "--config",
+        ])
+        .arg(&server.config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let data = server.data.clone();
+    wait_for(30, "the index upload", || {
+        uploads(&data)
+            .iter()
+            .any(|u| u.kind == "index" && u.state == UploadState::Done)
+            .then_some(())
+    });
+    let recordings = server.recordings();
     // Ctrl-C finalizes the mp4 and flv and lets the queue drain.
     let log = server.stop();
     let local = local_files(&recordings);
+    assert!(
+        local
+            .iter()
+            .any(|(k, _)| k.starts_with("indexes/live/cam1/")),
+        "{local:?}"
+    );
     for ext in [".ts", ".m3u8", ".mp4", ".flv"] {
         assert!(
             local.iter().any(|(k, _)| k.ends_with(ext)),

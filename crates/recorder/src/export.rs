@@ -8,12 +8,12 @@
 //! timeline, or closed with `close_gaps`.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use tapedeck_catalog::Catalog;
-use tapedeck_media::mp4::{finalize_with, FinalizeOptions, Fmp4Writer};
+use tapedeck_media::mp4::{finalize_with_data, FinalizeOptions, Fmp4Writer, SampleData};
 use tapedeck_media::ts::demux::TsDemuxer;
 use tapedeck_media::{Frame, MediaEvent, MediaTime, Tracks};
 
@@ -100,77 +100,33 @@ pub fn export(
             end: req.end,
         });
     }
-    let ms = |t: i64| MediaTime::from_millis(t);
-    // Clip time 0 is the first segment's start (a key frame at or before the requested start).
     let base_ms = segments[0].start_ms;
-    let from = ms(req.start.timestamp_millis() - base_ms);
-    let mut until = ms(req.end.timestamp_millis() - base_ms);
-
-    let part = with_suffix(&req.output, ".part");
+    let plan = Plan {
+        segments: &segments,
+        root,
+        base_ms,
+        from: ms(req.start.timestamp_millis() - base_ms),
+        until: ms(req.end.timestamp_millis() - base_ms),
+        close_gaps: req.close_gaps,
+    };
     let write_err = |detail: String| ExportError::Write {
         path: req.output.display().to_string(),
         detail,
     };
-    let mut clip = ClipWriter::new(
-        File::create(&part).map_err(|e| write_err(e.to_string()))?,
-        from,
-    );
-    let mut cursor = MediaTime::ZERO; // where the previous segment ended, on the clip's timeline
-    let mut removed = MediaTime::ZERO; // with close_gaps: gap time taken out so far
-    for (i, seg) in segments.iter().enumerate() {
-        let path = root.join(&seg.key);
-        let segment_err = |detail: String| ExportError::Segment {
-            path: path.display().to_string(),
-            detail,
-        };
-        let bytes = std::fs::read(&path).map_err(|e| segment_err(e.to_string()))?;
-        let mut demuxer = TsDemuxer::new();
-        let mut events = Vec::new();
-        demuxer
-            .push(&bytes, &mut events)
-            .and_then(|_| demuxer.flush(&mut events))
-            .map_err(|e| segment_err(e.to_string()))?;
-        // The segment's anchor: its opening key frame's DTS (else its first DTS), which the
-        // catalog's wall-clock start describes.
-        let first = |video: bool| {
-            events.iter().find_map(|e| match e {
-                MediaEvent::Frame(f) if !video || f.is_video() => Some(f.dts),
-                _ => None,
-            })
-        };
-        let anchor = first(true)
-            .or_else(|| first(false))
-            .unwrap_or(MediaTime::ZERO);
-        let wall_offset = ms(seg.start_ms - base_ms);
-        let mut offset = wall_offset - removed;
-        if req.close_gaps && offset - cursor > GAP {
-            // The gap goes; the range's end moves in by as much.
-            let gap = offset - cursor;
-            removed += gap;
-            until -= gap;
-            offset = cursor;
-        }
-        for ev in events {
-            match ev {
-                MediaEvent::VideoConfig(c) => clip.tracks.video = Some(c),
-                MediaEvent::AudioConfig(c) => clip.tracks.audio = Some(c),
-                MediaEvent::Frame(mut f) => {
-                    f.dts = f.dts - anchor + offset;
-                    f.pts = f.pts - anchor + offset;
-                    if f.dts < until {
-                        clip.frame(f).map_err(write_err)?;
-                    }
-                }
-            }
-        }
-        cursor = offset + ms(seg.duration_ms);
+    let total = segments.len() * 2;
+
+    // Pass 1: the clip's fragmented MP4 without its sample data (a few MB for an hour),
+    // which tells the finalizer every table of the moov.
+    let mut skeleton = Skeleton::default();
+    let mut done = 0;
+    let first = plan.run(Sink::Skeleton(&mut skeleton), &mut |_| {
+        done += 1;
         progress(Progress {
-            segments_done: i + 1,
-            segments_total: segments.len(),
+            segments_done: done,
+            segments_total: total,
         });
-    }
-    let Some(file_start) = clip.finish().map_err(write_err)? else {
-        let _ = std::fs::remove_file(&part);
+    })?;
+    let Some((file_start, until)) = first else {
         return Err(ExportError::Empty {
             app: req.app.clone(),
             stream: req.stream.clone(),
@@ -179,18 +135,51 @@ pub fn export(
         });
     };
 
-    // The fragmented file's time 0 is its first DTS (the key frame the clip opens with);
-    // the edit list starts presentation at the requested time and ends it at the end.
-    let input = BufReader::new(File::open(&part).map_err(|e| write_err(e.to_string()))?);
-    let tmp = with_suffix(&req.output, ".finalizing");
-    let output = BufWriter::new(File::create(&tmp).map_err(|e| write_err(e.to_string()))?);
+    // Pass 2, inside the finalizer once the moov is written: the same frames again, of
+    // which only the sample data is written, straight into the final file's mdat. The
+    // data is written once, and no temporary copy of the clip is made.
+    let part = with_suffix(&req.output, ".part");
+    let output = File::create(&part).map_err(|e| write_err(e.to_string()))?;
     let options = FinalizeOptions {
-        present_from: Some(from - file_start),
-        present_for: Some(until - from),
+        present_from: Some(plan.from - file_start),
+        present_for: Some(until - plan.from),
     };
-    let summary = finalize_with(input, output, &options).map_err(|e| write_err(e.to_string()))?;
-    std::fs::rename(&tmp, &req.output).map_err(|e| write_err(e.to_string()))?;
-    let _ = std::fs::remove_file(&part);
+    let mut pass_error = None;
+    let mut data = |out: &mut dyn Write| -> std::io::Result<()> {
+        let again = plan.run(Sink::Payload(out), &mut |_| {
+            done += 1;
+            progress(Progress {
+                segments_done: done,
+                segments_total: total,
+            });
+        });
+        match again {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let text = e.to_string();
+                pass_error = Some(e);
+                Err(std::io::Error::other(text))
+            }
+        }
+    };
+    let finalized = finalize_with_data(
+        skeleton.reader(),
+        BufWriter::new(output),
+        &options,
+        SampleData::External(&mut data),
+    );
+    let summary = match (finalized, pass_error) {
+        (Ok(s), _) => s,
+        (Err(_), Some(e)) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+        (Err(e), None) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(write_err(e.to_string()));
+        }
+    };
+    std::fs::rename(&part, &req.output).map_err(|e| write_err(e.to_string()))?;
     Ok(Exported {
         path: req.output.clone(),
         duration: summary.duration.as_secs_f64(),
@@ -200,11 +189,237 @@ pub fn export(
     })
 }
 
+fn ms(t: i64) -> MediaTime {
+    MediaTime::from_millis(t)
+}
+
+/// The segments of a clip and how they map onto its timeline. Run twice, it feeds the
+/// same frames to the fragmented writer both times (the writer is deterministic).
+struct Plan<'a> {
+    segments: &'a [tapedeck_catalog::Segment],
+    root: &'a Path,
+    /// Wall-clock ms of clip time 0: the first segment's start (a key frame at or before
+    /// the requested start).
+    base_ms: i64,
+    from: MediaTime,
+    until: MediaTime,
+    close_gaps: bool,
+}
+
+impl Plan<'_> {
+    /// Feeds every segment through a [`ClipWriter`] into `sink`. Returns the fragmented
+    /// file's time 0 and the clip's end (moved in by removed gaps), or `None` when nothing
+    /// was written.
+    fn run(
+        &self,
+        sink: Sink<'_>,
+        each: &mut dyn FnMut(usize),
+    ) -> Result<Option<(MediaTime, MediaTime)>, ExportError> {
+        let write_err = |detail: String| ExportError::Write {
+            path: "the clip".into(),
+            detail,
+        };
+        let mut clip = ClipWriter::new(sink, self.from);
+        let mut until = self.until;
+        let mut cursor = MediaTime::ZERO; // where the previous segment ended, on the clip's timeline
+        let mut removed = MediaTime::ZERO; // with close_gaps: gap time taken out so far
+        let mut bytes = Vec::new();
+        let mut events = Vec::new();
+        for (i, seg) in self.segments.iter().enumerate() {
+            let path = self.root.join(&seg.key);
+            let segment_err = |detail: String| ExportError::Segment {
+                path: path.display().to_string(),
+                detail,
+            };
+            // One buffer for every segment: no fresh pages to fault in each time.
+            bytes.clear();
+            File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(|e| segment_err(e.to_string()))?;
+            let mut demuxer = TsDemuxer::new();
+            events.clear();
+            demuxer
+                .push(&bytes, &mut events)
+                .and_then(|_| demuxer.flush(&mut events))
+                .map_err(|e| segment_err(e.to_string()))?;
+            // The segment's anchor: its opening key frame's DTS (else its first DTS), which
+            // the catalog's wall-clock start describes.
+            let first = |video: bool| {
+                events.iter().find_map(|e| match e {
+                    MediaEvent::Frame(f) if !video || f.is_video() => Some(f.dts),
+                    _ => None,
+                })
+            };
+            let anchor = first(true)
+                .or_else(|| first(false))
+                .unwrap_or(MediaTime::ZERO);
+            let wall_offset = ms(seg.start_ms - self.base_ms);
+            let mut offset = wall_offset - removed;
+            if self.close_gaps && offset - cursor > GAP {
+                // The gap goes; the range's end moves in by as much.
+                let gap = offset - cursor;
+                removed += gap;
+                until -= gap;
+                offset = cursor;
+            }
+            for ev in events.drain(..) {
+                match ev {
+                    MediaEvent::VideoConfig(c) => clip.tracks.video = Some(c),
+                    MediaEvent::AudioConfig(c) => clip.tracks.audio = Some(c),
+                    MediaEvent::Frame(mut f) => {
+                        f.dts = f.dts - anchor + offset;
+                        f.pts = f.pts - anchor + offset;
+                        if f.dts < until {
+                            clip.frame(f).map_err(write_err)?;
+                        }
+                    }
+                }
+            }
+            cursor = offset + ms(seg.duration_ms);
+            each(i + 1);
+        }
+        Ok(clip
+            .finish()
+            .map_err(write_err)?
+            .map(|start| (start, until)))
+    }
+}
+
+/// Where the clip's fragmented MP4 goes in each pass.
+enum Sink<'a> {
+    /// Pass 1: every box, but `mdat` payloads only as their length.
+    Skeleton(&'a mut Skeleton),
+    /// Pass 2: only the `mdat` payloads, in order.
+    Payload(&'a mut dyn Write),
+}
+
+impl Sink<'_> {
+    /// Takes whole boxes, as the fragmented writer produces them.
+    fn put(&mut self, boxes: &[u8]) -> std::io::Result<()> {
+        let mut pos = 0;
+        while pos < boxes.len() {
+            let at = |i: usize, n: usize| boxes.get(pos + i..pos + i + n);
+            let bad = || std::io::Error::other("the fragmented writer produced a cut box");
+            let size32 = at(0, 4).ok_or_else(bad)?;
+            let size32 = u32::from_be_bytes(size32.try_into().map_err(|_| bad())?) as usize;
+            let kind = at(4, 4).ok_or_else(bad)?;
+            let (size, header) = match size32 {
+                0 => (boxes.len() - pos, 8),
+                1 => {
+                    let large = at(8, 8).ok_or_else(bad)?;
+                    (
+                        u64::from_be_bytes(large.try_into().map_err(|_| bad())?) as usize,
+                        16,
+                    )
+                }
+                n => (n, 8),
+            };
+            let end = pos + size;
+            if size < header || end > boxes.len() {
+                return Err(bad());
+            }
+            let mdat = kind == b"mdat";
+            match self {
+                Sink::Skeleton(s) if mdat => {
+                    s.bytes(&boxes[pos..pos + header]);
+                    s.zeros((size - header) as u64);
+                }
+                Sink::Skeleton(s) => s.bytes(&boxes[pos..end]),
+                Sink::Payload(w) if mdat => w.write_all(&boxes[pos + header..end])?,
+                Sink::Payload(_) => {}
+            }
+            pos = end;
+        }
+        Ok(())
+    }
+}
+
+/// A fragmented MP4 held without its sample data: its boxes in memory, each `mdat`
+/// payload as a run of zeros of the same length, readable as a file.
+#[derive(Default)]
+struct Skeleton {
+    /// (offset in the file, piece), in order.
+    pieces: Vec<(u64, Piece)>,
+    len: u64,
+}
+
+enum Piece {
+    Bytes(Vec<u8>),
+    Zeros(u64),
+}
+
+impl Skeleton {
+    fn bytes(&mut self, b: &[u8]) {
+        if let Some((_, Piece::Bytes(last))) = self.pieces.last_mut() {
+            last.extend_from_slice(b);
+        } else {
+            self.pieces.push((self.len, Piece::Bytes(b.to_vec())));
+        }
+        self.len += b.len() as u64;
+    }
+
+    fn zeros(&mut self, n: u64) {
+        self.pieces.push((self.len, Piece::Zeros(n)));
+        self.len += n;
+    }
+
+    fn reader(&self) -> SkeletonReader<'_> {
+        SkeletonReader { sk: self, pos: 0 }
+    }
+}
+
+struct SkeletonReader<'a> {
+    sk: &'a Skeleton,
+    pos: u64,
+}
+
+impl Read for SkeletonReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.sk.len || buf.is_empty() {
+            return Ok(0);
+        }
+        let i = self
+            .sk
+            .pieces
+            .partition_point(|(start, _)| *start <= self.pos)
+            - 1;
+        let (start, piece) = &self.sk.pieces[i];
+        let within = self.pos - start;
+        let n = match piece {
+            Piece::Bytes(b) => {
+                let src = &b[within as usize..];
+                let n = src.len().min(buf.len());
+                buf[..n].copy_from_slice(&src[..n]);
+                n
+            }
+            Piece::Zeros(len) => {
+                let n = ((len - within) as usize).min(buf.len());
+                buf[..n].fill(0);
+                n
+            }
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SkeletonReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.sk.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = target.ok_or_else(|| std::io::Error::other("seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
 /// Feeds the fragmented writer with what the clip needs: video from the last key frame at
 /// or before `from` (so the first presented frame decodes: at most one GOP is held), and
 /// audio from `from`.
-struct ClipWriter {
-    out: BufWriter<File>,
+struct ClipWriter<'a> {
+    out: Sink<'a>,
     from: MediaTime,
     tracks: Tracks,
     writer: Option<Fmp4Writer>,
@@ -216,10 +431,10 @@ struct ClipWriter {
     buf: Vec<u8>,
 }
 
-impl ClipWriter {
-    fn new(file: File, from: MediaTime) -> Self {
+impl<'a> ClipWriter<'a> {
+    fn new(out: Sink<'a>, from: MediaTime) -> Self {
         ClipWriter {
-            out: BufWriter::new(file),
+            out,
             from,
             tracks: Tracks::default(),
             writer: None,
@@ -283,7 +498,7 @@ impl ClipWriter {
         };
         let cut = f.is_video() && f.keyframe;
         if (cut || w.ready_for_fragment()) && w.take_fragment(&mut self.buf) {
-            self.out.write_all(&self.buf).map_err(|e| e.to_string())?;
+            self.out.put(&self.buf).map_err(|e| e.to_string())?;
             self.buf.clear();
         }
         w.push(f).map_err(|e| e.to_string())
@@ -300,8 +515,57 @@ impl ClipWriter {
             return Ok(None);
         };
         w.finish(&mut self.buf);
-        self.out.write_all(&self.buf).map_err(|e| e.to_string())?;
-        self.out.flush().map_err(|e| e.to_string())?;
+        self.out.put(&self.buf).map_err(|e| e.to_string())?;
         Ok(self.file_start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(body);
+        b
+    }
+
+    #[test]
+    fn the_skeleton_reads_as_the_file_with_its_payloads_zeroed() {
+        let mut file = boxed(b"moof", b"tables");
+        file.extend(boxed(b"mdat", b"sample data"));
+        // A large-size mdat header, as the writer uses past 4 GiB.
+        let mut large = 1u32.to_be_bytes().to_vec();
+        large.extend_from_slice(b"mdat");
+        large.extend_from_slice(&(16u64 + 3).to_be_bytes());
+        large.extend_from_slice(b"xyz");
+        file.extend(&large);
+
+        let mut sk = Skeleton::default();
+        let mut payload = Vec::new();
+        // Whole boxes arrive in several calls, as fragments do.
+        let cut = 14 + 19;
+        for part in [&file[..cut], &file[cut..]] {
+            Sink::Skeleton(&mut sk).put(part).unwrap();
+            Sink::Payload(&mut payload).put(part).unwrap();
+        }
+        assert_eq!(payload, b"sample dataxyz");
+        let mut read = Vec::new();
+        sk.reader().read_to_end(&mut read).unwrap();
+        let mut expected = file.clone();
+        expected[22..33].fill(0);
+        expected[file.len() - 3..].fill(0);
+        assert_eq!(read, expected);
+        // Seeks land where a file's would.
+        let mut r = sk.reader();
+        r.seek(SeekFrom::Start(18)).unwrap();
+        let mut four = [0u8; 4];
+        r.read_exact(&mut four).unwrap();
+        assert_eq!(&four, b"mdat");
+        r.seek(SeekFrom::End(-3)).unwrap();
+        r.read_exact(&mut four[..3]).unwrap();
+        assert_eq!(&four[..3], &[0, 0, 0]);
+        assert!(Sink::Payload(&mut Vec::new()).put(&file[..10]).is_err());
     }
 }

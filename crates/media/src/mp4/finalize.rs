@@ -95,11 +95,32 @@ pub struct FinalizeOptions {
     pub present_for: Option<MediaTime>,
 }
 
+/// Where the finalized file's sample data comes from.
+pub enum SampleData<'a> {
+    /// Copied from the input's `mdat` boxes.
+    Input,
+    /// Written by the caller when the `mdat` payload is due: exactly the input's `trun`
+    /// data in file order (for a file made by [`super::Fmp4Writer`], every `mdat` payload
+    /// back to back). The input's payload bytes are then never read, so they may be
+    /// absent (zeros): an exporter that can regenerate the data writes it only once.
+    External(&'a mut dyn FnMut(&mut dyn Write) -> io::Result<()>),
+}
+
 /// [`finalize`] presenting only part of the media (lossless clip export).
 pub fn finalize_with<R: Read + Seek, W: Write>(
     input: R,
     output: W,
     options: &FinalizeOptions,
+) -> Result<FinalizeSummary, Mp4Error> {
+    finalize_with_data(input, output, options, SampleData::Input)
+}
+
+/// [`finalize_with`] taking the sample data from `data`.
+pub fn finalize_with_data<R: Read + Seek, W: Write>(
+    input: R,
+    output: W,
+    options: &FinalizeOptions,
+    data: SampleData<'_>,
 ) -> Result<FinalizeSummary, Mp4Error> {
     let mut src = Source::survey(io::BufReader::new(input))?;
     let plans = std::mem::take(&mut src.plans);
@@ -167,14 +188,19 @@ pub fn finalize_with<R: Read + Seek, W: Write>(
         )));
     }
     out.put(&boxes::box_header(b"mdat", total_data + mdat_header))?;
-    src.scan(|r, trafs| {
-        for traf in trafs {
-            for run in &traf.runs {
-                read::copy_range(r, run.offset, run.bytes, &mut out)?;
+    match data {
+        SampleData::Input => src.scan(|r, trafs| {
+            for traf in trafs {
+                for run in &traf.runs {
+                    read::copy_range(r, run.offset, run.bytes, &mut out)?;
+                }
             }
+            Ok(())
+        })?,
+        SampleData::External(write) => {
+            write(&mut out).map_err(Mp4Error::io("writing the sample data"))?
         }
-        Ok(())
-    })?;
+    }
     if out.written != data_start + total_data {
         return Err(internal(format!(
             "wrote {} bytes, planned {}",

@@ -22,7 +22,10 @@ use std::io;
 use crate::frame::TrackKind;
 use crate::time::MediaTime;
 
-pub use finalize::{finalize, finalize_with, needs_co64, FinalizeOptions, FinalizeSummary};
+pub use finalize::{
+    finalize, finalize_with, finalize_with_data, needs_co64, FinalizeOptions, FinalizeSummary,
+    SampleData,
+};
 pub use fragment::Fmp4Writer;
 
 /// Version of the bytes the writer and finalizer produce.

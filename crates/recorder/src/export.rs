@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tapedeck_catalog::Catalog;
 use tapedeck_media::mp4::{finalize_with_data, FinalizeOptions, Fmp4Writer, SampleData};
@@ -294,8 +295,9 @@ enum Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Takes whole boxes, as the fragmented writer produces them.
-    fn put(&mut self, boxes: &[u8]) -> std::io::Result<()> {
+    /// Takes whole boxes, as the fragmented writer produces them; with `data`, the last box
+    /// is an `mdat` header whose payload is `data` (the samples' own buffers, uncopied).
+    fn put(&mut self, boxes: &[u8], data: Option<&[Bytes]>) -> std::io::Result<()> {
         let mut pos = 0;
         while pos < boxes.len() {
             let at = |i: usize, n: usize| boxes.get(pos + i..pos + i + n);
@@ -315,10 +317,28 @@ impl Sink<'_> {
                 n => (n, 8),
             };
             let end = pos + size;
+            let mdat = kind == b"mdat";
+            if let (true, Some(data), true) = (mdat, data, end > boxes.len()) {
+                let payload: usize = data.iter().map(Bytes::len).sum();
+                if pos + header != boxes.len() || size != header + payload {
+                    return Err(bad());
+                }
+                match self {
+                    Sink::Skeleton(s) => {
+                        s.bytes(&boxes[pos..]);
+                        s.zeros(payload as u64);
+                    }
+                    Sink::Payload(w) => {
+                        for d in data {
+                            w.write_all(d)?;
+                        }
+                    }
+                }
+                return Ok(());
+            }
             if size < header || end > boxes.len() {
                 return Err(bad());
             }
-            let mdat = kind == b"mdat";
             match self {
                 Sink::Skeleton(s) if mdat => {
                     s.bytes(&boxes[pos..pos + header]);
@@ -497,9 +517,13 @@ impl<'a> ClipWriter<'a> {
             return Ok(());
         };
         let cut = f.is_video() && f.keyframe;
-        if (cut || w.ready_for_fragment()) && w.take_fragment(&mut self.buf) {
-            self.out.put(&self.buf).map_err(|e| e.to_string())?;
-            self.buf.clear();
+        if cut || w.ready_for_fragment() {
+            if let Some(data) = w.take_fragment_parts(&mut self.buf) {
+                self.out
+                    .put(&self.buf, Some(&data))
+                    .map_err(|e| e.to_string())?;
+                self.buf.clear();
+            }
         }
         w.push(f).map_err(|e| e.to_string())
     }
@@ -514,8 +538,10 @@ impl<'a> ClipWriter<'a> {
         let Some(w) = self.writer.as_mut() else {
             return Ok(None);
         };
-        w.finish(&mut self.buf);
-        self.out.put(&self.buf).map_err(|e| e.to_string())?;
+        let data = w.finish_parts(&mut self.buf);
+        self.out
+            .put(&self.buf, data.as_deref())
+            .map_err(|e| e.to_string())?;
         Ok(self.file_start)
     }
 }
@@ -547,8 +573,8 @@ mod tests {
         // Whole boxes arrive in several calls, as fragments do.
         let cut = 14 + 19;
         for part in [&file[..cut], &file[cut..]] {
-            Sink::Skeleton(&mut sk).put(part).unwrap();
-            Sink::Payload(&mut payload).put(part).unwrap();
+            Sink::Skeleton(&mut sk).put(part, None).unwrap();
+            Sink::Payload(&mut payload).put(part, None).unwrap();
         }
         assert_eq!(payload, b"sample dataxyz");
         let mut read = Vec::new();
@@ -566,6 +592,21 @@ mod tests {
         r.seek(SeekFrom::End(-3)).unwrap();
         r.read_exact(&mut four[..3]).unwrap();
         assert_eq!(&four[..3], &[0, 0, 0]);
-        assert!(Sink::Payload(&mut Vec::new()).put(&file[..10]).is_err());
+        assert!(Sink::Payload(&mut Vec::new())
+            .put(&file[..10], None)
+            .is_err());
+        // An mdat header whose payload comes as the samples' buffers.
+        let head = &file[14..22];
+        let data = [Bytes::from_static(b"sample "), Bytes::from_static(b"data")];
+        let mut out = Vec::new();
+        Sink::Payload(&mut out).put(head, Some(&data)).unwrap();
+        assert_eq!(out, b"sample data");
+        let mut sk = Skeleton::default();
+        Sink::Skeleton(&mut sk).put(head, Some(&data)).unwrap();
+        assert_eq!(sk.len, 19);
+        let short = [Bytes::from_static(b"sample")];
+        assert!(Sink::Payload(&mut Vec::new())
+            .put(head, Some(&short))
+            .is_err());
     }
 }

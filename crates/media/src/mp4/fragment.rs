@@ -262,12 +262,27 @@ impl Fmp4Writer {
     /// Appends a `moof`+`mdat` with every sample whose duration is known; returns false (and
     /// appends nothing) when there is none.
     pub fn take_fragment(&mut self, out: &mut Vec<u8>) -> bool {
+        match self.take_fragment_parts(out) {
+            Some(data) => {
+                for d in data {
+                    out.extend_from_slice(&d);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`Self::take_fragment`] without copying the sample data: appends the `moof` and the
+    /// `mdat` header, and returns the `mdat` payload as the samples' own buffers, in order
+    /// (`None`, appending nothing, when no sample is ready).
+    pub fn take_fragment_parts(&mut self, out: &mut Vec<u8>) -> Option<Vec<Bytes>> {
         self.key_frame_waiting = false;
         let active: Vec<usize> = (0..self.tracks.len())
             .filter(|&i| !self.tracks[i].samples.is_empty())
             .collect();
         if active.is_empty() {
-            return false;
+            return None;
         }
         let moof_start = out.len();
         let mut offset_fields = Vec::with_capacity(active.len());
@@ -315,32 +330,42 @@ impl Fmp4Writer {
         let header = boxes::box_header(b"mdat", payload + boxes::header_len_for(payload));
         let mut data_pos = out.len() + header.len() - moof_start;
         out.extend_from_slice(&header);
+        let mut data = Vec::new();
         for (&i, field) in active.iter().zip(offset_fields) {
             let rel = i32::try_from(data_pos).unwrap_or(i32::MAX);
             out[field..field + 4].copy_from_slice(&rel.to_be_bytes());
             let t = &mut self.tracks[i];
             for d in t.data.drain(..) {
                 data_pos += d.len();
-                out.extend_from_slice(&d);
+                data.push(d);
             }
             t.samples.clear();
             t.fragment_start = None;
             t.buffered = 0;
         }
         self.sequence = self.sequence.wrapping_add(1);
-        true
+        Some(data)
     }
 
     /// Flushes everything, held-back samples included (each gets its track's previous
     /// duration). Appends nothing if nothing was buffered.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if let Some(data) = self.finish_parts(out) {
+            for d in data {
+                out.extend_from_slice(&d);
+            }
+        }
+    }
+
+    /// [`Self::finish`] without copying the sample data (see [`Self::take_fragment_parts`]).
+    pub fn finish_parts(&mut self, out: &mut Vec<u8>) -> Option<Vec<Bytes>> {
         for t in &mut self.tracks {
             if let Some(held) = t.held.take() {
                 let duration = t.prev_duration.unwrap_or(t.lone_duration);
                 t.commit(held, duration);
             }
         }
-        self.take_fragment(out);
+        self.take_fragment_parts(out)
     }
 }
 

@@ -70,6 +70,9 @@ struct SectionBuf {
 struct PesBuf {
     pid: u16,
     data: Vec<u8>,
+    /// A finished PES's buffer, given back (see [`PesBuf::recycle`]): the next PES reuses
+    /// its capacity instead of growing a new one by doubling.
+    spare: Vec<u8>,
     /// Inside a PES whose start we saw.
     active: bool,
     next_cc: Option<u8>,
@@ -116,9 +119,16 @@ impl TsDemuxer {
     /// Feeds bytes in any chunking. Events for every PES completed by these bytes are
     /// appended to `out`, even when an error is returned (see the module docs).
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<MediaEvent>) -> Result<(), TsError> {
-        self.buf.extend_from_slice(bytes);
         let mut first = None;
-        self.drain_packets(false, out, &mut first);
+        if self.buf.is_empty() {
+            // The common case (whole files, packet-aligned reads): read the input in place
+            // and keep only an unfinished tail.
+            let used = self.drain(bytes, false, out, &mut first);
+            self.buf.extend_from_slice(&bytes[used..]);
+        } else {
+            self.buf.extend_from_slice(bytes);
+            self.drain_packets(false, out, &mut first);
+        }
         first.map_or(Ok(()), Err)
     }
 
@@ -131,6 +141,7 @@ impl TsDemuxer {
         if let Some(mut v) = self.video.take() {
             if let Some(data) = v.pes.finish() {
                 note(&mut first, self.video_pes(&mut v, &data, out));
+                v.pes.recycle(data);
             }
             self.video = Some(v);
         }
@@ -155,7 +166,20 @@ impl TsDemuxer {
         out: &mut Vec<MediaEvent>,
         first: &mut Option<TsError>,
     ) {
-        let buf = std::mem::take(&mut self.buf);
+        let mut buf = std::mem::take(&mut self.buf);
+        let used = self.drain(&buf, at_end, out, first);
+        buf.drain(..used);
+        self.buf = buf;
+    }
+
+    /// Reads whole packets from `buf`; returns how many bytes were used.
+    fn drain(
+        &mut self,
+        buf: &[u8],
+        at_end: bool,
+        out: &mut Vec<MediaEvent>,
+        first: &mut Option<TsError>,
+    ) -> usize {
         let mut pos = 0;
         while buf.len() - pos >= PACKET_SIZE {
             let avail = &buf[pos..];
@@ -182,12 +206,12 @@ impl TsDemuxer {
                 None if at_end => {}
                 None => break,
             }
-            let mut packet = [0u8; PACKET_SIZE];
-            packet.copy_from_slice(&avail[..PACKET_SIZE]);
-            note(first, self.packet(&packet, out));
+            if let Ok(packet) = <&[u8; PACKET_SIZE]>::try_from(&avail[..PACKET_SIZE]) {
+                note(first, self.packet(packet, out));
+            }
             pos += PACKET_SIZE;
         }
-        self.buf = buf[pos..].to_vec();
+        pos
     }
 
     fn packet(&mut self, p: &[u8; PACKET_SIZE], out: &mut Vec<MediaEvent>) -> Result<(), TsError> {
@@ -241,6 +265,7 @@ impl TsDemuxer {
                     let mut first = None;
                     for data in done {
                         note(&mut first, self.video_pes(&mut v, &data, out));
+                        v.pes.recycle(data);
                     }
                     first.map_or(Ok(()), Err)
                 });
@@ -257,6 +282,7 @@ impl TsDemuxer {
                     let mut first = None;
                     for data in done {
                         note(&mut first, self.audio_pes(&mut a, &data, out));
+                        a.pes.recycle(data);
                     }
                     first.map_or(Ok(()), Err)
                 });
@@ -467,6 +493,7 @@ impl PesBuf {
         PesBuf {
             pid,
             data: Vec::new(),
+            spare: Vec::new(),
             active: false,
             next_cc: None,
         }
@@ -475,8 +502,17 @@ impl PesBuf {
     /// The PES being assembled, if any.
     fn finish(&mut self) -> Option<Vec<u8>> {
         let was_active = std::mem::replace(&mut self.active, false);
-        let data = std::mem::take(&mut self.data);
+        let next = std::mem::take(&mut self.spare);
+        let data = std::mem::replace(&mut self.data, next);
         (was_active && !data.is_empty()).then_some(data)
+    }
+
+    /// Takes back the buffer of a PES that has been read, for the next one.
+    fn recycle(&mut self, mut used: Vec<u8>) {
+        if used.capacity() > self.spare.capacity() {
+            used.clear();
+            self.spare = used;
+        }
     }
 
     /// Adds one packet's payload; returns the PES packets it completed (at most two: the

@@ -24,17 +24,13 @@ pub(crate) fn split_length_prefixed(mut data: &[u8]) -> Option<Vec<&[u8]>> {
 pub(crate) fn split_annexb(data: &[u8]) -> Vec<&[u8]> {
     let mut nals = Vec::new();
     let mut start: Option<usize> = None;
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            if let Some(s) = start {
-                push_trimmed(&mut nals, &data[s..i]);
-            }
-            i += 3;
-            start = Some(i);
-        } else {
-            i += 1;
+    // memmem searches with SIMD: a byte-at-a-time loop was two thirds of an export's time.
+    for i in memchr::memmem::find_iter(data, &[0, 0, 1]) {
+        // Overlapping matches (`00 00 00 01` has one) cannot occur: a match ends in 0x01.
+        if let Some(s) = start {
+            push_trimmed(&mut nals, &data[s..i]);
         }
+        start = Some(i + 3);
     }
     if let Some(s) = start {
         push_trimmed(&mut nals, &data[s..]);

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 
+use bytes::Bytes;
 use tapedeck_media::flv::{finalize, FlvWriter};
 use tapedeck_media::{Frame, Tracks};
 
@@ -36,9 +37,13 @@ impl FileFormat for Flv {
         cut
     }
 
-    fn take(&mut self, _out: &mut Vec<u8>) {}
+    fn take(&mut self, _out: &mut Vec<u8>) -> Vec<Bytes> {
+        Vec::new()
+    }
 
-    fn finish(&mut self, _out: &mut Vec<u8>) {}
+    fn finish(&mut self, _out: &mut Vec<u8>) -> Vec<Bytes> {
+        Vec::new()
+    }
 
     fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String> {
         let s = finalize(input, output).map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 
+use bytes::Bytes;
 use tapedeck_media::mp4::finalize::finalize;
 use tapedeck_media::mp4::fragment::Fmp4Writer;
 use tapedeck_media::{Frame, Tracks};
@@ -37,12 +38,12 @@ impl FileFormat for Mp4 {
         cut || self.0.ready_for_fragment()
     }
 
-    fn take(&mut self, out: &mut Vec<u8>) {
-        self.0.take_fragment(out);
+    fn take(&mut self, out: &mut Vec<u8>) -> Vec<Bytes> {
+        self.0.take_fragment_parts(out).unwrap_or_default()
     }
 
-    fn finish(&mut self, out: &mut Vec<u8>) {
-        self.0.finish(out);
+    fn finish(&mut self, out: &mut Vec<u8>) -> Vec<Bytes> {
+        self.0.finish_parts(out).unwrap_or_default()
     }
 
     fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String> {

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
+use bytes::Bytes;
 use tapedeck_media::{Frame, MediaTime, Tracks};
 
 use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError, WRITE_BATCH};
@@ -33,10 +34,12 @@ pub trait FileFormat: Send + Sized + 'static {
     fn write_frame(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), String>;
     /// True when buffered bytes should go to disk now (bounds what a crash can lose).
     fn ready(&self, cut: bool) -> bool;
-    /// Moves whatever is ready into `out`.
-    fn take(&mut self, out: &mut Vec<u8>);
-    /// Flushes everything, at the end of the file.
-    fn finish(&mut self, out: &mut Vec<u8>);
+    /// Moves whatever is ready into `out`, plus buffers to write after it as they are
+    /// (media the format holds by reference: copying it into `out` would keep a buffer of
+    /// that size per stream for the life of the file).
+    fn take(&mut self, out: &mut Vec<u8>) -> Vec<Bytes>;
+    /// Flushes everything, at the end of the file (as [`FileFormat::take`]).
+    fn finish(&mut self, out: &mut Vec<u8>) -> Vec<Bytes>;
     fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String>;
 }
 
@@ -106,9 +109,12 @@ impl<F: FileFormat> SingleFileOutput<F> {
             return Ok(());
         };
         // `buf` may still hold tags written since the last flush: they go out first.
-        open.format.finish(&mut open.buf);
+        let data = open.format.finish(&mut open.buf);
         let part = open.file.path().to_owned();
         open.file.write(&open.buf).map_err(OutputError::io(&part))?;
+        for d in &data {
+            open.file.write(d).map_err(OutputError::io(&part))?;
+        }
         open.file.close().map_err(OutputError::io(&part))?;
         let key = self.key(open.extent.start, Some(open.extent.end));
         self.sequence += 1;
@@ -150,10 +156,13 @@ impl<F: FileFormat> SingleFileOutput<F> {
     }
 
     fn flush(open: &mut OpenFile<F>) -> Result<(), OutputError> {
-        open.format.take(&mut open.buf);
-        if !open.buf.is_empty() {
+        let data = open.format.take(&mut open.buf);
+        if !open.buf.is_empty() || !data.is_empty() {
             let path = open.file.path().to_owned();
             open.file.write(&open.buf).map_err(OutputError::io(&path))?;
+            for d in &data {
+                open.file.write(d).map_err(OutputError::io(&path))?;
+            }
             open.file.flush().map_err(OutputError::io(&path))?;
             open.buf.clear();
         }

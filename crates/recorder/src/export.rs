@@ -187,6 +187,7 @@ pub fn export(
     let options = FinalizeOptions {
         present_from: Some(from - file_start),
         present_for: Some(until - from),
+        ..FinalizeOptions::default()
     };
     let summary = finalize_with(input, output, &options).map_err(|e| write_err(e.to_string()))?;
     std::fs::rename(&tmp, &req.output).map_err(|e| write_err(e.to_string()))?;

@@ -12,6 +12,11 @@
 //!
 //! The end time of a recovered file is unknown, so the word `recording` that stands in
 //! for it in the name is replaced by the file's last modification time (escaped format).
+//!
+//! An MP4 or FLV `.part` carries its recording's tag from its first bytes (see
+//! [`crate::tags`]): the recovered file gets the same tag, with the modification time as
+//! its end, so `catalog rebuild` restores it. A `.part` written before tags existed is
+//! finalized untagged; a rebuild then counts it as a file without a tag and leaves it out.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,7 @@ use crate::naming::{escaped_time, IN_PROGRESS};
 use crate::output::flv::Flv;
 use crate::output::mp4::Mp4;
 use crate::output::single::finalize_into;
+use crate::tags::FileTag;
 
 /// One file made whole again.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,8 +153,14 @@ fn final_path(part: &Path) -> PathBuf {
 }
 
 fn finalize_part<F: crate::output::single::FileFormat>(part: &Path) -> Result<PathBuf, String> {
+    let end_ms = modified(part).timestamp_millis();
     let to = final_path(part);
-    finalize_into::<F>(part, &to).map_err(|e| e.to_string())?;
+    // A tag that does not read is no reason to lose the media: finalize untagged.
+    let tag = F::read_tag(part).ok().flatten().map(|t| FileTag {
+        end_ms: Some(end_ms.max(t.start_ms)),
+        ..t
+    });
+    finalize_into::<F>(part, &to, tag.as_ref()).map_err(|e| e.to_string())?;
     Ok(to)
 }
 

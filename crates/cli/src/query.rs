@@ -223,7 +223,7 @@ pub fn rebuild(config: &Config) -> Result<()> {
     );
     if !report.untagged.is_empty() {
         println!(
-            "{} without a tag (written before Tapedeck tagged its files, or not by Tapedeck) left out",
+            "{} without a Tapedeck tag left out (recorded before this version, exports, or files from elsewhere)",
             plural(report.untagged.len(), "MP4/FLV file", "MP4/FLV files"),
         );
     }

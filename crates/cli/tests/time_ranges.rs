@@ -218,12 +218,20 @@ fn spans_and_an_index_across_a_gap() {
             "one {kind} per recording: {files_before:#?}"
         );
     }
+    // An FLV from elsewhere (no Tapedeck tag) is left out, and said so.
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let stranger = server.recordings().join("elsewhere.flv");
+    std::fs::copy(fixtures.join("h264_aac_2s.flv"), &stranger).unwrap();
     let (ok, out, err) = tapedeck(&config, &["catalog", "rebuild"]);
     assert!(
         ok && out.contains("2 recordings") && out.contains("4 files, 1 index"),
         "{out}{err}"
     );
-    assert!(!out.contains("without a tag"), "{out}");
+    assert!(
+        out.contains("1 MP4/FLV file without a Tapedeck tag left out")
+            && err.contains("elsewhere.flv"),
+        "{out}{err}"
+    );
     let (_, after, _) = tapedeck(&config, &spans_args);
     let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
     assert_eq!(

@@ -9,8 +9,8 @@
 //! - An MP4 (`moov/udta/tpdk`) or FLV (`onMetaData.tapedeck`) carries its row but for the
 //!   key and size, which the file itself gives.
 //!
-//! MP4 and FLV files without a tag (written before tags existed, or not by Tapedeck, like an
-//! export) are left out and listed in [`RebuildReport::untagged`]. Older custom indexes
+//! MP4 and FLV files without a tag (recorded before tags existed, exports, files from
+//! elsewhere) are left out and listed in [`RebuildReport::untagged`]. Older custom indexes
 //! cannot be told from daily indexes and are not restored.
 
 use std::collections::BTreeSet;

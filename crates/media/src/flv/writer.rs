@@ -4,7 +4,8 @@
 //! ```text
 //! "FLV" 1 flags(audio 0x04 | video 0x01) 00000009      header (E.2)
 //! PreviousTagSize0 = 0
-//! tag 18  onMetaData (provisional: no duration, no index)   } each tag: 11-byte header
+//! tag 18  onMetaData (provisional: no duration, no index;  } each tag: 11-byte header
+//!         the caller's entries, if any)                    }
 //! tag 9   video sequence header (avcC / hvcC)              } (type, u24 size, u24 ts,
 //! tag 8   audio sequence header (AudioSpecificConfig)      }  u8 ts-ext, u24 stream 0),
 //! tag 9/8 frames, in the order given, ...                  }  body, u32 PreviousTagSize

@@ -1,7 +1,8 @@
 //! The catalog: durable local state of everything Tapedeck recorded, in SQLite (WAL).
 //!
-//! The files stay the truth: every row here can be rebuilt from the recordings folder
-//! (`tapedeck catalog rebuild`, with the next part of this work). The catalog makes time
+//! The files stay the truth: every row here but the upload queue can be rebuilt from the
+//! recordings folder (`tapedeck catalog rebuild`): recordings and segments from the
+//! recordings' playlists, MP4/FLV files and custom indexes from the tags written into them. The catalog makes time
 //! questions fast: which spans were recorded between two times, which segments a custom
 //! index needs.
 //!
@@ -369,19 +370,27 @@ impl Catalog {
         i: &NewIndex,
         upload: Option<&NewUpload>,
     ) -> Result<IndexRecord, CatalogError> {
+        self.add_index_with(i, |_| Ok::<_, CatalogError>(upload.cloned()))
+    }
+
+    /// Adds a custom index whose file carries its own row (id included, so a rebuild gives
+    /// it back the same id): `write` gets the new row inside the transaction, writes the
+    /// file and returns its upload, if any. A failed `write` leaves no row. The catalog is
+    /// held meanwhile, which costs the writers one index file's write.
+    pub fn add_index_with<E: From<CatalogError>>(
+        &self,
+        i: &NewIndex,
+        write: impl FnOnce(&IndexRecord) -> Result<Option<NewUpload>, E>,
+    ) -> Result<IndexRecord, E> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().map_err(CatalogError::from)?;
         tx.execute(
             "INSERT INTO indexes (app, stream, object, start_ms, end_ms, duration, width, height, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![i.app, i.stream, i.object, i.start_ms, i.end_ms, i.duration, i.width, i.height, i.created_ms],
-        )?;
-        let id = tx.last_insert_rowid();
-        if let Some(u) = upload {
-            uploads::enqueue(&tx, u)?;
-        }
-        tx.commit()?;
-        Ok(IndexRecord {
-            id,
+        )
+        .map_err(CatalogError::from)?;
+        let record = IndexRecord {
+            id: tx.last_insert_rowid(),
             app: i.app.clone(),
             stream: i.stream.clone(),
             object: i.object.clone(),
@@ -391,7 +400,45 @@ impl Catalog {
             width: i.width,
             height: i.height,
             created_ms: i.created_ms,
-        })
+        };
+        if let Some(u) = write(&record)? {
+            uploads::enqueue(&tx, &u)?;
+        }
+        tx.commit().map_err(CatalogError::from)?;
+        Ok(record)
+    }
+
+    /// Puts back a custom index row as it was, id included (a rebuild). `false` when the id
+    /// is taken already (two files claiming one id): nothing is changed then.
+    pub fn restore_index(&self, i: &IndexRecord) -> Result<bool, CatalogError> {
+        let conn = self.conn();
+        let added = conn.execute(
+            "INSERT OR IGNORE INTO indexes (id, app, stream, object, start_ms, end_ms, duration, width, height, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![i.id, i.app, i.stream, i.object, i.start_ms, i.end_ms, i.duration, i.width, i.height, i.created_ms],
+        )?;
+        Ok(added == 1)
+    }
+
+    /// Every finished file (playlists, MP4, FLV), by key.
+    pub fn files(&self) -> Result<Vec<File>, CatalogError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT r.uid, r.app, r.stream, f.kind, f.key, f.start_ms, f.end_ms, f.bytes
+             FROM files f JOIN recordings r ON r.id = f.recording_id ORDER BY f.key",
+        )?;
+        let rows = q.query_map([], |r| {
+            Ok(File {
+                recording: r.get(0)?,
+                app: r.get(1)?,
+                stream: r.get(2)?,
+                kind: r.get(3)?,
+                key: r.get(4)?,
+                start_ms: r.get(5)?,
+                end_ms: r.get(6)?,
+                bytes: r.get::<_, i64>(7)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Custom indexes by creation time, `page` from 1.

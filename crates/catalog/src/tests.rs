@@ -117,6 +117,79 @@ fn indexes_page_by_creation_time() {
 }
 
 #[test]
+fn an_index_row_is_restored_with_its_id_and_a_failed_write_leaves_none() {
+    let c = Catalog::in_memory().unwrap();
+    let n = NewIndex {
+        app: "live".into(),
+        stream: "cam1".into(),
+        object: "a.m3u8".into(),
+        start_ms: 10,
+        end_ms: 20,
+        duration: 9.5,
+        width: 640,
+        height: 360,
+        created_ms: 1234,
+    };
+    let failed = c.add_index_with(&n, |r| {
+        assert_eq!(r.id, 1);
+        Err::<Option<NewUpload>, _>(CatalogError::TooNew { found: 0, known: 0 })
+    });
+    assert!(failed.is_err());
+    assert!(c.indexes(1, 10, false).unwrap().is_empty(), "rolled back");
+    let mut seen = None;
+    let rec = c
+        .add_index_with(&n, |r| {
+            seen = Some(r.clone());
+            Ok::<_, CatalogError>(None)
+        })
+        .unwrap();
+    assert_eq!(seen.as_ref(), Some(&rec));
+    assert_eq!(c.index(rec.id).unwrap().as_ref(), Some(&rec));
+
+    let fresh = Catalog::in_memory().unwrap();
+    let later = IndexRecord {
+        id: 7,
+        ..rec.clone()
+    };
+    assert!(fresh.restore_index(&later).unwrap());
+    assert!(fresh.restore_index(&rec).unwrap());
+    assert!(
+        !fresh
+            .restore_index(&IndexRecord {
+                object: "b.m3u8".into(),
+                ..rec.clone()
+            })
+            .unwrap(),
+        "an id already taken"
+    );
+    assert_eq!(fresh.indexes(1, 10, false).unwrap(), vec![rec, later]);
+}
+
+#[test]
+fn files_list_every_kind_with_its_recording() {
+    let c = sample();
+    let file = |kind: &str, key: &str| File {
+        recording: "live/cam1/1".into(),
+        app: "live".into(),
+        stream: "cam1".into(),
+        kind: kind.into(),
+        key: key.into(),
+        start_ms: 5,
+        end_ms: 9,
+        bytes: 42,
+    };
+    let (mp4, flv) = (file("mp4", "b.mp4"), file("flv", "a.flv"));
+    c.add_file(&mp4).unwrap();
+    c.add_file(&flv).unwrap();
+    let all = c.files().unwrap();
+    assert!(all.contains(&mp4) && all.contains(&flv), "{all:?}");
+    let keys: Vec<_> = all.iter().map(|f| f.key.as_str()).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}
+
+#[test]
 fn reopening_keeps_rows_and_refuses_newer_schemas() {
     let dir = std::env::temp_dir().join(format!("tapedeck-catalog-{}", std::process::id()));
     let path = dir.join("catalog.sqlite3");

@@ -208,11 +208,24 @@ pub fn rebuild(config: &Config) -> Result<()> {
     for (p, why) in &report.skipped {
         eprintln!("skipped {}: {why}", p.display());
     }
+    for p in &report.untagged {
+        eprintln!("left out {}: no Tapedeck tag", p.display());
+    }
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     println!(
-        "rebuilt {}: {} recordings, {} segments",
+        "rebuilt {}: {}, {}, {}, {}",
         path.display(),
-        report.recordings,
-        report.segments
+        plural(report.recordings, "recording", "recordings"),
+        plural(report.segments, "segment", "segments"),
+        plural(report.files, "file", "files"),
+        plural(report.indexes, "index", "indexes"),
     );
+    if !report.untagged.is_empty() {
+        println!(
+            "{} without a Tapedeck tag left out (recorded before this version, exports, or files from elsewhere)",
+            plural(report.untagged.len(), "MP4/FLV file", "MP4/FLV files"),
+        );
+    }
     Ok(())
 }

@@ -188,6 +188,18 @@ fn kill_9_leaves_playable_files_and_the_next_start_recovers_them() {
     let text = std::fs::read_to_string(&playlists[0]).unwrap();
     assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
     assert_eq!(text.matches(".ts").count(), segments_before + 1, "{text}");
+    // The recovered MP4 and FLV keep the tag their .part files carried, so a catalog
+    // rebuild restores them with their recording.
+    let recording = tapedeck_media::hls::MediaPlaylist::parse(&text)
+        .unwrap()
+        .recording
+        .expect("the recording's playlist is tagged");
+    use tapedeck_recorder::tags::FileTag;
+    for tag in [FileTag::read_mp4(&mp4[0]), FileTag::read_flv(&flv[0])] {
+        let tag = tag.unwrap().expect("the recovered file is tagged");
+        assert_eq!(tag.recording, recording, "{tag:?}");
+        assert!(tag.end_ms.is_some_and(|end| end > tag.start_ms), "{tag:?}");
+    }
     for file in [&mp4[0], &flv[0], &playlists[0]] {
         let p = ffprobe(file);
         let frames = p.video.as_ref().map_or(0, |v| v.packets);

@@ -31,7 +31,7 @@ fn rfc3339(ms: i64) -> String {
 fn spans_and_an_index_across_a_gap() {
     let dir = TempDir::new("ranges");
     let input = make_input(dir.path(), 4);
-    let server = Server::start(dir.path(), "[[template]]\nformats = [\"m3u8\"]\ninterruption_window = \"1s\"\n[template.m3u8]\nslice_duration = \"1s\"\n");
+    let server = Server::start(dir.path(), "[[template]]\nformats = [\"m3u8\", \"mp4\", \"flv\"]\ninterruption_window = \"1s\"\n[template.m3u8]\nslice_duration = \"1s\"\n");
     let push = || {
         ffmpeg_ok(&[
             "-re",
@@ -201,14 +201,50 @@ fn spans_and_an_index_across_a_gap() {
         "--json",
     ];
     let (_, before, _) = tapedeck(&config, &spans_args);
+    let (_, indexes_before, _) = tapedeck(&config, &["index", "list", "--json"]);
+    let catalog_path = dir.path().join("data/state/catalog.sqlite3");
+    let file_rows = || {
+        tapedeck_catalog::Catalog::open(&catalog_path)
+            .unwrap()
+            .files()
+            .unwrap()
+    };
+    let files_before = file_rows();
+    let kinds: Vec<&str> = files_before.iter().map(|f| f.kind.as_str()).collect();
+    for kind in ["m3u8", "mp4", "flv"] {
+        assert_eq!(
+            kinds.iter().filter(|k| **k == kind).count(),
+            2,
+            "one {kind} per recording: {files_before:#?}"
+        );
+    }
+    // An FLV from elsewhere (no Tapedeck tag) is left out, and said so.
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let stranger = server.recordings().join("elsewhere.flv");
+    std::fs::copy(fixtures.join("h264_aac_2s.flv"), &stranger).unwrap();
     let (ok, out, err) = tapedeck(&config, &["catalog", "rebuild"]);
-    assert!(ok && out.contains("2 recordings"), "{out}{err}");
+    assert!(
+        ok && out.contains("2 recordings") && out.contains("4 files, 1 index"),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("1 MP4/FLV file without a Tapedeck tag left out")
+            && err.contains("elsewhere.flv"),
+        "{out}{err}"
+    );
     let (_, after, _) = tapedeck(&config, &spans_args);
     let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
     assert_eq!(
         json(&after),
         json(&before),
         "rebuild equals the live catalog"
+    );
+    assert_eq!(file_rows(), files_before, "MP4, FLV and playlist rows");
+    let (_, indexes_after, _) = tapedeck(&config, &["index", "list", "--json"]);
+    assert_eq!(
+        json(&indexes_after),
+        json(&indexes_before),
+        "custom index rows, id and creation time included"
     );
 
     let (ok, _, err) = tapedeck(

@@ -56,14 +56,21 @@ pub struct MediaPlaylist {
     pub ended: bool,
     /// `#EXT-X-MEDIA-SEQUENCE`: the sequence number of the first segment listed.
     pub media_sequence: u64,
-    /// `#X-TAPEDECK-RECORDING:<id>`: marks a recording's own playlist (not a daily or
+    /// `#EXT-X-TAPEDECK-RECORDING:<id>`: marks a recording's own playlist (not a daily or
     /// custom index over it), so a catalog rebuild knows which playlists are recordings.
     /// Players ignore tags they do not know (RFC 8216 4.1).
     pub recording: Option<String>,
+    /// `#EXT-X-TAPEDECK-INDEX:<text>`: marks a custom index and carries what the catalog
+    /// knew of it (the text is the recorder's, one line). A playlist with neither tag is a
+    /// daily index.
+    pub index: Option<String>,
 }
 
-/// The tag naming a recording's own playlist.
+/// The tag naming a recording's own playlist (written `#EXT-X-TAPEDECK-RECORDING:<id>`:
+/// m3u8-rs keeps unknown tags as what follows `#EXT-`).
 pub const RECORDING_TAG: &str = "X-TAPEDECK-RECORDING";
+/// The tag describing a custom index (written `#EXT-X-TAPEDECK-INDEX:<text>`).
+pub const INDEX_TAG: &str = "X-TAPEDECK-INDEX";
 
 /// A segment duration rounded to what we write: whole milliseconds.
 fn millis(d: f64) -> f64 {
@@ -104,14 +111,18 @@ impl MediaPlaylist {
 
             ..m3u8_rs::MediaPlaylist::default()
         };
-        // m3u8-rs writes no playlist-level unknown tags: the recording tag goes with the
-        // first segment (where its parser also puts it back).
+        // m3u8-rs writes no playlist-level unknown tags: our tags go with the first segment
+        // (where its parser also puts them back), after its PROGRAM-DATE-TIME.
         let mut playlist = playlist;
-        if let (Some(id), Some(first)) = (&self.recording, playlist.segments.first_mut()) {
-            first.unknown_tags.push(m3u8_rs::ExtTag {
-                tag: RECORDING_TAG.into(),
-                rest: Some(id.clone()),
-            });
+        if let Some(first) = playlist.segments.first_mut() {
+            for (tag, value) in [(RECORDING_TAG, &self.recording), (INDEX_TAG, &self.index)] {
+                if let Some(value) = value {
+                    first.unknown_tags.push(m3u8_rs::ExtTag {
+                        tag: tag.into(),
+                        rest: Some(value.clone()),
+                    });
+                }
+            }
         }
         let mut out = Vec::new();
         // Writing to a Vec cannot fail.
@@ -137,18 +148,21 @@ impl MediaPlaylist {
             }
         };
         // m3u8-rs hands an unknown tag before the first segment to that segment.
-        let recording = playlist
-            .unknown_tags
-            .iter()
-            .chain(
-                playlist
-                    .segments
-                    .first()
-                    .into_iter()
-                    .flat_map(|s| s.unknown_tags.iter()),
-            )
-            .find(|t| t.tag == RECORDING_TAG)
-            .and_then(|t| t.rest.clone());
+        let ours = |name: &str| {
+            playlist
+                .unknown_tags
+                .iter()
+                .chain(
+                    playlist
+                        .segments
+                        .first()
+                        .into_iter()
+                        .flat_map(|s| s.unknown_tags.iter()),
+                )
+                .find(|t| t.tag == name)
+                .and_then(|t| t.rest.clone())
+        };
+        let (recording, index) = (ours(RECORDING_TAG), ours(INDEX_TAG));
         let segments = playlist
             .segments
             .into_iter()
@@ -174,6 +188,7 @@ impl MediaPlaylist {
             ended: playlist.end_list,
             media_sequence: playlist.media_sequence,
             recording,
+            index,
         })
     }
 }
@@ -245,6 +260,7 @@ mod tests {
             ended: false,
             media_sequence: 0,
             recording: None,
+            index: None,
         }
     }
 
@@ -302,10 +318,47 @@ mod tests {
                 recording: Some("live/cam1/1795515330000".into()),
                 ..sample()
             },
+            MediaPlaylist {
+                index: Some(r#"{"id":3,"app":"live","start_ms":1795515330000}"#.into()),
+                ended: true,
+                ..sample()
+            },
             MediaPlaylist::default(),
         ] {
             assert_eq!(MediaPlaylist::parse(&p.render()), Ok(p));
         }
+    }
+
+    /// The three kinds of playlist a recordings folder holds, told apart by their tags, and
+    /// the tags as players see them: `#EXT-X-` lines after the first PROGRAM-DATE-TIME,
+    /// which RFC 8216 4.1 tells clients to ignore when unknown.
+    #[test]
+    fn recording_index_and_daily_playlists_are_told_apart() {
+        let recording = MediaPlaylist {
+            recording: Some("live/cam1/1795515330000".into()),
+            ..sample()
+        };
+        let index = MediaPlaylist {
+            index: Some(r#"{"id":1}"#.into()),
+            ..sample()
+        };
+        let text = recording.render();
+        assert!(
+            text.contains("PROGRAM-DATE-TIME:2026-11-24T10:15:30.123Z\n#EXT-X-TAPEDECK-RECORDING:live/cam1/1795515330000\n#EXTINF:6.006,\n"),
+            "{text}"
+        );
+        let text = index.render();
+        assert!(
+            text.contains("\n#EXT-X-TAPEDECK-INDEX:{\"id\":1}\n#EXTINF:6.006,\n"),
+            "{text}"
+        );
+        let kinds = |p: &MediaPlaylist| {
+            let back = MediaPlaylist::parse(&p.render()).unwrap();
+            (back.recording.is_some(), back.index.is_some())
+        };
+        assert_eq!(kinds(&recording), (true, false));
+        assert_eq!(kinds(&index), (false, true));
+        assert_eq!(kinds(&sample()), (false, false), "a daily index");
     }
 
     #[test]

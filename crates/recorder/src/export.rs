@@ -144,6 +144,7 @@ pub fn export(
     let options = FinalizeOptions {
         present_from: Some(plan.from - file_start),
         present_for: Some(until - plan.from),
+        ..FinalizeOptions::default()
     };
     let mut pass_error = None;
     let mut data = |out: &mut dyn Write| -> std::io::Result<()> {

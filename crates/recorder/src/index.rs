@@ -13,6 +13,8 @@ use tapedeck_catalog::IndexSegment;
 
 use crate::files::{relative_uri, write_atomically};
 use crate::naming::{render, NameContext};
+use crate::tags::IndexTag;
+use tapedeck_media::hls::INDEX_TAG;
 
 /// Default key of a custom index, from the range's start.
 pub const DEFAULT_INDEX_OBJECT: &str = "{AppName}/{StreamName}/{Date}/{Hour}/{Minute}_{Second}";
@@ -119,31 +121,33 @@ pub fn create(
             segment_ms: index.shortest_ms,
         });
     }
-    let (text, summary) = index.finish();
+    let summary = index.summary;
     let path = root.join(&key);
-    write_atomically(&path, text.as_bytes()).map_err(|source| IndexError::Write {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let upload = req
-        .upload
-        .as_ref()
-        .and_then(|u| u.entry(&key, &path, "index", &req.app, &req.stream));
-    let record = catalog.add_index_queued(
-        &NewIndex {
-            app: req.app.clone(),
-            stream: req.stream.clone(),
-            object: key,
-            start_ms,
-            end_ms,
-            duration: summary.duration_ms as f64 / 1000.0,
-            width: summary.width,
-            height: summary.height,
-            created_ms: now.timestamp_millis(),
-        },
-        upload.as_ref(),
-    )?;
-    Ok(record)
+    let new = NewIndex {
+        app: req.app.clone(),
+        stream: req.stream.clone(),
+        object: key.clone(),
+        start_ms,
+        end_ms,
+        duration: summary.duration_ms as f64 / 1000.0,
+        width: summary.width,
+        height: summary.height,
+        created_ms: now.timestamp_millis(),
+    };
+    // The file carries its row, id included, so a rebuild restores it as it is: it is
+    // written once the row has its id, in the row's transaction.
+    catalog.add_index_with(&new, |record| {
+        let text = index.finish(&IndexTag::of(record).to_text());
+        write_atomically(&path, text.as_bytes()).map_err(|source| IndexError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok::<_, IndexError>(
+            req.upload
+                .as_ref()
+                .and_then(|u| u.entry(&key, &path, "index", &req.app, &req.stream)),
+        )
+    })
 }
 
 /// The index playlist, written as the catalog streams its rows. Written directly rather
@@ -162,7 +166,7 @@ struct IndexWriter<'k> {
     summary: IndexSummary,
 }
 
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct IndexSummary {
     duration_ms: i64,
     width: u32,
@@ -217,13 +221,19 @@ impl<'k> IndexWriter<'k> {
         self.summary.height = self.summary.height.max(s.height);
     }
 
-    fn finish(self) -> (String, IndexSummary) {
+    /// The playlist text, tagged with `tag` (`#EXT-X-TAPEDECK-INDEX`). Like m3u8-rs, which
+    /// keeps unknown tags with a segment, the tag follows the first segment's
+    /// PROGRAM-DATE-TIME line.
+    fn finish(self, tag: &str) -> String {
         let target = ((self.longest_ms + 999) / 1000).max(1);
-        let mut out = String::with_capacity(self.body.len() + 128);
+        let mut out = String::with_capacity(self.body.len() + tag.len() + 160);
         let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-PLAYLIST-TYPE:EVENT\n", tapedeck_media::hls::VERSION);
-        out.push_str(&self.body);
+        let first_line = self.body.find('\n').map_or(0, |i| i + 1);
+        out.push_str(&self.body[..first_line]);
+        let _ = writeln!(out, "#EXT-{INDEX_TAG}:{tag}");
+        out.push_str(&self.body[first_line..]);
         out.push_str("#EXT-X-ENDLIST\n");
-        (out, self.summary)
+        out
     }
 }
 
@@ -352,7 +362,12 @@ mod tests {
         );
         assert_eq!((rec.duration, rec.width, rec.height), (90.0, 1280, 720));
         assert!(rec.object.starts_with("live/cam1/"), "{}", rec.object);
-        assert_eq!(c.indexes(1, 10, false).unwrap(), vec![rec]);
+        assert_eq!(c.indexes(1, 10, false).unwrap(), vec![rec.clone()]);
+        // The file carries its row, id included.
+        let listed = tapedeck_media::hls::MediaPlaylist::parse(&text).unwrap();
+        let tag = IndexTag::parse(listed.index.as_deref().unwrap()).unwrap();
+        assert_eq!(tag.record(rec.object.clone()), rec);
+        assert_eq!(listed.recording, None, "not a recording's playlist");
         std::fs::remove_dir_all(root).unwrap();
     }
 
@@ -382,7 +397,14 @@ mod tests {
             prev = Some((s.0, s.2 + s.3));
         }
         pl.ended = true;
-        assert_eq!(writer.finish().0, pl.render());
+        let tag = r#"{"id":1,"app":"live","stream":"cam1"}"#;
+        pl.index = Some(tag.to_string());
+        let text = writer.finish(tag);
+        assert_eq!(text, pl.render());
+        assert_eq!(
+            MediaPlaylist::parse(&text).unwrap().index.as_deref(),
+            Some(tag)
+        );
         let mut s = String::new();
         push_pdt(&mut s, 1_795_515_330_123);
         assert_eq!(s, "2026-11-24T10:15:30.123Z");

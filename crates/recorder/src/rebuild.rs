@@ -1,10 +1,19 @@
-//! `tapedeck catalog rebuild`: the catalog recreated from the recordings folder alone.
+//! `tapedeck catalog rebuild`: the catalog recreated from the recordings folder alone,
+//! from the tags Tapedeck writes into its files (see [`crate::tags`]):
 //!
-//! Each recording's own playlist carries `#X-TAPEDECK-RECORDING:<id>` (daily and custom
-//! indexes do not), so its segments (times from `PROGRAM-DATE-TIME`, durations from
-//! `EXTINF`) and the playlist itself are restored exactly; codecs, picture size and key
-//! frames are read from the segments. MP4 and FLV files are not restored yet.
+//! - A recording's own playlist carries `#EXT-X-TAPEDECK-RECORDING:<id>`: its segments
+//!   (times from `PROGRAM-DATE-TIME`, durations from `EXTINF`) and the playlist itself are
+//!   restored exactly; codecs, picture size and key frames are read from the segments.
+//! - A custom index carries `#EXT-X-TAPEDECK-INDEX:<json>`: its row, id included.
+//! - A playlist with neither tag is a daily index, which has no row.
+//! - An MP4 (`moov/udta/tpdk`) or FLV (`onMetaData.tapedeck`) carries its row but for the
+//!   key and size, which the file itself gives.
+//!
+//! MP4 and FLV files without a tag (recorded before tags existed, exports, files from
+//! elsewhere) are left out and listed in [`RebuildReport::untagged`]. Older custom indexes
+//! cannot be told from daily indexes and are not restored.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use tapedeck_catalog::{Catalog, CatalogError, File, Segment};
@@ -12,21 +21,54 @@ use tapedeck_media::hls::MediaPlaylist;
 use tapedeck_media::ts::demux::TsDemuxer;
 use tapedeck_media::MediaEvent;
 
+use crate::tags::{FileTag, IndexTag};
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RebuildReport {
+    /// Distinct recordings restored (from playlists, MP4 and FLV files).
     pub recordings: usize,
     pub segments: usize,
-    /// Playlists or segments that could not be read, with why.
+    /// MP4 and FLV files restored.
+    pub files: usize,
+    /// Custom indexes restored.
+    pub indexes: usize,
+    /// MP4 and FLV files without a Tapedeck tag, left out.
+    pub untagged: Vec<PathBuf>,
+    /// Playlists, segments, files or tags that could not be read, with why.
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// Adds to `catalog` everything the playlists under `root` describe.
+/// Adds to `catalog` everything the tagged files under `root` describe.
 pub fn rebuild(root: &Path, catalog: &Catalog) -> Result<RebuildReport, CatalogError> {
     let mut report = RebuildReport::default();
-    let mut playlists = Vec::new();
-    collect(root, &mut playlists);
-    playlists.sort();
-    for path in playlists {
+    let mut recordings = BTreeSet::new();
+    let mut found = Vec::new();
+    collect(root, &mut found);
+    found.sort();
+    for path in &found {
+        let (kind, tag) = match path.extension().and_then(|x| x.to_str()) {
+            Some("mp4") => ("mp4", FileTag::read_mp4(path)),
+            Some("flv") => ("flv", FileTag::read_flv(path)),
+            _ => continue,
+        };
+        match tag {
+            Ok(Some(tag)) => {
+                let key = key_of(root, path);
+                if let Some(row) = file_row(path, key, kind, tag, &mut report) {
+                    catalog.add_file(&row)?;
+                    recordings.insert(row.recording);
+                    report.files += 1;
+                }
+            }
+            Ok(None) => report.untagged.push(path.clone()),
+            Err(e) => report.skipped.push((path.clone(), e)),
+        }
+    }
+    for path in found
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "m3u8"))
+    {
+        let path = path.clone();
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
@@ -37,8 +79,25 @@ pub fn rebuild(root: &Path, catalog: &Catalog) -> Result<RebuildReport, CatalogE
                 continue;
             }
         };
-        let Some(recording) = playlist.recording.clone() else {
+        if let Some(text) = &playlist.index {
+            match IndexTag::parse(text) {
+                Ok(tag) => {
+                    let record = tag.record(key_of(root, &path));
+                    if catalog.restore_index(&record)? {
+                        report.indexes += 1;
+                    } else {
+                        report.skipped.push((
+                            path,
+                            format!("index id {} is taken by another index file", record.id),
+                        ));
+                    }
+                }
+                Err(e) => report.skipped.push((path, e)),
+            }
             continue;
+        }
+        let Some(recording) = playlist.recording.clone() else {
+            continue; // a daily index
         };
         let mut parts = recording.splitn(3, '/');
         let (Some(app), Some(stream)) = (parts.next(), parts.next()) else {
@@ -96,10 +155,45 @@ pub fn rebuild(root: &Path, catalog: &Catalog) -> Result<RebuildReport, CatalogE
                 end_ms: last.start_ms + last.duration_ms,
                 bytes: text.len() as u64,
             })?;
-            report.recordings += 1;
+            recordings.insert(recording);
         }
     }
+    report.recordings = recordings.len();
     Ok(report)
+}
+
+/// The row of a tagged MP4 or FLV file, or why it has none (in `report`).
+fn file_row(
+    path: &Path,
+    key: String,
+    kind: &str,
+    tag: FileTag,
+    report: &mut RebuildReport,
+) -> Option<File> {
+    let Some(end_ms) = tag.end_ms else {
+        report.skipped.push((
+            path.to_owned(),
+            "its tag has no end: a .part that was renamed by hand?".into(),
+        ));
+        return None;
+    };
+    let bytes = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) => {
+            report.skipped.push((path.to_owned(), e.to_string()));
+            return None;
+        }
+    };
+    Some(File {
+        recording: tag.recording,
+        app: tag.app,
+        stream: tag.stream,
+        kind: kind.into(),
+        key,
+        start_ms: tag.start_ms,
+        end_ms,
+        bytes,
+    })
 }
 
 struct Probe {
@@ -150,7 +244,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             collect(&p, out);
-        } else if p.extension().is_some_and(|x| x == "m3u8") {
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "m3u8" || x == "mp4" || x == "flv")
+        {
             out.push(p);
         }
     }

@@ -12,6 +12,11 @@
 //!
 //! The end time of a recovered file is unknown, so the word `recording` that stands in
 //! for it in the name is replaced by the file's last modification time (escaped format).
+//!
+//! An MP4 or FLV `.part` carries its recording's tag from its first bytes (see
+//! [`crate::tags`]): the recovered file gets the same tag, with the modification time as
+//! its end, so `catalog rebuild` restores it. A `.part` written before tags existed is
+//! finalized untagged; a rebuild then counts it as a file without a tag and leaves it out.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,7 @@ use crate::naming::{escaped_time, IN_PROGRESS};
 use crate::output::flv::Flv;
 use crate::output::mp4::Mp4;
 use crate::output::single::finalize_into;
+use crate::tags::FileTag;
 
 /// One file made whole again.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,8 +153,14 @@ fn final_path(part: &Path) -> PathBuf {
 }
 
 fn finalize_part<F: crate::output::single::FileFormat>(part: &Path) -> Result<PathBuf, String> {
+    let end_ms = modified(part).timestamp_millis();
     let to = final_path(part);
-    finalize_into::<F>(part, &to).map_err(|e| e.to_string())?;
+    // A tag that does not read is no reason to lose the media: finalize untagged.
+    let tag = F::read_tag(part).ok().flatten().map(|t| FileTag {
+        end_ms: Some(end_ms.max(t.start_ms)),
+        ..t
+    });
+    finalize_into::<F>(part, &to, tag.as_ref()).map_err(|e| e.to_string())?;
     Ok(to)
 }
 
@@ -227,4 +239,57 @@ fn recover_playlist(
     write_atomically(&to, playlist.render().as_bytes()).map_err(|e| e.to_string())?;
     fs::remove_file(part).map_err(|e| e.to_string())?;
     Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `.part` from before tags existed is still recovered, untagged (a rebuild then
+    /// counts it as such); a tagged one keeps its tag and gets an end.
+    #[test]
+    fn parts_are_finalized_with_their_tag_when_they_have_one() {
+        let dir = std::env::temp_dir().join(format!("tapedeck-recover-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let fixture = include_bytes!("../../../tests/fixtures/h264_aac_2s.flv");
+        let old = dir.join(format!("old_{IN_PROGRESS}.flv.part"));
+        fs::write(&old, fixture).unwrap();
+        // The same media as a tagged .part: its provisional onMetaData gains the entry.
+        let tag = FileTag {
+            recording: "live/cam1/1795515330000".into(),
+            app: "live".into(),
+            stream: "cam1".into(),
+            start_ms: 1_795_515_330_000,
+            end_ms: None,
+        };
+        let tagged = dir.join(format!("new_{IN_PROGRESS}.flv.part"));
+        let mut part = Vec::new();
+        let options = tapedeck_media::flv::FinalizeOptions {
+            metadata: tag.flv_metadata(),
+        };
+        tapedeck_media::flv::finalize_with(std::io::Cursor::new(&fixture[..]), &mut part, &options)
+            .unwrap();
+        fs::write(&tagged, &part).unwrap();
+        assert_eq!(FileTag::read_flv(&tagged).unwrap(), Some(tag.clone()));
+
+        let report = recover(&dir);
+        assert_eq!(report.failed, Vec::new());
+        assert_eq!(report.recovered.len(), 2);
+        for r in &report.recovered {
+            let read = FileTag::read_flv(&r.to).unwrap();
+            if r.from == old {
+                assert_eq!(read, None, "{:?}", r.to);
+            } else {
+                let read = read.unwrap();
+                assert_eq!(
+                    (&read.recording, read.start_ms),
+                    (&tag.recording, tag.start_ms)
+                );
+                let end = read.end_ms.unwrap();
+                assert!(end >= tag.start_ms, "{read:?}");
+            }
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

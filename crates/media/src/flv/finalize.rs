@@ -6,7 +6,8 @@
 //! final file:
 //! ```text
 //! FLV header (flags from what the file really holds) + PreviousTagSize0
-//! tag 18 onMetaData ECMA array { duration, filesize, width, ..., keyframes: {
+//! tag 18 onMetaData ECMA array { duration, filesize, width, ..., encoder,
+//!            the caller's entries (FinalizeOptions::metadata), keyframes: {
 //!            times: [s, ...], filepositions: [byte offset of each key frame tag, ...] } }
 //! every other tag of the input, unchanged (earlier onMetaData tags dropped)
 //! ```
@@ -22,6 +23,7 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 
+use super::amf0::Amf0Value;
 use super::reader::FlvReader;
 use super::scan::{is_metadata, read_some, Scan};
 use super::tag::TAG_SCRIPT;
@@ -64,7 +66,27 @@ pub struct FlvSummary {
 /// `duration` is the end of the last video frame (its DTS plus the median frame interval)
 /// minus the first frame's DTS, or the end of the audio when there is no video or the audio
 /// runs on for more than a second. `framerate` is video frames over that video span.
-pub fn finalize<R: Read + Seek, W: Write>(mut input: R, output: W) -> Result<FlvSummary, FlvError> {
+pub fn finalize<R: Read + Seek, W: Write>(input: R, output: W) -> Result<FlvSummary, FlvError> {
+    finalize_with(input, output, &FinalizeOptions::default())
+}
+
+/// What the final file says besides what [`finalize`] computes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FinalizeOptions {
+    /// Entries added to the final `onMetaData`, after `encoder`. Default: none. Entries
+    /// the recording's provisional metadata had (see [`FlvWriter::with_metadata`]) are not
+    /// carried over: the caller decides.
+    ///
+    /// [`FlvWriter::with_metadata`]: super::FlvWriter::with_metadata
+    pub metadata: Vec<(String, Amf0Value)>,
+}
+
+/// [`finalize`] with entries of the caller's own in the `onMetaData`.
+pub fn finalize_with<R: Read + Seek, W: Write>(
+    mut input: R,
+    output: W,
+    options: &FinalizeOptions,
+) -> Result<FlvSummary, FlvError> {
     let start = input
         .stream_position()
         .map_err(|source| FlvError::Read { offset: 0, source })?;
@@ -83,7 +105,11 @@ pub fn finalize<R: Read + Seek, W: Write>(mut input: R, output: W) -> Result<Flv
     let mut media_start = meta_tag_start;
     let mut attempts = 0;
     let meta = loop {
-        let meta = script_body(scan.metadata(media_start, media_start + scan.kept_bytes));
+        let meta = script_body(scan.metadata(
+            media_start,
+            media_start + scan.kept_bytes,
+            &options.metadata,
+        ));
         let actual = meta_tag_start + 11 + meta.len() as u64 + 4;
         if actual == media_start {
             break meta;

@@ -2,6 +2,7 @@
 
 pub mod amf0;
 pub mod finalize;
+mod metadata;
 pub mod reader;
 mod scan;
 pub mod tag;
@@ -12,5 +13,6 @@ mod peer_tests;
 #[cfg(test)]
 mod test_support;
 
-pub use finalize::{finalize, FlvSummary};
+pub use finalize::{finalize, finalize_with, FinalizeOptions, FlvSummary};
+pub use metadata::read_metadata;
 pub use writer::{FlvError, FlvWriter};

@@ -7,7 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::finalize::{finalize, FlvSummary};
+use super::amf0::Amf0Value;
+use super::finalize::{finalize_with, FinalizeOptions, FlvSummary};
 use super::reader::FlvReader;
 use super::tag::TagDecoder;
 use super::test_support::{tags, temp_path, FIXTURE};
@@ -50,6 +51,14 @@ impl Drop for TempFiles {
     }
 }
 
+/// An `onMetaData` entry of the caller's own, as the recorder adds its tag.
+fn extra() -> Vec<(String, Amf0Value)> {
+    vec![(
+        "tapedeck".to_owned(),
+        Amf0Value::String(r#"{"recording":"live/cam1/1"}"#.to_owned()),
+    )]
+}
+
 /// The recorder's path, as the recorder does it: the fixture streamed through FlvReader ->
 /// TagDecoder -> FlvWriter, appended to a temp file, then finalize -> final.flv.
 fn record_fixture() -> (TempFiles, PathBuf, PathBuf, FlvSummary) {
@@ -81,7 +90,7 @@ fn record_fixture() -> (TempFiles, PathBuf, PathBuf, FlvSummary) {
                 (MediaEvent::AudioConfig(c), None) => tracks.audio = Some(c.clone()),
                 (MediaEvent::Frame(f), _) => {
                     let w = writer.get_or_insert_with(|| {
-                        let mut w = FlvWriter::new(&tracks);
+                        let mut w = FlvWriter::new(&tracks).with_metadata(extra());
                         w.header(&mut out);
                         w
                     });
@@ -96,7 +105,8 @@ fn record_fixture() -> (TempFiles, PathBuf, PathBuf, FlvSummary) {
     drop(file);
     let input = File::open(&temp).expect("open temp recording");
     let mut output = File::create(&fin).expect("create final file");
-    let summary = finalize(input, &mut output).expect("finalizes");
+    let options = FinalizeOptions { metadata: extra() };
+    let summary = finalize_with(input, &mut output, &options).expect("finalizes");
     output.sync_all().expect("sync final file");
     (files, temp, fin, summary)
 }
@@ -201,6 +211,11 @@ fn ffprobe_reads_streams_duration_and_metadata() {
     assert!(
         field(format, "tag:encoder").is_some_and(|e| e.starts_with("Tapedeck ")),
         "{format}"
+    );
+    assert_eq!(
+        field(format, "tag:tapedeck"),
+        Some(r#"{"recording":"live/cam1/1"}"#),
+        "our own entry reads as a plain tag: {format}"
     );
 
     let piped = ffprobe_duration_from_pipe(&fin);

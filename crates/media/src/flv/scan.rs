@@ -245,8 +245,14 @@ impl Scan {
 
     /// The final `onMetaData`, for media tags starting at `media_start` in a file of
     /// `filesize` bytes. Keys in the order flvmeta writes them; track keys only for tracks
-    /// that exist.
-    pub(super) fn metadata(&self, media_start: u64, filesize: u64) -> Amf0Value {
+    /// that exist; the caller's `extra` entries after `encoder`, before the `keyframes`
+    /// index (which stays last, as flvmeta writes it).
+    pub(super) fn metadata(
+        &self,
+        media_start: u64,
+        filesize: u64,
+        extra: &[(String, Amf0Value)],
+    ) -> Amf0Value {
         let timing = self.timing();
         let secs = |ms: i64| ms as f64 / 1000.0;
         let duration = secs(timing.duration_ms);
@@ -304,6 +310,7 @@ impl Scan {
             "encoder".to_owned(),
             Amf0Value::String(self.encoder.clone().unwrap_or_else(default_encoder)),
         ));
+        p.extend(extra.iter().cloned());
         if !self.keyframes.is_empty() {
             let times = self
                 .keyframes

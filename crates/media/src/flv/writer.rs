@@ -4,7 +4,8 @@
 //! ```text
 //! "FLV" 1 flags(audio 0x04 | video 0x01) 00000009      header (E.2)
 //! PreviousTagSize0 = 0
-//! tag 18  onMetaData (provisional: no duration, no index)   } each tag: 11-byte header
+//! tag 18  onMetaData (provisional: no duration, no index;  } each tag: 11-byte header
+//!         the caller's entries, if any)                    }
 //! tag 9   video sequence header (avcC / hvcC)              } (type, u24 size, u24 ts,
 //! tag 8   audio sequence header (AudioSpecificConfig)      }  u8 ts-ext, u24 stream 0),
 //! tag 9/8 frames, in the order given, ...                  }  body, u32 PreviousTagSize
@@ -29,7 +30,11 @@ use std::sync::Arc;
 /// Version of the bytes [`FlvWriter`] + [`finalize`](super::finalize()) produce. The golden
 /// test pins a digest of a generated file to it: when the output changes on purpose, bump
 /// this AND the digest in `tests::golden_digest` together.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: provisional `onMetaData`, finalized with duration and `keyframes`.
+/// - 2: optional `onMetaData` entries of the caller's own (the recorder's `tapedeck` tag);
+///   without them the bytes are those of version 1.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Largest tag body: the size field has 24 bits (E.4.1).
 pub(crate) const MAX_TAG_BODY: usize = (1 << 24) - 1;
@@ -78,6 +83,8 @@ pub struct FlvWriter {
     origin: Option<MediaTime>,
     /// Timestamp of the last tag written, for mid-stream sequence headers.
     last_ts_ms: u32,
+    /// Extra `onMetaData` entries (the caller's own), after the ones we compute.
+    metadata: Vec<(String, Amf0Value)>,
 }
 
 impl FlvWriter {
@@ -90,7 +97,16 @@ impl FlvWriter {
             header_done: false,
             origin: None,
             last_ts_ms: 0,
+            metadata: Vec::new(),
         }
+    }
+
+    /// Adds entries of the caller's own to the provisional `onMetaData`, so a file left by
+    /// a crash still carries them (read them back with [`super::read_metadata`]). Finalize
+    /// does not copy them by itself: pass them in [`super::FinalizeOptions::metadata`].
+    pub fn with_metadata(mut self, entries: Vec<(String, Amf0Value)>) -> Self {
+        self.metadata = entries;
+        self
     }
 
     /// Replaces the `encoder` metadata value (finalize carries it over). Tests pin it so
@@ -223,6 +239,7 @@ impl FlvWriter {
             "encoder".to_owned(),
             Amf0Value::String(self.encoder.clone()),
         ));
+        props.extend(self.metadata.iter().cloned());
         script_body(Amf0Value::EcmaArray(props))
     }
 }
@@ -495,18 +512,44 @@ mod tests {
 
     /// Brittle on purpose: any change to the bytes the writer or finalize produce fails
     /// here. If the change is intended, bump FORMAT_VERSION and update the digest.
+    ///
+    /// Version 2 added `onMetaData` entries of the caller's own (the recorder's `tapedeck`
+    /// tag), written here as the recorder writes them; without them the bytes are those of
+    /// version 1, which the second check pins.
     #[test]
     fn golden_digest() {
+        use crate::flv::finalize::{finalize_with, FinalizeOptions};
         let (tracks, frames) = synthetic(3);
-        let temp = record(&tracks, &frames);
+        let extra = vec![(
+            "tapedeck".to_owned(),
+            Amf0Value::String(r#"{"recording":"live/cam1/1795515330000"}"#.to_owned()),
+        )];
+        let mut w = FlvWriter::new(&tracks)
+            .with_encoder("Tapedeck test")
+            .with_metadata(extra.clone());
+        let mut temp = Vec::new();
+        for f in &frames {
+            w.write_frame(f, &mut temp).expect("frame writes");
+        }
         let mut out = Vec::new();
-        let summary = finalize(std::io::Cursor::new(&temp), &mut out).expect("finalizes");
+        let options = FinalizeOptions { metadata: extra };
+        let summary =
+            finalize_with(std::io::Cursor::new(&temp), &mut out, &options).expect("finalizes");
         assert_eq!(summary.bytes, out.len() as u64);
         let digest = fnv1a64(&out);
         assert_eq!(
             (FORMAT_VERSION, out.len(), digest),
-            (1, 50_640, 0x5396_20e6_b6b7_3aa5),
+            (2, 50_692, 0x89de_bb76_5e73_74d7),
             "output changed: bump FORMAT_VERSION and pin the new digest {digest:#018x} if intended"
+        );
+
+        let temp = record(&tracks, &frames);
+        let mut out = Vec::new();
+        finalize(std::io::Cursor::new(&temp), &mut out).expect("finalizes");
+        assert_eq!(
+            (out.len(), fnv1a64(&out)),
+            (50_640, 0x5396_20e6_b6b7_3aa5),
+            "without extra metadata: the bytes of version 1"
         );
     }
 }

@@ -16,6 +16,7 @@
 //!       │                                          stts  ctts (v1 if any negative)
 //!       │                                          stss  (video)  stsz  stsc
 //!       │                                          stco | co64 (when an offset > 4 GiB)
+//!       │                                 udta    (user data) only when options give some
 //!       └──────────────────────────────>  mdat    (largesize when > 4 GiB): every trun's
 //!                                                 data in file order, one chunk per trun
 //! ```
@@ -40,6 +41,7 @@ use std::io::{self, BufWriter, Read, Seek, Write};
 
 use super::boxes::{self, write_box, write_full_box, RunLength, TrackHeader, FULL_HEADER};
 use super::read::{self, Cursor, HeaderRead, InitTrack, Traf};
+use super::udta::{udta_size, write_udta, UserBox};
 use super::{Mp4Error, MOVIE_TIMESCALE};
 use crate::time::MediaTime;
 
@@ -84,8 +86,8 @@ pub fn finalize<R: Read + Seek, W: Write>(
     finalize_with(input, output, &FinalizeOptions::default())
 }
 
-/// What part of the media the finalized movie presents.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What part of the media the finalized movie presents, and what it says about itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FinalizeOptions {
     /// Start presenting here (media time from the fragmented file's time 0, the first DTS):
     /// earlier samples stay in the file, for decoding, and an edit list skips them (a clip
@@ -93,6 +95,9 @@ pub struct FinalizeOptions {
     pub present_from: Option<MediaTime>,
     /// Present at most this long. Default: to the end.
     pub present_for: Option<MediaTime>,
+    /// Boxes written as `moov/udta`, last in the `moov`. Default: none, and no `udta`
+    /// (user data of the fragmented input is not carried over: the caller decides).
+    pub user_data: Vec<UserBox>,
 }
 
 /// Where the finalized file's sample data comes from.
@@ -158,7 +163,10 @@ pub fn finalize_with_data<R: Read + Seek, W: Write>(
             movie_duration,
             plans.iter().map(|p| p.init.id).max().unwrap_or(0) + 1,
         );
-        let moov_size = 8 + mvhd.len() as u64 + parts.iter().map(|t| t.trak_size).sum::<u64>();
+        let moov_size = 8
+            + mvhd.len() as u64
+            + parts.iter().map(|t| t.trak_size).sum::<u64>()
+            + udta_size(&options.user_data);
         (parts, mvhd, moov_size, movie_duration)
     };
     let mut co64 = false;
@@ -181,6 +189,9 @@ pub fn finalize_with_data<R: Read + Seek, W: Write>(
     for (plan, part) in plans.iter().zip(&parts) {
         part.write(plan, &mut src, &mut out, data_start)?;
     }
+    let mut udta = Vec::new();
+    write_udta(&mut udta, &options.user_data);
+    out.put(&udta)?;
     if out.written - moov_start != moov_size {
         return Err(internal(format!(
             "moov is {} bytes, planned {moov_size}",

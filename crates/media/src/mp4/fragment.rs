@@ -9,6 +9,7 @@
 //!           stbl: stsd (avc1+avcC | hvc1+hvcC), empty stts stsc stsz stco
 //!   trak (audio, id 2)      mdhd (sample rate)  hdlr soun  smhd  stsd (mp4a+esds)
 //!   mvex  trex per track
+//!   udta                    only with user data (see `udta.rs`)
 //! moof                      one per fragment (~1 s, or up to the next video key frame)
 //!   mfhd                    sequence number from 1
 //!   traf per track with samples in this fragment
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes};
 
 use super::boxes::{self, write_box, write_full_box, TrackHeader, FLAGS_NON_SYNC, FLAGS_SYNC};
+use super::udta::{write_udta, UserBox};
 use super::Mp4Error;
 use crate::codec::{AudioConfig, VideoCodec, VideoConfig};
 use crate::frame::{Frame, TrackKind, Tracks};
@@ -59,6 +61,8 @@ pub struct Fmp4Writer {
     /// A video key frame arrived after buffered video: cut the fragment before it.
     key_frame_waiting: bool,
     video_brand: Option<[u8; 4]>,
+    /// Written as `moov/udta` of the init segment.
+    user_data: Vec<UserBox>,
 }
 
 #[derive(Debug)]
@@ -119,7 +123,16 @@ impl Fmp4Writer {
             sequence: 1,
             key_frame_waiting: false,
             video_brand,
+            user_data: Vec::new(),
         })
+    }
+
+    /// Adds `moov/udta` with `boxes` to the init segment: user data a crashed recording
+    /// keeps (players skip box types they do not know). The finalizer does not copy it by
+    /// itself; read it back with [`super::read_user_data`].
+    pub fn with_user_data(mut self, boxes: Vec<UserBox>) -> Self {
+        self.user_data = boxes;
+        self
     }
 
     /// Appends the init segment (`ftyp` + `moov`) to `out`. Write it once, first.
@@ -165,6 +178,7 @@ impl Fmp4Writer {
                     });
                 }
             });
+            write_udta(out, &self.user_data);
         });
     }
 

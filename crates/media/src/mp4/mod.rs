@@ -16,6 +16,7 @@ mod peer_tests;
 mod read;
 #[cfg(test)]
 mod testkit;
+mod udta;
 
 use std::io;
 
@@ -27,13 +28,18 @@ pub use finalize::{
     SampleData,
 };
 pub use fragment::Fmp4Writer;
+pub use udta::{read_user_data, UserBox};
 
 /// Version of the bytes the writer and finalizer produce.
 ///
 /// The golden tests pin a digest of a synthetic recording's fragmented and finalized
 /// output. When the output changes on purpose, bump this constant *and* the pinned digests
 /// together in the same commit, so a reviewer sees that the format change was intended.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: fragmented recording, moov-first finalized movie.
+/// - 2: optional `moov/udta` user data in both (the recorder's `tpdk` tag); without user
+///   data the bytes are those of version 1.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Timescale of `mvhd`, `tkhd` and edit lists: the engine's 90 kHz media clock, so movie
 /// durations and edit offsets are exact for video (a 1000 Hz movie clock would round a

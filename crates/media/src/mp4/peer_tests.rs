@@ -9,9 +9,9 @@ use std::path::Path;
 
 use super::testkit::{
     decode_errors, fixture, fnv1a64, frames_from_mp4, probe_packets, probe_sections, remux_to_mp4,
-    scratch, synthetic, top_level_boxes, write_fragmented,
+    scratch, synthetic, top_level_boxes, user_data, write_fragmented,
 };
-use super::{finalize, FORMAT_VERSION};
+use super::{finalize_with, read_user_data, FinalizeOptions, FORMAT_VERSION};
 use crate::frame::{Frame, TrackKind, Tracks};
 use crate::time::MediaTime;
 
@@ -145,8 +145,18 @@ fn write_file(path: &Path, data: &[u8]) {
     std::fs::write(path, data).unwrap();
 }
 
+/// Finalizes with user data, as the recorder does.
 fn finalize_file(input: &Path, output: &Path) -> super::FinalizeSummary {
-    finalize(File::open(input).unwrap(), File::create(output).unwrap()).unwrap()
+    let options = FinalizeOptions {
+        user_data: user_data(),
+        ..FinalizeOptions::default()
+    };
+    finalize_with(
+        File::open(input).unwrap(),
+        File::create(output).unwrap(),
+        &options,
+    )
+    .unwrap()
 }
 
 /// The fixture's frames, the fragmented and finalized files, checked against the input.
@@ -188,6 +198,15 @@ fn round_trip(name: &str, input: &Path, video_codec: &str, min_fragments: usize)
         .map(|b| b.0)
         .collect();
     assert_eq!(order, ["ftyp", "moov", "mdat"], "moov before mdat");
+    // ffprobe reads both files cleanly with the user data in them (checked below), and
+    // the user data reads back from both.
+    for path in [&frag_path, &final_path] {
+        assert_eq!(
+            read_user_data(File::open(path).unwrap()).unwrap(),
+            user_data(),
+            "{path:?}"
+        );
+    }
     check_with_ffprobe(&final_path, &tracks, &refs, base + lead, video_codec);
     assert_eq!(summary.start_offset, lead);
     let d = format_duration(&final_path);
@@ -271,14 +290,22 @@ fn killed_recording_plays_to_the_last_complete_fragment() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Golden digests of a synthetic recording. Brittle on purpose: when the output changes on
-/// purpose, bump [`FORMAT_VERSION`] and these digests together.
+/// Golden digests of a synthetic recording, with user data as the recorder writes it.
+/// Brittle on purpose: when the output changes on purpose, bump [`FORMAT_VERSION`] and
+/// these digests together.
+///
+/// Version 2 added `moov/udta` (in the init segment and the finalized movie). Without user
+/// data the bytes are still those of version 1, which the second check pins.
 #[test]
 fn golden_digests() {
     let (tracks, frames) = synthetic(3, MediaTime::from_millis(20));
     let (frag, _) = write_fragmented(&tracks, &frames).unwrap();
     let mut finalized = Vec::new();
-    finalize(std::io::Cursor::new(&frag), &mut finalized).unwrap();
+    let options = FinalizeOptions {
+        user_data: user_data(),
+        ..FinalizeOptions::default()
+    };
+    finalize_with(std::io::Cursor::new(&frag), &mut finalized, &options).unwrap();
     let got = (
         FORMAT_VERSION,
         fnv1a64(&frag),
@@ -288,7 +315,30 @@ fn golden_digests() {
     );
     assert_eq!(
         got,
-        (1, 10198484339792553435, 1331318568931497205, 100937, 98941),
+        (2, 3577619071416538438, 13150928439256979829, 101017, 99021),
         "output changed: if on purpose, bump FORMAT_VERSION and these digests"
+    );
+
+    let mut plain = Vec::new();
+    let mut w = super::Fmp4Writer::new(&tracks).unwrap();
+    w.init_segment(&mut plain);
+    for f in &frames {
+        w.push(f.clone()).unwrap();
+        if w.ready_for_fragment() {
+            w.take_fragment(&mut plain);
+        }
+    }
+    w.finish(&mut plain);
+    let mut plain_finalized = Vec::new();
+    super::finalize(std::io::Cursor::new(&plain), &mut plain_finalized).unwrap();
+    assert_eq!(
+        (
+            fnv1a64(&plain),
+            fnv1a64(&plain_finalized),
+            plain.len(),
+            plain_finalized.len()
+        ),
+        (10198484339792553435, 1331318568931497205, 100937, 98941),
+        "without user data: the bytes of version 1"
     );
 }

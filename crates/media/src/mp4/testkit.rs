@@ -126,7 +126,7 @@ pub fn write_fragmented(
     tracks: &Tracks,
     frames: &[Frame],
 ) -> Result<(Vec<u8>, Vec<usize>), Mp4Error> {
-    let mut w = Fmp4Writer::new(tracks)?;
+    let mut w = Fmp4Writer::new(tracks)?.with_user_data(user_data());
     let mut out = Vec::new();
     w.init_segment(&mut out);
     let mut ends = Vec::new();
@@ -139,6 +139,15 @@ pub fn write_fragmented(
     w.finish(&mut out);
     ends.push(out.len());
     Ok((out, ends))
+}
+
+/// User data as the recorder writes it: one box of text, in the init segment and in the
+/// finalized `moov`, so every test here (ffprobe's included) reads files that carry it.
+pub fn user_data() -> Vec<super::UserBox> {
+    vec![super::UserBox {
+        kind: *b"tpdk",
+        payload: br#"{"recording":"live/cam1/1795515330000","start_ms":1795515330000}"#.to_vec(),
+    }]
 }
 
 /// Top-level boxes of a file: `(type, size)`.

@@ -3,14 +3,16 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
+use std::path::Path;
 
 use bytes::Bytes;
-use tapedeck_media::flv::{finalize, FlvWriter};
+use tapedeck_media::flv::{finalize_with, FinalizeOptions, FlvWriter};
 use tapedeck_media::{Frame, Tracks};
 
 use super::single::{FileFormat, Finalized, SingleFileOutput};
 use crate::config::Format;
 use crate::events::FileKind;
+use crate::tags::FileTag;
 
 pub type FlvOutput = SingleFileOutput<Flv>;
 
@@ -20,8 +22,8 @@ impl FileFormat for Flv {
     const FORMAT: Format = Format::Flv;
     const KIND: FileKind = FileKind::Flv;
 
-    fn new(tracks: &Tracks) -> Result<Self, String> {
-        Ok(Flv(FlvWriter::new(tracks)))
+    fn new(tracks: &Tracks, tag: &FileTag) -> Result<Self, String> {
+        Ok(Flv(FlvWriter::new(tracks).with_metadata(tag.flv_metadata())))
     }
 
     fn header(&mut self, out: &mut Vec<u8>) {
@@ -45,11 +47,22 @@ impl FileFormat for Flv {
         Vec::new()
     }
 
-    fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String> {
-        let s = finalize(input, output).map_err(|e| e.to_string())?;
+    fn finalize(
+        input: BufReader<File>,
+        output: BufWriter<File>,
+        tag: Option<&FileTag>,
+    ) -> Result<Finalized, String> {
+        let options = FinalizeOptions {
+            metadata: tag.map(FileTag::flv_metadata).unwrap_or_default(),
+        };
+        let s = finalize_with(input, output, &options).map_err(|e| e.to_string())?;
         Ok(Finalized {
             duration: s.duration,
             bytes: s.bytes,
         })
+    }
+
+    fn read_tag(path: &Path) -> Result<Option<FileTag>, String> {
+        FileTag::read_flv(path)
     }
 }

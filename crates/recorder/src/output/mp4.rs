@@ -2,15 +2,16 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
+use std::path::Path;
 
 use bytes::Bytes;
-use tapedeck_media::mp4::finalize::finalize;
-use tapedeck_media::mp4::fragment::Fmp4Writer;
+use tapedeck_media::mp4::{finalize_with, FinalizeOptions, Fmp4Writer};
 use tapedeck_media::{Frame, Tracks};
 
 use super::single::{FileFormat, Finalized, SingleFileOutput};
 use crate::config::Format;
 use crate::events::FileKind;
+use crate::tags::FileTag;
 
 pub type Mp4Output = SingleFileOutput<Mp4>;
 
@@ -20,8 +21,10 @@ impl FileFormat for Mp4 {
     const FORMAT: Format = Format::Mp4;
     const KIND: FileKind = FileKind::Mp4;
 
-    fn new(tracks: &Tracks) -> Result<Self, String> {
-        Fmp4Writer::new(tracks).map(Mp4).map_err(|e| e.to_string())
+    fn new(tracks: &Tracks, tag: &FileTag) -> Result<Self, String> {
+        Fmp4Writer::new(tracks)
+            .map(|w| Mp4(w.with_user_data(tag.mp4_user_data())))
+            .map_err(|e| e.to_string())
     }
 
     fn header(&mut self, out: &mut Vec<u8>) {
@@ -46,11 +49,23 @@ impl FileFormat for Mp4 {
         self.0.finish_parts(out).unwrap_or_default()
     }
 
-    fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String> {
-        let s = finalize(input, output).map_err(|e| e.to_string())?;
+    fn finalize(
+        input: BufReader<File>,
+        output: BufWriter<File>,
+        tag: Option<&FileTag>,
+    ) -> Result<Finalized, String> {
+        let options = FinalizeOptions {
+            user_data: tag.map(FileTag::mp4_user_data).unwrap_or_default(),
+            ..FinalizeOptions::default()
+        };
+        let s = finalize_with(input, output, &options).map_err(|e| e.to_string())?;
         Ok(Finalized {
             duration: s.duration,
             bytes: s.bytes,
         })
+    }
+
+    fn read_tag(path: &Path) -> Result<Option<FileTag>, String> {
+        FileTag::read_mp4(path)
     }
 }

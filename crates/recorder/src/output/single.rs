@@ -17,6 +17,7 @@ use crate::config::{FileOptions, Format};
 use crate::events::{FileKind, FinishedFile};
 use crate::files::{rename_into_place, with_suffix, PartFile};
 use crate::naming::{render, NameContext};
+use crate::tags::FileTag;
 
 /// What a finalizer reports.
 pub struct Finalized {
@@ -28,7 +29,9 @@ pub struct Finalized {
 pub trait FileFormat: Send + Sized + 'static {
     const FORMAT: Format;
     const KIND: FileKind;
-    fn new(tracks: &Tracks) -> Result<Self, String>;
+    /// A writer whose file carries `tag` from its first bytes (a `.part` left by a crash
+    /// still tells its recording).
+    fn new(tracks: &Tracks, tag: &FileTag) -> Result<Self, String>;
     /// Bytes that start the file.
     fn header(&mut self, out: &mut Vec<u8>);
     fn write_frame(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), String>;
@@ -40,7 +43,14 @@ pub trait FileFormat: Send + Sized + 'static {
     fn take(&mut self, out: &mut Vec<u8>) -> Vec<Bytes>;
     /// Flushes everything, at the end of the file (as [`FileFormat::take`]).
     fn finish(&mut self, out: &mut Vec<u8>) -> Vec<Bytes>;
-    fn finalize(input: BufReader<File>, output: BufWriter<File>) -> Result<Finalized, String>;
+    /// Writes the final file, tagged with `tag` when given.
+    fn finalize(
+        input: BufReader<File>,
+        output: BufWriter<File>,
+        tag: Option<&FileTag>,
+    ) -> Result<Finalized, String>;
+    /// The tag of a file of this format (final or `.part`); `None` when it has none.
+    fn read_tag(path: &Path) -> Result<Option<FileTag>, String>;
 }
 
 struct OpenFile<F> {
@@ -82,10 +92,21 @@ impl<F: FileFormat> SingleFileOutput<F> {
         render(&self.opts.object, &names, F::FORMAT.extension())
     }
 
+    /// The tag of a file starting at `start`, without its end (not known yet).
+    fn tag(&self, start: MediaTime) -> FileTag {
+        FileTag {
+            recording: self.ctx.recording.clone(),
+            app: self.ctx.app.clone(),
+            stream: self.ctx.stream.clone(),
+            start_ms: self.ctx.wall(start).timestamp_millis(),
+            end_ms: None,
+        }
+    }
+
     fn open(&mut self, at: MediaTime, tracks: &Tracks) -> Result<(), OutputError> {
         let key = self.key(at, None);
         let path = self.ctx.root.join(&key);
-        let mut format = F::new(tracks).map_err(|detail| OutputError::Format {
+        let mut format = F::new(tracks, &self.tag(at)).map_err(|detail| OutputError::Format {
             path: path.clone(),
             detail,
         })?;
@@ -120,18 +141,25 @@ impl<F: FileFormat> SingleFileOutput<F> {
         self.sequence += 1;
         let ctx = self.ctx.clone();
         let extent = open.extent;
+        // The catalog row and the tag say the same: a rebuild gives back this row.
+        let end_ms = self.ctx.wall(extent.end).timestamp_millis();
+        let tag = FileTag {
+            end_ms: Some(end_ms),
+            ..self.tag(extent.start)
+        };
+        let start_ms = tag.start_ms;
         jobs.push(tokio::task::spawn_blocking(move || {
             let dest = ctx.root.join(&key);
-            let finalized = finalize_into::<F>(&part, &dest)?;
+            let finalized = finalize_into::<F>(&part, &dest, Some(&tag))?;
             if let Some(catalog) = &ctx.catalog {
                 let row = tapedeck_catalog::File {
-                    recording: ctx.recording.clone(),
-                    app: ctx.app.clone(),
-                    stream: ctx.stream.clone(),
+                    recording: tag.recording.clone(),
+                    app: tag.app.clone(),
+                    stream: tag.stream.clone(),
                     kind: F::FORMAT.extension().into(),
                     key: key.clone(),
-                    start_ms: ctx.wall(extent.start).timestamp_millis(),
-                    end_ms: ctx.wall(extent.end).timestamp_millis(),
+                    start_ms,
+                    end_ms,
                     bytes: finalized.bytes,
                 };
                 let upload = ctx.upload(&key, F::FORMAT.extension());
@@ -170,15 +198,19 @@ impl<F: FileFormat> SingleFileOutput<F> {
     }
 }
 
-/// Finalizes the `.part` file `part` into `dest`: written next to it as `.finalizing`,
-/// then renamed, so the final name only ever holds a complete file. The `.part` file is
-/// removed only after that rename.
-pub fn finalize_into<F: FileFormat>(part: &Path, dest: &Path) -> Result<Finalized, OutputError> {
+/// Finalizes the `.part` file `part` into `dest`, tagged with `tag` when given: written
+/// next to it as `.finalizing`, then renamed, so the final name only ever holds a complete
+/// file. The `.part` file is removed only after that rename.
+pub fn finalize_into<F: FileFormat>(
+    part: &Path,
+    dest: &Path,
+    tag: Option<&FileTag>,
+) -> Result<Finalized, OutputError> {
     let tmp = with_suffix(dest, ".finalizing");
     let finalized = {
         let input = BufReader::new(File::open(part).map_err(OutputError::io(part))?);
         let output = BufWriter::new(File::create(&tmp).map_err(OutputError::io(&tmp))?);
-        F::finalize(input, output).map_err(|detail| OutputError::Format {
+        F::finalize(input, output, tag).map_err(|detail| OutputError::Format {
             path: part.to_owned(),
             detail,
         })?

@@ -27,7 +27,7 @@ impl PartFile {
         let file = File::create(&path)?;
         Ok(PartFile {
             path,
-            out: BufWriter::with_capacity(16 * 1024, file),
+            out: BufWriter::with_capacity(8 * 1024, file),
             written: 0,
         })
     }

@@ -220,6 +220,26 @@ fn handle_input(
     }
 }
 
+/// rml_rtmp 0.8 fills its Acknowledgement with the bytes received since its previous one;
+/// RTMP 1.0 (5.4.3) wants every byte received so far, handshake included, wrapping at
+/// 2^32. When one is due it is the first result of the input that made it due (made
+/// before that input is parsed), and the only message with a 4-byte payload on chunk
+/// stream 2 that `handle_input` itself produces (a WindowAcknowledgement goes out from
+/// `accept_request`): its payload is rewritten with `received`.
+fn acknowledge_total(results: &mut [ServerSessionResult], received: u64) {
+    let Some(ServerSessionResult::OutboundResponse(p)) = results.first_mut() else {
+        return;
+    };
+    let Some(&first) = p.bytes.first() else {
+        return;
+    };
+    let header = [11, 7, 3, 0][usize::from(first >> 6)];
+    if first & 0x3f == 2 && p.bytes.len() == 1 + header + 4 {
+        let n = p.bytes.len();
+        p.bytes[n - 4..].copy_from_slice(&(received as u32).to_be_bytes());
+    }
+}
+
 /// The name of an AMF command message (type 20 AMF0, or 17 "AMF3", which is a 0x00 format
 /// byte then AMF0 in practice, REFERENCE.md section 5), for logs only.
 ///
@@ -263,7 +283,7 @@ impl Connection {
     async fn run(mut self, mut socket: TcpStream) -> Result<String, ConnError> {
         socket.set_nodelay(true)?;
         let setup = self.options.setup_timeout;
-        let (mut session, leftover) =
+        let (mut session, leftover, mut received) =
             match tokio::time::timeout(setup, self.handshake(&mut socket)).await {
                 Ok(r) => r?,
                 Err(_) => return Err(ConnError::SetupTimeout(setup)),
@@ -271,13 +291,21 @@ impl Connection {
         let started = tokio::time::Instant::now();
         // 16 KiB per read: large enough for a syscall to carry several chunks at high
         // bitrates, small enough not to weigh on many connections.
+        // Each read is handed to the session straight from this buffer (after what came
+        // with the handshake): no second copy per connection.
         let mut buf = vec![0u8; 16 * 1024];
         let mut published = false;
-        let mut pending = leftover;
+        let mut first = Some(leftover);
+        let mut n = 0;
         loop {
-            if !pending.is_empty() {
-                let results = handle_input(&mut session, &pending)?;
-                pending.clear();
+            let input = match &first {
+                Some(leftover) => leftover.as_slice(),
+                None => &buf[..n],
+            };
+            if !input.is_empty() {
+                received += input.len() as u64;
+                let mut results = handle_input(&mut session, input)?;
+                acknowledge_total(&mut results, received);
                 if let Some(reason) = self
                     .handle_results(&mut session, &mut socket, results)
                     .await?
@@ -296,8 +324,9 @@ impl Connection {
                 .as_ref()
                 .map(|a| a.publication.cancel.clone())
                 .unwrap_or_default();
+            first = None;
             let idle = self.options.idle_timeout;
-            let n = tokio::select! {
+            n = tokio::select! {
                 _ = self.shutdown.cancelled() => return Ok("server shutting down".into()),
                 _ = cancel.cancelled() => return Ok("a new publisher took over this stream".into()),
                 r = tokio::time::timeout(idle, socket.read(&mut buf)) => match r {
@@ -311,19 +340,20 @@ impl Connection {
                     None => "peer closed the connection".into(),
                 });
             }
-            pending.extend_from_slice(&buf[..n]);
         }
     }
 
     async fn handshake(
         &self,
         socket: &mut TcpStream,
-    ) -> Result<(ServerSession, Vec<u8>), ConnError> {
+    ) -> Result<(ServerSession, Vec<u8>, u64), ConnError> {
         let mut handshake = Handshake::new(PeerType::Server);
         let mut buf = vec![0u8; 4096];
         let mut first = true;
+        let mut read = 0u64;
         let leftover = loop {
             let n = socket.read(&mut buf).await?;
+            read += n as u64;
             if n == 0 {
                 return Err(if first {
                     ConnError::NoHandshake
@@ -356,7 +386,9 @@ impl Connection {
                 socket.write_all(&p.bytes).await?;
             }
         }
-        Ok((session, leftover))
+        // Bytes of the handshake itself (what came after it is handed back).
+        let handshake_bytes = read - leftover.len() as u64;
+        Ok((session, leftover, handshake_bytes))
     }
 
     /// Answers what the session produced; `Some(reason)` ends the connection normally.
@@ -669,6 +701,68 @@ mod tests {
 
     fn has(seen: &[(String, f64, Vec<Amf0Value>)], name: &str, tx: f64) -> bool {
         seen.iter().any(|(n, t, _)| n == name && *t == tx)
+    }
+
+    #[tokio::test]
+    async fn acknowledgements_count_every_byte_received() {
+        let sink = Arc::new(Collect::default());
+        let server = RtmpServer::bind("127.0.0.1:0", RtmpServerOptions::default(), sink.clone())
+            .await
+            .unwrap();
+        let addr = server.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.run(shutdown.clone()));
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        client_handshake(&mut socket).await;
+        // C0 + C1 + C2.
+        let mut sent: u64 = 1 + 1536 + 1536;
+        let mut ser = ChunkSerializer::new();
+        let window = RtmpMessage::WindowAcknowledgement { size: 100_000 }
+            .into_message_payload(RtmpTimestamp::new(0), 0)
+            .unwrap();
+        let mut out = ser.serialize(&window, false, false).unwrap().bytes;
+        // 350 KB of audio before `connect`, which the session reads and ignores.
+        for i in 0..35 {
+            let audio = MessagePayload {
+                timestamp: RtmpTimestamp::new(i * 20),
+                type_id: 8,
+                message_stream_id: 1,
+                data: Bytes::from(vec![0xaf; 10_000]),
+            };
+            out.extend(ser.serialize(&audio, false, false).unwrap().bytes);
+        }
+        sent += out.len() as u64;
+        for piece in out.chunks(4096) {
+            socket.write_all(piece).await.unwrap();
+        }
+        let mut de = ChunkDeserializer::new();
+        let mut acks = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while acks.len() < 3 {
+            let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf))
+                .await
+                .expect("acknowledgements within 5 s")
+                .unwrap();
+            assert!(n > 0, "closed; acks so far {acks:?}");
+            let mut input = &buf[..n];
+            while let Some(payload) = de.get_next_message(input).unwrap() {
+                input = &[];
+                match payload.to_rtmp_message().unwrap() {
+                    RtmpMessage::SetChunkSize { size } => {
+                        de.set_max_chunk_size(size as usize).unwrap()
+                    }
+                    RtmpMessage::Acknowledgement { sequence_number } => acks.push(sequence_number),
+                    _ => {}
+                }
+            }
+        }
+        // Totals (handshake included), not the ~100 KB since the previous one.
+        assert!(acks.windows(2).all(|w| w[1] > w[0]), "{acks:?}");
+        assert!(u64::from(acks[0]) >= 100_000 + 3073, "{acks:?}");
+        assert!(u64::from(acks[2]) >= 300_000, "{acks:?}");
+        assert!(u64::from(acks[2]) <= sent, "{acks:?} > {sent}");
+        shutdown.cancel();
+        let _ = task.await;
     }
 
     #[tokio::test]

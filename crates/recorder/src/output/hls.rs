@@ -235,14 +235,22 @@ impl HlsOutput {
         write_atomically(&path, text.as_bytes()).map_err(OutputError::io(&path))?;
         let _ = std::fs::remove_file(&live_path);
         if let Some(catalog) = &self.ctx.catalog {
+            // As a rebuild reads them back from the playlist: the first segment's
+            // PROGRAM-DATE-TIME, and the last one's plus its duration in whole ms.
+            let ms = |s: &PlaylistSegment| s.program_date_time.map(|t| t.timestamp_millis());
+            let segments = &pl.playlist.segments;
+            let start_ms = segments.first().and_then(ms);
+            let end_ms = segments
+                .last()
+                .and_then(|s| Some(ms(s)? + (s.duration * 1000.0).round() as i64));
             let row = tapedeck_catalog::File {
                 recording: self.ctx.recording.clone(),
                 app: self.ctx.app.clone(),
                 stream: self.ctx.stream.clone(),
                 kind: "m3u8".into(),
                 key: key.clone(),
-                start_ms: self.ctx.wall(pl.start).timestamp_millis(),
-                end_ms: self.ctx.wall(pl.extent.end).timestamp_millis(),
+                start_ms: start_ms.unwrap_or_else(|| self.ctx.wall(pl.start).timestamp_millis()),
+                end_ms: end_ms.unwrap_or_else(|| self.ctx.wall(pl.extent.end).timestamp_millis()),
                 bytes: text.len() as u64,
             };
             let upload = self.ctx.upload(&key, "playlist");
@@ -322,6 +330,7 @@ impl Output for HlsOutput {
             seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;
             seg.file.flush().map_err(OutputError::io(&path))?;
             seg.buf.clear();
+            super::trim(&mut seg.buf);
         }
         Ok(())
     }

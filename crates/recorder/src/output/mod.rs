@@ -26,6 +26,15 @@ pub(crate) use extent::Extent;
 /// keeps its high-water capacity for the life of the file, once per format and stream.
 pub(crate) const WRITE_BATCH: usize = 64 * 1024;
 
+/// Gives back what a write batch grew to past twice [`WRITE_BATCH`] (a big key frame
+/// arriving on a nearly full batch): kept, it would weigh on every stream for the life of
+/// its file.
+pub(crate) fn trim(buf: &mut Vec<u8>) {
+    if buf.capacity() > 2 * WRITE_BATCH {
+        buf.shrink_to(WRITE_BATCH);
+    }
+}
+
 /// A file being finalized in the background.
 pub type FileJob = JoinHandle<Result<FinishedFile, OutputError>>;
 

@@ -193,6 +193,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
             }
             open.file.flush().map_err(OutputError::io(&path))?;
             open.buf.clear();
+            super::trim(&mut open.buf);
         }
         Ok(())
     }

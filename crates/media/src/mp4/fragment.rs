@@ -44,7 +44,7 @@ use crate::frame::{Frame, TrackKind, Tracks};
 use crate::time::{MediaTime, TIMESCALE};
 
 /// Buffered media that makes a fragment due, bounding what a crash can lose.
-pub const FRAGMENT_TARGET: MediaTime = MediaTime::from_secs(1);
+pub const FRAGMENT_TARGET: MediaTime = MediaTime::from_millis(500);
 
 /// Duration given to a held-back sample at [`Fmp4Writer::finish`] when its track had only
 /// that one sample: 1/30 s for video; audio uses its frame size (1024 samples for AAC).
@@ -263,8 +263,8 @@ impl Fmp4Writer {
 
     /// Whether the caller should call [`Self::take_fragment`] now: a video key frame arrived
     /// after buffered video (so fragments start on key frames), or some track has buffered
-    /// [`FRAGMENT_TARGET`] (1 s) of media. Taking a fragment whenever this is true bounds
-    /// both memory and what a crash loses to about one second.
+    /// [`FRAGMENT_TARGET`] (0.5 s) of media. Taking a fragment whenever this is true bounds
+    /// both memory (per stream: half a second of media) and what a crash loses.
     pub fn ready_for_fragment(&self) -> bool {
         self.key_frame_waiting
             || self.tracks.iter().any(|t| {
@@ -902,23 +902,23 @@ mod tests {
     }
 
     #[test]
-    fn ready_for_fragment_on_key_frame_or_one_second() {
+    fn ready_for_fragment_on_key_frame_or_half_a_second() {
         let (tracks, _) = synthetic(1, MediaTime::ZERO);
         let mut w = Fmp4Writer::new(&tracks).unwrap();
         w.push(frame(TrackKind::Video, 0, 0, true, b"k")).unwrap();
         assert!(!w.ready_for_fragment());
-        for i in 1..30 {
+        for i in 1..15 {
             w.push(frame(TrackKind::Video, i * 3000, 0, false, b"d"))
                 .unwrap();
-            assert!(!w.ready_for_fragment(), "frame {i}: under 1 s buffered");
+            assert!(!w.ready_for_fragment(), "frame {i}: under 0.5 s buffered");
         }
-        w.push(frame(TrackKind::Video, 30 * 3000, 0, false, b"d"))
+        w.push(frame(TrackKind::Video, 15 * 3000, 0, false, b"d"))
             .unwrap();
-        assert!(w.ready_for_fragment(), "1 s buffered");
+        assert!(w.ready_for_fragment(), "0.5 s buffered");
         let mut out = Vec::new();
         assert!(w.take_fragment(&mut out));
         assert!(!w.ready_for_fragment());
-        w.push(frame(TrackKind::Video, 31 * 3000, 0, true, b"k"))
+        w.push(frame(TrackKind::Video, 16 * 3000, 0, true, b"k"))
             .unwrap();
         assert!(
             w.ready_for_fragment(),
@@ -934,15 +934,34 @@ mod tests {
     }
 
     #[test]
-    fn fragments_start_on_key_frames_in_a_real_stream_shape() {
+    fn key_frames_open_fragments_in_a_real_stream_shape() {
         let (tracks, frames) = synthetic(3, MediaTime::from_millis(20));
         let (file, ends) = write_fragmented(&tracks, &frames).unwrap();
         assert!(ends.len() >= 3);
-        for (_, trafs) in fragments(&file) {
-            let v = trafs.iter().find(|t| t.track_id == 1).unwrap();
+        let all = fragments(&file);
+        let video = |trafs: &[Traf]| {
+            trafs
+                .iter()
+                .find(|t| t.track_id == 1)
+                .map(|v| {
+                    v.runs
+                        .iter()
+                        .flat_map(|r| r.samples.iter().map(|s| s.sync))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        // The first fragment opens with a key frame, and a key frame never sits inside a
+        // fragment: each one starts its own (a GOP longer than half a second spans several).
+        assert!(
+            video(&all[0].1)[0],
+            "the first fragment starts with a key frame"
+        );
+        for (_, trafs) in &all {
+            let sync = video(trafs);
             assert!(
-                v.runs[0].samples[0].sync,
-                "each fragment's video starts with a key frame"
+                !sync.iter().skip(1).any(|&s| s),
+                "a key frame inside a fragment"
             );
         }
         let _ = testkit::fnv1a64(&file);

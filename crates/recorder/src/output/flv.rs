@@ -7,7 +7,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use tapedeck_media::flv::{finalize_with, FinalizeOptions, FlvWriter};
-use tapedeck_media::{Frame, Tracks};
+use tapedeck_media::{Frame, MediaTime, Tracks};
 
 use super::single::{FileFormat, Finalized, SingleFileOutput};
 use crate::config::Format;
@@ -16,30 +16,49 @@ use crate::tags::FileTag;
 
 pub type FlvOutput = SingleFileOutput<Flv>;
 
-pub struct Flv(FlvWriter);
+pub struct Flv {
+    writer: FlvWriter,
+    /// DTS of the last frame written, and of the last one when the file was flushed.
+    last: Option<MediaTime>,
+    flushed: Option<MediaTime>,
+}
+
+/// Media written before the tags are handed to the OS, whatever the GOP: the same bound on
+/// what a crash loses as the MP4's fragments.
+const FLUSH_EVERY: MediaTime = tapedeck_media::mp4::fragment::FRAGMENT_TARGET;
 
 impl FileFormat for Flv {
     const FORMAT: Format = Format::Flv;
     const KIND: FileKind = FileKind::Flv;
 
     fn new(tracks: &Tracks, tag: &FileTag) -> Result<Self, String> {
-        Ok(Flv(FlvWriter::new(tracks).with_metadata(tag.flv_metadata())))
+        Ok(Flv {
+            writer: FlvWriter::new(tracks).with_metadata(tag.flv_metadata()),
+            last: None,
+            flushed: None,
+        })
     }
 
     fn header(&mut self, out: &mut Vec<u8>) {
-        self.0.header(out);
+        self.writer.header(out);
     }
 
     fn write_frame(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<(), String> {
-        self.0.write_frame(frame, out).map_err(|e| e.to_string())
+        self.last = Some(frame.dts);
+        self.flushed.get_or_insert(frame.dts);
+        self.writer
+            .write_frame(frame, out)
+            .map_err(|e| e.to_string())
     }
 
-    /// Tags are complete as soon as they are written: hand them to the OS at each key frame.
+    /// Tags are complete as soon as they are written: hand them to the OS at each key frame
+    /// and at least every half second of media.
     fn ready(&self, cut: bool) -> bool {
-        cut
+        cut || matches!((self.last, self.flushed), (Some(l), Some(f)) if l - f >= FLUSH_EVERY)
     }
 
     fn take(&mut self, _out: &mut Vec<u8>) -> Vec<Bytes> {
+        self.flushed = self.last;
         Vec::new()
     }
 

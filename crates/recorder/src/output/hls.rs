@@ -322,9 +322,12 @@ impl Output for HlsOutput {
         if frame.is_video() && frame.keyframe {
             seg.keyframes += 1;
         }
-        // Hand the bytes to the OS at least every second of media, so a killed process
-        // loses at most that much of the open segment (recovered at the next start).
-        if frame.dts - seg.flushed_at >= MediaTime::from_secs(1) || seg.buf.len() >= WRITE_BATCH {
+        // Hand the bytes to the OS at least every half second of media (as the MP4 and FLV
+        // do), so a killed process loses at most that much of the open segment (recovered
+        // at the next start).
+        if frame.dts - seg.flushed_at >= tapedeck_media::mp4::fragment::FRAGMENT_TARGET
+            || seg.buf.len() >= WRITE_BATCH
+        {
             seg.flushed_at = frame.dts;
             let path = seg.file.path().to_owned();
             seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;

@@ -35,7 +35,7 @@ impl FileFormat for Mp4 {
         self.0.push(frame.clone()).map_err(|e| e.to_string())
     }
 
-    /// A fragment closes before every video key frame and after about a second of media,
+    /// A fragment closes before every video key frame and after half a second of media,
     /// which bounds what a crash can lose.
     fn ready(&self, cut: bool) -> bool {
         cut || self.0.ready_for_fragment()

@@ -88,13 +88,20 @@ pub fn rename_into_place(from: &Path, to: &Path) -> io::Result<()> {
 
 /// Writes a whole small file (a playlist) atomically: `.part` then rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_parts(path, &[bytes])
+}
+
+/// [`write_atomically`] of `parts`, one after the other.
+pub fn write_atomically_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
     let tmp = part_path(path);
     {
         let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
+        for p in parts {
+            f.write_all(p)?;
+        }
         f.sync_data()?;
     }
     fs::rename(&tmp, path)

@@ -11,7 +11,7 @@ use tapedeck_catalog::{Catalog, CatalogError, IndexRecord, NewIndex};
 
 use tapedeck_catalog::IndexSegment;
 
-use crate::files::{relative_uri, write_atomically};
+use crate::files::{relative_uri, write_atomically_parts};
 use crate::naming::{render, NameContext};
 use crate::tags::IndexTag;
 use tapedeck_media::hls::INDEX_TAG;
@@ -137,8 +137,9 @@ pub fn create(
     // The file carries its row, id included, so a rebuild restores it as it is: it is
     // written once the row has its id, in the row's transaction.
     catalog.add_index_with(&new, |record| {
-        let text = index.finish(&IndexTag::of(record).to_text());
-        write_atomically(&path, text.as_bytes()).map_err(|source| IndexError::Write {
+        let parts = index.parts(&IndexTag::of(record).to_text());
+        let parts = parts.each_ref().map(|p| p.as_bytes());
+        write_atomically_parts(&path, &parts).map_err(|source| IndexError::Write {
             path: path.display().to_string(),
             source,
         })?;
@@ -224,16 +225,24 @@ impl<'k> IndexWriter<'k> {
     /// The playlist text, tagged with `tag` (`#EXT-X-TAPEDECK-INDEX`). Like m3u8-rs, which
     /// keeps unknown tags with a segment, the tag follows the first segment's
     /// PROGRAM-DATE-TIME line.
-    fn finish(self, tag: &str) -> String {
+    /// The playlist as pieces to write one after the other: the body (megabytes over a
+    /// month) is never copied.
+    fn parts<'a>(&'a self, tag: &str) -> [std::borrow::Cow<'a, str>; 5] {
         let target = ((self.longest_ms + 999) / 1000).max(1);
-        let mut out = String::with_capacity(self.body.len() + tag.len() + 160);
-        let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-PLAYLIST-TYPE:EVENT\n", tapedeck_media::hls::VERSION);
+        let head = format!("#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-PLAYLIST-TYPE:EVENT\n", tapedeck_media::hls::VERSION);
         let first_line = self.body.find('\n').map_or(0, |i| i + 1);
-        out.push_str(&self.body[..first_line]);
-        let _ = writeln!(out, "#EXT-{INDEX_TAG}:{tag}");
-        out.push_str(&self.body[first_line..]);
-        out.push_str("#EXT-X-ENDLIST\n");
-        out
+        [
+            head.into(),
+            self.body[..first_line].into(),
+            format!("#EXT-{INDEX_TAG}:{tag}\n").into(),
+            self.body[first_line..].into(),
+            "#EXT-X-ENDLIST\n".into(),
+        ]
+    }
+
+    #[cfg(test)]
+    fn finish(self, tag: &str) -> String {
+        self.parts(tag).concat()
     }
 }
 

@@ -703,8 +703,13 @@ mod tests {
         seen.iter().any(|(n, t, _)| n == name && *t == tx)
     }
 
-    #[tokio::test]
-    async fn acknowledgements_count_every_byte_received() {
+    /// A server on a free port and a client connection that finished its handshake.
+    async fn connected() -> (
+        Arc<Collect>,
+        TcpStream,
+        CancellationToken,
+        tokio::task::JoinHandle<()>,
+    ) {
         let sink = Arc::new(Collect::default());
         let server = RtmpServer::bind("127.0.0.1:0", RtmpServerOptions::default(), sink.clone())
             .await
@@ -714,6 +719,12 @@ mod tests {
         let task = tokio::spawn(server.run(shutdown.clone()));
         let mut socket = TcpStream::connect(addr).await.unwrap();
         client_handshake(&mut socket).await;
+        (sink, socket, shutdown, task)
+    }
+
+    #[tokio::test]
+    async fn acknowledgements_count_every_byte_received() {
+        let (_sink, mut socket, shutdown, task) = connected().await;
         // C0 + C1 + C2.
         let mut sent: u64 = 1 + 1536 + 1536;
         let mut ser = ChunkSerializer::new();
@@ -767,16 +778,7 @@ mod tests {
 
     #[tokio::test]
     async fn amf3_command_messages_are_answered_like_amf0_ones() {
-        let sink = Arc::new(Collect::default());
-        let server = RtmpServer::bind("127.0.0.1:0", RtmpServerOptions::default(), sink.clone())
-            .await
-            .unwrap();
-        let addr = server.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(server.run(shutdown.clone()));
-
-        let mut socket = TcpStream::connect(addr).await.unwrap();
-        client_handshake(&mut socket).await;
+        let (sink, mut socket, shutdown, task) = connected().await;
         let mut ser = ChunkSerializer::new();
         let mut de = ChunkDeserializer::new();
         let mut connect = std::collections::HashMap::new();

@@ -132,10 +132,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
         // `buf` may still hold tags written since the last flush: they go out first.
         let data = open.format.finish(&mut open.buf);
         let part = open.file.path().to_owned();
-        open.file.write(&open.buf).map_err(OutputError::io(&part))?;
-        for d in &data {
-            open.file.write(d).map_err(OutputError::io(&part))?;
-        }
+        write_batched(&mut open.file, &mut open.buf, &data).map_err(OutputError::io(&part))?;
         open.file.close().map_err(OutputError::io(&part))?;
         let key = self.key(open.extent.start, Some(open.extent.end));
         self.sequence += 1;
@@ -187,16 +184,37 @@ impl<F: FileFormat> SingleFileOutput<F> {
         let data = open.format.take(&mut open.buf);
         if !open.buf.is_empty() || !data.is_empty() {
             let path = open.file.path().to_owned();
-            open.file.write(&open.buf).map_err(OutputError::io(&path))?;
-            for d in &data {
-                open.file.write(d).map_err(OutputError::io(&path))?;
-            }
+            write_batched(&mut open.file, &mut open.buf, &data).map_err(OutputError::io(&path))?;
             open.file.flush().map_err(OutputError::io(&path))?;
             open.buf.clear();
             super::trim(&mut open.buf);
         }
         Ok(())
     }
+}
+
+/// Writes `buf` and then `data` in writes of about [`WRITE_BATCH`]: small pieces (a
+/// fragment's frames) are gathered in `buf`, which never grows past one batch plus one
+/// piece, and a piece of a batch or more goes out as it is. One write per frame would cost
+/// a syscall each; one buffer per fragment would cost its size per stream. Leaves `buf`
+/// empty.
+fn write_batched(file: &mut PartFile, buf: &mut Vec<u8>, data: &[Bytes]) -> std::io::Result<()> {
+    for d in data {
+        if buf.len() + d.len() > WRITE_BATCH && !buf.is_empty() {
+            file.write(buf)?;
+            buf.clear();
+        }
+        if d.len() >= WRITE_BATCH {
+            file.write(d)?;
+        } else {
+            buf.extend_from_slice(d);
+        }
+    }
+    if !buf.is_empty() {
+        file.write(buf)?;
+        buf.clear();
+    }
+    Ok(())
 }
 
 /// Finalizes the `.part` file `part` into `dest`, tagged with `tag` when given: written

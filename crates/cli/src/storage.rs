@@ -248,13 +248,7 @@ fn walk(path: &Path, key_prefix: &str, out: &mut Vec<(PathBuf, String)>) -> Resu
             if p.is_dir() {
                 stack.push(p);
             } else if p.is_file() {
-                let rel = p
-                    .strip_prefix(path)
-                    .expect("walked under path")
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let rel = tapedeck_recorder::files::key_of(path, &p);
                 out.push((p, format!("{key_prefix}{rel}")));
             }
         }

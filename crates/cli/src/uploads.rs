@@ -161,14 +161,10 @@ pub async fn drain(catalog: &Catalog, waker: &Waker) {
 pub fn queue_recovered(config: &Config, catalog: &Catalog, report: &Report) {
     let root = config.recordings_dir();
     for r in &report.recovered {
-        let Ok(rel) = r.to.strip_prefix(&root) else {
+        if !r.to.starts_with(&root) {
             continue;
-        };
-        let key = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        }
+        let key = tapedeck_recorder::files::key_of(&root, &r.to);
         let dirs: Vec<&str> = key.split('/').collect();
         let stream = (dirs.len() >= 3).then(|| (dirs[dirs.len() - 3], dirs[dirs.len() - 2]));
         let rule = stream.and_then(|(app, stream)| {

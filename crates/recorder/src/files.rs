@@ -107,6 +107,16 @@ pub fn write_atomically_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// `path` as an object key under `root` (with `/`, on every OS).
+pub fn key_of(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The URI of `target` as seen from a playlist at `playlist` (both keys with `/`).
 pub fn relative_uri(playlist: &str, target: &str) -> String {
     let from: Vec<&str> = playlist.split('/').collect();

@@ -21,6 +21,7 @@ use tapedeck_media::hls::MediaPlaylist;
 use tapedeck_media::ts::demux::TsDemuxer;
 use tapedeck_media::MediaEvent;
 
+use crate::files::key_of;
 use crate::tags::{FileTag, IndexTag};
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -251,14 +252,4 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
-}
-
-/// `path` as an object key under `root` (with `/`).
-fn key_of(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
 }

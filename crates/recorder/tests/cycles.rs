@@ -13,7 +13,7 @@ use tapedeck_recorder::{Config, Recorder};
 
 mod common;
 
-use common::long_stream;
+use common::{long_stream, record_long_stream};
 
 fn video_packets(path: &Path) -> u64 {
     let out = Command::new("ffprobe")
@@ -143,27 +143,7 @@ async fn daily_index_splits_at_local_midnight() {
         ..Config::default()
     };
     let rec = Recorder::with_wall_clock(config, std::sync::Arc::new(move || start));
-    let mut events = rec.subscribe();
-    {
-        let request = PublishRequest {
-            app: "live".into(),
-            stream: "cam1".into(),
-            args: Vec::new(),
-            origin: "test".into(),
-        };
-        let mut p = rec.publish(request).unwrap();
-        for ev in long_stream() {
-            p.media.send(ev).await.unwrap();
-        }
-    }
-    let mut finished = Vec::new();
-    loop {
-        match events.recv().await.unwrap() {
-            RecorderEvent::FileFinished(f) => finished.push(f),
-            RecorderEvent::RecordStopped { .. } => break,
-            _ => {}
-        }
-    }
+    let finished = record_long_stream(&rec).await;
     let mp4 = finished.iter().find(|f| f.kind == FileKind::Mp4).unwrap();
     assert!(
         mp4.key

@@ -5,41 +5,15 @@
 use std::sync::Arc;
 
 use tapedeck_catalog::Catalog;
-use tapedeck_ingest::{PublishRequest, PublishSink};
 use tapedeck_recorder::config::{FileOptions, Format, M3u8Options, Template};
 use tapedeck_recorder::duration::Secs;
-use tapedeck_recorder::events::RecorderEvent;
 use tapedeck_recorder::index::{create, IndexRequest, DEFAULT_MAX_RANGE};
 use tapedeck_recorder::rebuild::rebuild;
 use tapedeck_recorder::{Config, Recorder};
 
 mod common;
 
-use common::long_stream;
-
-/// One recording of the long stream (25 s), to its end.
-async fn record_once(rec: &Recorder) {
-    let mut events = rec.subscribe();
-    {
-        let request = PublishRequest {
-            app: "live".into(),
-            stream: "cam1".into(),
-            args: Vec::new(),
-            origin: "test".into(),
-        };
-        let mut p = rec.publish(request).unwrap();
-        for ev in long_stream() {
-            p.media.send(ev).await.unwrap();
-        }
-    }
-    loop {
-        match events.recv().await.unwrap() {
-            RecorderEvent::RecordStopped { .. } => break,
-            RecorderEvent::WriteFailed { detail, .. } => panic!("{detail}"),
-            _ => {}
-        }
-    }
-}
+use common::record_long_stream;
 
 #[tokio::test(start_paused = true)]
 async fn rebuild_equals_the_live_catalog_with_files_and_indexes() {
@@ -78,9 +52,9 @@ async fn rebuild_equals_the_live_catalog_with_files_and_indexes() {
     let rec = Recorder::with_wall_clock(config, clock);
     rec.set_catalog(live.clone());
     // Two recordings (25 s of media each, written at once) with a gap between them.
-    record_once(&rec).await;
+    record_long_stream(&rec).await;
     tokio::time::sleep(std::time::Duration::from_secs(40)).await;
-    record_once(&rec).await;
+    record_long_stream(&rec).await;
 
     let all = (i64::MIN, i64::MAX);
     let spans = live.spans("live", "cam1", all.0, all.1).unwrap();

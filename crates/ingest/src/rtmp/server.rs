@@ -666,20 +666,22 @@ mod tests {
         ser.serialize(&payload, false, false).unwrap().bytes
     }
 
-    /// Reads commands from the server until `done` says the list is complete.
-    async fn read_commands(
+    /// Reads messages from the server (following its chunk size), handing each to `take`,
+    /// until `done` says enough was seen. `what` names the wait in a failure.
+    async fn read_messages(
         socket: &mut TcpStream,
         de: &mut ChunkDeserializer,
-        seen: &mut Vec<(String, f64, Vec<Amf0Value>)>,
-        done: impl Fn(&[(String, f64, Vec<Amf0Value>)]) -> bool,
+        what: &str,
+        mut take: impl FnMut(RtmpMessage),
+        mut done: impl FnMut() -> bool,
     ) {
         let mut buf = vec![0u8; 4096];
-        while !done(seen) {
+        while !done() {
             let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf))
                 .await
-                .expect("the server answers within 5 s")
+                .unwrap_or_else(|_| panic!("{what} within 5 s"))
                 .unwrap();
-            assert!(n > 0, "server closed the connection; seen {seen:?}");
+            assert!(n > 0, "server closed the connection waiting for {what}");
             let mut input = &buf[..n];
             while let Some(payload) = de.get_next_message(input).unwrap() {
                 input = &[];
@@ -687,16 +689,39 @@ mod tests {
                     RtmpMessage::SetChunkSize { size } => {
                         de.set_max_chunk_size(size as usize).unwrap()
                     }
-                    RtmpMessage::Amf0Command {
-                        command_name,
-                        transaction_id,
-                        additional_arguments,
-                        ..
-                    } => seen.push((command_name, transaction_id, additional_arguments)),
-                    _ => {}
+                    other => take(other),
                 }
             }
         }
+    }
+
+    /// Reads commands from the server until `done` says the list is complete.
+    async fn read_commands(
+        socket: &mut TcpStream,
+        de: &mut ChunkDeserializer,
+        seen: &mut Vec<(String, f64, Vec<Amf0Value>)>,
+        done: impl Fn(&[(String, f64, Vec<Amf0Value>)]) -> bool,
+    ) {
+        let seen = std::cell::RefCell::new(seen);
+        read_messages(
+            socket,
+            de,
+            "the server's answers",
+            |m| {
+                if let RtmpMessage::Amf0Command {
+                    command_name,
+                    transaction_id,
+                    additional_arguments,
+                    ..
+                } = m
+                {
+                    seen.borrow_mut()
+                        .push((command_name, transaction_id, additional_arguments));
+                }
+            },
+            || done(&seen.borrow()),
+        )
+        .await;
     }
 
     fn has(seen: &[(String, f64, Vec<Amf0Value>)], name: &str, tx: f64) -> bool {
@@ -747,26 +772,20 @@ mod tests {
             socket.write_all(piece).await.unwrap();
         }
         let mut de = ChunkDeserializer::new();
-        let mut acks = Vec::new();
-        let mut buf = vec![0u8; 4096];
-        while acks.len() < 3 {
-            let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf))
-                .await
-                .expect("acknowledgements within 5 s")
-                .unwrap();
-            assert!(n > 0, "closed; acks so far {acks:?}");
-            let mut input = &buf[..n];
-            while let Some(payload) = de.get_next_message(input).unwrap() {
-                input = &[];
-                match payload.to_rtmp_message().unwrap() {
-                    RtmpMessage::SetChunkSize { size } => {
-                        de.set_max_chunk_size(size as usize).unwrap()
-                    }
-                    RtmpMessage::Acknowledgement { sequence_number } => acks.push(sequence_number),
-                    _ => {}
+        let acks = std::cell::RefCell::new(Vec::new());
+        read_messages(
+            &mut socket,
+            &mut de,
+            "three acknowledgements",
+            |m| {
+                if let RtmpMessage::Acknowledgement { sequence_number } = m {
+                    acks.borrow_mut().push(sequence_number);
                 }
-            }
-        }
+            },
+            || acks.borrow().len() >= 3,
+        )
+        .await;
+        let acks = acks.into_inner();
         // Totals (handshake included), not the ~100 KB since the previous one.
         assert!(acks.windows(2).all(|w| w[1] > w[0]), "{acks:?}");
         assert!(u64::from(acks[0]) >= 100_000 + 3073, "{acks:?}");

@@ -41,3 +41,34 @@ pub fn long_stream() -> Vec<MediaEvent> {
     }
     all
 }
+
+/// Publishes the long stream as live/cam1 and waits for its recording to stop; returns the
+/// files it finished. A write failure fails the test.
+pub async fn record_long_stream(
+    rec: &tapedeck_recorder::Recorder,
+) -> Vec<tapedeck_recorder::events::FinishedFile> {
+    use tapedeck_ingest::{PublishRequest, PublishSink};
+    use tapedeck_recorder::events::RecorderEvent;
+    let mut events = rec.subscribe();
+    {
+        let request = PublishRequest {
+            app: "live".into(),
+            stream: "cam1".into(),
+            args: Vec::new(),
+            origin: "test".into(),
+        };
+        let mut p = rec.publish(request).unwrap();
+        for ev in long_stream() {
+            p.media.send(ev).await.unwrap();
+        }
+    }
+    let mut finished = Vec::new();
+    loop {
+        match events.recv().await.unwrap() {
+            RecorderEvent::FileFinished(f) => finished.push(f),
+            RecorderEvent::RecordStopped { .. } => return finished,
+            RecorderEvent::WriteFailed { detail, .. } => panic!("{detail}"),
+            _ => {}
+        }
+    }
+}

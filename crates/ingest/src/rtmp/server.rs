@@ -262,6 +262,95 @@ fn command_name(type_id: u8, data: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(name).into_owned())
 }
 
+/// How often a publishing connection reads its socket.
+///
+/// A publisher's bytes arrive a few KB at a time (ffmpeg and OBS pace their writes); reading
+/// each as it comes costs a wake-up, a read and a hand-over to the recording per few KB,
+/// which is where a recorder's CPU went (`bench/ingest.sh`). Publishing connections instead
+/// drain their socket on a shared tick: every connection wakes on the same instant, each
+/// read carries ~100 ms of media, and the kernel's socket buffer (auto-tuned) holds what
+/// arrives in between. A read that fills the scratch buffer is followed by another at
+/// once, so a fast stream is never paced by the tick. Before `publish` (handshake,
+/// commands) a connection reads as bytes come.
+pub const READ_TICK: Duration = Duration::from_millis(100);
+
+/// The next multiple of [`READ_TICK`] since the first call: one instant for every
+/// connection.
+fn next_read_tick() -> tokio::time::Instant {
+    static ORIGIN: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(tokio::time::Instant::now);
+    let tick = READ_TICK.as_nanos();
+    let ticks = origin.elapsed().as_nanos() / tick + 1;
+    origin + Duration::from_nanos((ticks * tick) as u64)
+}
+
+/// Bytes read from a socket per call: shared by the connections a worker thread runs (a
+/// read is handed to the session before the next await), so it costs nothing per stream.
+const SCRATCH: usize = 256 * 1024;
+
+/// Bytes handed to the session at once. The session keeps its own buffer, which grows to
+/// the largest input it was given: slices keep it small.
+const FEED: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; SCRATCH]);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drained {
+    /// Read until the socket had no more for now.
+    Open,
+    /// The peer closed the connection (after what was read).
+    Closed,
+}
+
+/// Reads what the socket holds, up to a scratch buffer at a time, and hands it to the
+/// session. `WouldBlock` (spurious readiness) comes back as an error only when nothing was
+/// read.
+fn drain(
+    socket: &TcpStream,
+    session: &mut ServerSession,
+    received: &mut u64,
+) -> Result<(Drained, Vec<ServerSessionResult>), ConnError> {
+    SCRATCH_BUF.with_borrow_mut(|buf| {
+        let mut results = Vec::new();
+        let mut read_any = false;
+        loop {
+            match socket.try_read(buf) {
+                Ok(0) => return Ok((Drained::Closed, results)),
+                Ok(n) => {
+                    read_any = true;
+                    results.extend(feed(session, &buf[..n], received)?);
+                    if n < buf.len() {
+                        return Ok((Drained::Open, results));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && read_any => {
+                    return Ok((Drained::Open, results))
+                }
+                Err(e) => return Err(ConnError::Io(e)),
+            }
+        }
+    })
+}
+
+/// Hands `bytes` to the session in [`FEED`]-sized slices; each slice's acknowledgement (if
+/// one falls due) carries the total received up to it.
+fn feed(
+    session: &mut ServerSession,
+    bytes: &[u8],
+    received: &mut u64,
+) -> Result<Vec<ServerSessionResult>, ConnError> {
+    let mut all = Vec::new();
+    for slice in bytes.chunks(FEED) {
+        *received += slice.len() as u64;
+        let mut results = handle_input(session, slice)?;
+        acknowledge_total(&mut results, *received);
+        all.append(&mut results);
+    }
+    Ok(all)
+}
+
 impl Connection {
     fn new(
         peer: SocketAddr,
@@ -289,23 +378,12 @@ impl Connection {
                 Err(_) => return Err(ConnError::SetupTimeout(setup)),
             };
         let started = tokio::time::Instant::now();
-        // 16 KiB per read: large enough for a syscall to carry several chunks at high
-        // bitrates, small enough not to weigh on many connections.
-        // Each read is handed to the session straight from this buffer (after what came
-        // with the handshake): no second copy per connection.
-        let mut buf = vec![0u8; 16 * 1024];
         let mut published = false;
-        let mut first = Some(leftover);
-        let mut n = 0;
+        let mut pending = leftover;
         loop {
-            let input = match &first {
-                Some(leftover) => leftover.as_slice(),
-                None => &buf[..n],
-            };
-            if !input.is_empty() {
-                received += input.len() as u64;
-                let mut results = handle_input(&mut session, input)?;
-                acknowledge_total(&mut results, received);
+            if !pending.is_empty() {
+                let results = feed(&mut session, &pending, &mut received)?;
+                pending.clear();
                 if let Some(reason) = self
                     .handle_results(&mut session, &mut socket, results)
                     .await?
@@ -324,17 +402,38 @@ impl Connection {
                 .as_ref()
                 .map(|a| a.publication.cancel.clone())
                 .unwrap_or_default();
-            first = None;
             let idle = self.options.idle_timeout;
-            n = tokio::select! {
-                _ = self.shutdown.cancelled() => return Ok("server shutting down".into()),
-                _ = cancel.cancelled() => return Ok("a new publisher took over this stream".into()),
-                r = tokio::time::timeout(idle, socket.read(&mut buf)) => match r {
-                    Err(_) => return Err(ConnError::Idle(idle)),
-                    Ok(r) => r?,
-                },
+            let (drained, results) = loop {
+                // A publisher's media waits in the socket until the next read tick, where
+                // every connection drains what arrived: see `READ_TICK`.
+                let tick = async {
+                    if self.active.is_some() {
+                        tokio::time::sleep_until(next_read_tick()).await
+                    }
+                };
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => return Ok("server shutting down".into()),
+                    _ = cancel.cancelled() => return Ok("a new publisher took over this stream".into()),
+                    r = tokio::time::timeout(idle, async { tick.await; socket.readable().await }) => match r {
+                        Err(_) => return Err(ConnError::Idle(idle)),
+                        Ok(r) => r?,
+                    },
+                };
+                match drain(&socket, &mut session, &mut received) {
+                    Ok(done) => break done,
+                    Err(ConnError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
             };
-            if n == 0 {
+            if !results.is_empty() {
+                if let Some(reason) = self
+                    .handle_results(&mut session, &mut socket, results)
+                    .await?
+                {
+                    return Ok(reason);
+                }
+            }
+            if drained == Drained::Closed {
                 return Ok(match &self.active {
                     Some(a) => format!("publisher of {} disconnected", a.label),
                     None => "peer closed the connection".into(),

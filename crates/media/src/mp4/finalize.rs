@@ -45,6 +45,9 @@ use super::udta::{udta_size, write_udta, UserBox};
 use super::{Mp4Error, MOVIE_TIMESCALE};
 use crate::time::MediaTime;
 
+mod in_place;
+pub use in_place::{finalize_in_place, InPlace, InPlaceFile};
+
 /// Largest `moov`/`moof` body read into memory. Ours are a few kB; a larger one is corrupt.
 const MAX_SMALL_BOX: u64 = 64 << 20;
 
@@ -131,73 +134,28 @@ pub fn finalize_with_data<R: Read + Seek, W: Write>(
     let plans = std::mem::take(&mut src.plans);
     let plans: Vec<TrackPlan> = plans.into_iter().filter(|p| p.samples > 0).collect();
 
-    let mut ftyp = Vec::new();
-    let mut brands: Vec<&[u8; 4]> = vec![b"isom", b"iso2"];
-    if let Some(v) = plans.iter().find(|p| !p.init.audio) {
-        if matches!(&v.init.entry_kind, b"avc1" | b"avc3" | b"hvc1" | b"hev1") {
-            brands.push(&v.init.entry_kind);
-        }
-    }
-    brands.push(b"mp41");
-    boxes::ftyp(&mut ftyp, b"isom", &brands);
-
-    let natural = plans.iter().map(TrackPlan::movie_start).min().unwrap_or(0);
-    let lead = options.present_from.map_or(natural, |t| {
-        (u128::from(t.0.max(0) as u64) * u128::from(MOVIE_TIMESCALE) / 90_000) as u64
-    });
-    let limit = options
-        .present_for
-        .map(|d| (u128::from(d.0.max(0) as u64) * u128::from(MOVIE_TIMESCALE) / 90_000) as u64);
-    // Lay the file out: with stco first, then with co64 if an offset does not fit.
+    let ftyp = ftyp_for(&plans);
     let total_data: u64 = src.total_data;
     let mdat_header = boxes::header_len_for(total_data);
-    let layout = |co64: bool| {
-        let parts: Vec<TrakParts> = plans
-            .iter()
-            .map(|p| TrakParts::new(p, co64, lead, limit))
-            .collect();
-        let mut mvhd = Vec::new();
-        let movie_duration = parts.iter().map(|t| t.tkhd_duration).max().unwrap_or(0);
-        boxes::mvhd(
-            &mut mvhd,
-            movie_duration,
-            plans.iter().map(|p| p.init.id).max().unwrap_or(0) + 1,
-        );
-        let moov_size = 8
-            + mvhd.len() as u64
-            + parts.iter().map(|t| t.trak_size).sum::<u64>()
-            + udta_size(&options.user_data);
-        (parts, mvhd, moov_size, movie_duration)
-    };
-    let mut co64 = false;
-    let (mut parts, mut mvhd, mut moov_size, mut movie_duration) = layout(false);
     let payload_start = |moov_size: u64| ftyp.len() as u64 + moov_size + mdat_header;
-    if needs_co64(payload_start(moov_size) + src.last_chunk_start) {
-        co64 = true;
-        (parts, mvhd, moov_size, movie_duration) = layout(true);
+    let mut movie = Movie::lay_out(&plans, options, false);
+    if needs_co64(payload_start(movie.moov_size) + src.last_chunk_start) {
+        movie = Movie::lay_out(&plans, options, true);
     }
-    let data_start = payload_start(moov_size);
+    let data_start = payload_start(movie.moov_size);
 
     let mut out = Counting {
         inner: BufWriter::with_capacity(1 << 16, output),
         written: 0,
     };
     out.put(&ftyp)?;
-    let moov_start = out.written;
-    out.put(&boxes::box_header(b"moov", moov_size))?;
-    out.put(&mvhd)?;
-    for (plan, part) in plans.iter().zip(&parts) {
-        part.write(plan, &mut src, &mut out, data_start)?;
-    }
-    let mut udta = Vec::new();
-    write_udta(&mut udta, &options.user_data);
-    out.put(&udta)?;
-    if out.written - moov_start != moov_size {
-        return Err(internal(format!(
-            "moov is {} bytes, planned {moov_size}",
-            out.written - moov_start
-        )));
-    }
+    movie.write(
+        &plans,
+        &mut src,
+        &mut out,
+        ChunkBase::Packed(data_start),
+        options,
+    )?;
     out.put(&boxes::box_header(b"mdat", total_data + mdat_header))?;
     match data {
         SampleData::Input => src.scan(|r, trafs| {
@@ -223,36 +181,141 @@ pub fn finalize_with_data<R: Read + Seek, W: Write>(
         .flush()
         .map_err(Mp4Error::io("flushing the finalized MP4"))?;
 
-    let frames = |audio: bool| {
-        plans
-            .iter()
-            .filter(|p| p.init.audio == audio)
-            .map(|p| p.samples)
-            .sum()
-    };
-    Ok(FinalizeSummary {
-        duration: MediaTime(i64::try_from(movie_duration).unwrap_or(i64::MAX)),
-        start_offset: MediaTime(i64::try_from(lead).unwrap_or(i64::MAX)),
-        video_frames: frames(false),
-        audio_frames: frames(true),
-        bytes: out.written,
-        truncated_tail: src.truncated_tail,
-        tail_detail: src.tail_detail.take(),
-        ignored_tail_bytes: src.file_len - src.scan_end,
-        fragments: src.fragments,
-        co64,
-    })
+    Ok(movie.summary(&plans, &mut src, out.written))
 }
 
-fn internal(detail: String) -> Mp4Error {
+/// The `ftyp` of a finalized file holding `plans`.
+pub(super) fn ftyp_for(plans: &[TrackPlan]) -> Vec<u8> {
+    let mut ftyp = Vec::new();
+    let mut brands: Vec<&[u8; 4]> = vec![b"isom", b"iso2"];
+    if let Some(v) = plans.iter().find(|p| !p.init.audio) {
+        if matches!(&v.init.entry_kind, b"avc1" | b"avc3" | b"hvc1" | b"hev1") {
+            brands.push(&v.init.entry_kind);
+        }
+    }
+    brands.push(b"mp41");
+    boxes::ftyp(&mut ftyp, b"isom", &brands);
+    ftyp
+}
+
+/// Where chunk offsets point.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum ChunkBase {
+    /// Every run's data back to back from this file offset (one `mdat` after the `moov`).
+    Packed(u64),
+    /// Each run where it lies in the input, which now starts this many bytes later.
+    InPlace(u64),
+}
+
+/// The finalized `moov`, laid out before it is written.
+pub(super) struct Movie {
+    parts: Vec<TrakParts>,
+    mvhd: Vec<u8>,
+    pub moov_size: u64,
+    movie_duration: u64,
+    lead: u64,
+    pub co64: bool,
+}
+
+impl Movie {
+    pub fn lay_out(plans: &[TrackPlan], options: &FinalizeOptions, co64: bool) -> Movie {
+        let natural = plans.iter().map(TrackPlan::movie_start).min().unwrap_or(0);
+        let lead = options.present_from.map_or(natural, |t| {
+            (u128::from(t.0.max(0) as u64) * u128::from(MOVIE_TIMESCALE) / 90_000) as u64
+        });
+        let limit = options
+            .present_for
+            .map(|d| (u128::from(d.0.max(0) as u64) * u128::from(MOVIE_TIMESCALE) / 90_000) as u64);
+        let parts: Vec<TrakParts> = plans
+            .iter()
+            .map(|p| TrakParts::new(p, co64, lead, limit))
+            .collect();
+        let mut mvhd = Vec::new();
+        let movie_duration = parts.iter().map(|t| t.tkhd_duration).max().unwrap_or(0);
+        boxes::mvhd(
+            &mut mvhd,
+            movie_duration,
+            plans.iter().map(|p| p.init.id).max().unwrap_or(0) + 1,
+        );
+        let moov_size = 8
+            + mvhd.len() as u64
+            + parts.iter().map(|t| t.trak_size).sum::<u64>()
+            + udta_size(&options.user_data);
+        Movie {
+            parts,
+            mvhd,
+            moov_size,
+            movie_duration,
+            lead,
+            co64,
+        }
+    }
+
+    /// Writes the `moov`, streaming each table from `src`, and checks its size.
+    pub fn write<R: Read + Seek, W: Write>(
+        &self,
+        plans: &[TrackPlan],
+        src: &mut Source<R>,
+        out: &mut Counting<W>,
+        chunks: ChunkBase,
+        options: &FinalizeOptions,
+    ) -> Result<(), Mp4Error> {
+        let moov_start = out.written;
+        out.put(&boxes::box_header(b"moov", self.moov_size))?;
+        out.put(&self.mvhd)?;
+        for (plan, part) in plans.iter().zip(&self.parts) {
+            part.write(plan, src, out, chunks)?;
+        }
+        let mut udta = Vec::new();
+        write_udta(&mut udta, &options.user_data);
+        out.put(&udta)?;
+        if out.written - moov_start != self.moov_size {
+            return Err(internal(format!(
+                "moov is {} bytes, planned {}",
+                out.written - moov_start,
+                self.moov_size
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn summary<R>(
+        &self,
+        plans: &[TrackPlan],
+        src: &mut Source<R>,
+        bytes: u64,
+    ) -> FinalizeSummary {
+        let frames = |audio: bool| {
+            plans
+                .iter()
+                .filter(|p| p.init.audio == audio)
+                .map(|p| p.samples)
+                .sum()
+        };
+        FinalizeSummary {
+            duration: MediaTime(i64::try_from(self.movie_duration).unwrap_or(i64::MAX)),
+            start_offset: MediaTime(i64::try_from(self.lead).unwrap_or(i64::MAX)),
+            video_frames: frames(false),
+            audio_frames: frames(true),
+            bytes,
+            truncated_tail: src.truncated_tail,
+            tail_detail: src.tail_detail.take(),
+            ignored_tail_bytes: src.file_len - src.scan_end,
+            fragments: src.fragments,
+            co64: self.co64,
+        }
+    }
+}
+
+pub(super) fn internal(detail: String) -> Mp4Error {
     Mp4Error::Unsupported {
         detail: format!("internal layout error: {detail}"),
     }
 }
 
 /// The input file and what the survey learned about it.
-struct Source<R> {
-    r: R,
+pub(super) struct Source<R> {
+    pub r: R,
     file_len: u64,
     tracks: Vec<InitTrack>,
     plans: Vec<TrackPlan>,
@@ -265,17 +328,20 @@ struct Source<R> {
     total_data: u64,
     /// Offset within the output mdat payload of the last chunk.
     last_chunk_start: u64,
+    /// Input offset of the last chunk.
+    pub last_run_offset: u64,
 }
 
 impl<R: Read + Seek> Source<R> {
     /// Pass 1: find the init segment and the complete fragments, and count every table.
-    fn survey(mut r: R) -> Result<Self, Mp4Error> {
+    pub fn survey(mut r: R) -> Result<Self, Mp4Error> {
         let file_len = read::stream_len(&mut r)?;
         let mut tracks: Option<Vec<InitTrack>> = None;
         let mut plans: Vec<TrackPlan> = Vec::new();
         let mut stats: Vec<TableStats> = Vec::new();
         let (mut first_moof, mut pos, mut tail_detail) = (None, 0u64, None::<String>);
         let (mut fragments, mut total_data, mut last_chunk_start) = (0, 0u64, 0u64);
+        let mut last_run_offset = 0u64;
         loop {
             let h = match read::read_header(&mut r, pos, file_len)? {
                 HeaderRead::End => break,
@@ -346,6 +412,7 @@ impl<R: Read + Seek> Source<R> {
                         }
                         for run in &traf.runs {
                             last_chunk_start = total_data;
+                            last_run_offset = last_run_offset.max(run.offset);
                             total_data += run.bytes;
                             stats[i].add_run(&mut plans[i], run, |_| {});
                         }
@@ -376,6 +443,7 @@ impl<R: Read + Seek> Source<R> {
             fragments,
             total_data,
             last_chunk_start,
+            last_run_offset,
         })
     }
 
@@ -421,7 +489,7 @@ impl<R: Read + Seek> Source<R> {
 
 /// A track's totals, from the survey.
 #[derive(Debug)]
-struct TrackPlan {
+pub(super) struct TrackPlan {
     init: InitTrack,
     samples: u64,
     stts_entries: u64,
@@ -694,7 +762,7 @@ impl TrakParts {
         p: &TrackPlan,
         src: &mut Source<R>,
         out: &mut Counting<W>,
-        data_start: u64,
+        chunks: ChunkBase,
     ) -> Result<(), Mp4Error> {
         out.put(&boxes::box_header(b"trak", self.trak_size))?;
         out.put(&self.tkhd)?;
@@ -707,7 +775,7 @@ impl TrakParts {
         out.put(&p.init.stsd)?;
         for &(table, size) in &self.tables {
             let start = out.written;
-            write_table(table, size, p, self.co64, src, out, data_start)?;
+            write_table(table, size, p, self.co64, src, out, chunks)?;
             if out.written - start != size {
                 return Err(Mp4Error::malformed(
                     src.first_moof,
@@ -732,7 +800,7 @@ fn write_table<R: Read + Seek, W: Write>(
     co64: bool,
     src: &mut Source<R>,
     out: &mut Counting<W>,
-    data_start: u64,
+    chunks: ChunkBase,
 ) -> Result<(), Mp4Error> {
     let id = p.init.id;
     let (kind, version, count): (&[u8; 4], u8, u64) = match table {
@@ -803,10 +871,16 @@ fn write_table<R: Read + Seek, W: Write>(
         }
         Table::Chunks => {
             // Chunk offsets depend on every track's runs before them, in file order.
-            let mut pos = data_start;
+            let mut pos = match chunks {
+                ChunkBase::Packed(data_start) => data_start,
+                ChunkBase::InPlace(_) => 0,
+            };
             src.scan(|_, trafs| {
                 for traf in trafs {
                     for run in &traf.runs {
+                        if let ChunkBase::InPlace(shift) = chunks {
+                            pos = shift + run.offset;
+                        }
                         if traf.track_id == id {
                             if co64 {
                                 put(out, &pos.to_be_bytes());
@@ -831,13 +905,13 @@ fn write_table<R: Read + Seek, W: Write>(
 }
 
 /// A writer that counts what went through it, so every box can be checked against its plan.
-struct Counting<W: Write> {
-    inner: BufWriter<W>,
-    written: u64,
+pub(super) struct Counting<W: Write> {
+    pub inner: BufWriter<W>,
+    pub written: u64,
 }
 
 impl<W: Write> Counting<W> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), Mp4Error> {
+    pub fn put(&mut self, bytes: &[u8]) -> Result<(), Mp4Error> {
         self.inner
             .write_all(bytes)
             .map_err(Mp4Error::io("writing the finalized MP4"))?;

@@ -24,8 +24,8 @@ use crate::frame::TrackKind;
 use crate::time::MediaTime;
 
 pub use finalize::{
-    finalize, finalize_with, finalize_with_data, needs_co64, FinalizeOptions, FinalizeSummary,
-    SampleData,
+    finalize, finalize_in_place, finalize_with, finalize_with_data, needs_co64, FinalizeOptions,
+    FinalizeSummary, InPlace, InPlaceFile, SampleData,
 };
 pub use fragment::Fmp4Writer;
 pub use udta::{read_user_data, UserBox};

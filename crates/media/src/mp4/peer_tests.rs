@@ -9,9 +9,11 @@ use std::path::Path;
 
 use super::testkit::{
     decode_errors, fixture, fnv1a64, frames_from_mp4, probe_packets, probe_sections, remux_to_mp4,
-    scratch, synthetic, top_level_boxes, user_data, write_fragmented,
+    scratch, synthetic, top_level_boxes, user_data, write_fragmented, MemFile,
 };
-use super::{finalize_with, read_user_data, FinalizeOptions, FORMAT_VERSION};
+use super::{
+    finalize_in_place, finalize_with, read_user_data, FinalizeOptions, InPlace, FORMAT_VERSION,
+};
 use crate::frame::{Frame, TrackKind, Tracks};
 use crate::time::MediaTime;
 
@@ -215,6 +217,33 @@ fn round_trip(name: &str, input: &Path, video_codec: &str, min_fragments: usize)
         "finalized duration {d} vs input {input_duration}"
     );
     assert!((summary.duration.as_secs_f64() - input_duration).abs() <= frame);
+
+    // Finalized in place (the moov in room inserted before the recording, every mdat left
+    // where it was written, the fragments' boxes renamed `free`): the same media.
+    let mem = MemFile::new(frag.clone(), 4096);
+    let InPlace::Done(in_place) = finalize_in_place(
+        mem.clone(),
+        &FinalizeOptions {
+            user_data: user_data(),
+            ..FinalizeOptions::default()
+        },
+    )
+    .unwrap() else {
+        panic!("in-place finalize unsupported in memory");
+    };
+    let in_place_path = dir.join("in-place.mp4");
+    write_file(&in_place_path, &mem.contents());
+    assert_eq!(
+        read_user_data(File::open(&in_place_path).unwrap()).unwrap(),
+        user_data()
+    );
+    check_with_ffprobe(&in_place_path, &tracks, &refs, base + lead, video_codec);
+    assert_eq!(in_place.duration, summary.duration);
+    let d = format_duration(&in_place_path);
+    assert!(
+        (d - input_duration).abs() <= frame,
+        "in-place finalized duration {d} vs input {input_duration}"
+    );
     if std::env::var_os("TAPEDECK_KEEP_MP4").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }

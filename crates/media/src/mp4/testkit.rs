@@ -519,3 +519,104 @@ pub fn probe_packets(path: &Path) -> (Vec<Packet>, String) {
         .collect();
     (packets, String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// A file in memory that can insert room at its start, for the in-place finalizer: clones
+/// share the bytes and keep their own position, like handles on one file.
+#[derive(Clone, Debug)]
+pub struct MemFile {
+    pub data: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+    pos: u64,
+    pub block: u64,
+    /// `insert_front` fails (a file system without it).
+    pub no_insert: bool,
+}
+
+impl MemFile {
+    pub fn new(data: Vec<u8>, block: u64) -> MemFile {
+        MemFile {
+            data: std::rc::Rc::new(std::cell::RefCell::new(data)),
+            pos: 0,
+            block,
+            no_insert: false,
+        }
+    }
+
+    pub fn contents(&self) -> Vec<u8> {
+        self.data.borrow().clone()
+    }
+}
+
+impl std::io::Read for MemFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let data = self.data.borrow();
+        let start = (self.pos as usize).min(data.len());
+        let n = buf.len().min(data.len() - start);
+        buf[..n].copy_from_slice(&data[start..start + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Write for MemFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut data = self.data.borrow_mut();
+        let start = self.pos as usize;
+        if data.len() < start + buf.len() {
+            data.resize(start + buf.len(), 0);
+        }
+        data[start..start + buf.len()].copy_from_slice(buf);
+        self.pos += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for MemFile {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.pos = match pos {
+            std::io::SeekFrom::Start(p) => p,
+            std::io::SeekFrom::End(d) => (self.data.borrow().len() as i64 + d) as u64,
+            std::io::SeekFrom::Current(d) => (self.pos as i64 + d) as u64,
+        };
+        Ok(self.pos)
+    }
+}
+
+impl super::InPlaceFile for MemFile {
+    fn insert_front(&mut self, len: u64) -> std::io::Result<()> {
+        if self.no_insert {
+            return Err(std::io::ErrorKind::Unsupported.into());
+        }
+        assert_eq!(
+            len % self.block,
+            0,
+            "insert of {len} bytes, not a block multiple"
+        );
+        let mut data = self.data.borrow_mut();
+        data.splice(0..0, std::iter::repeat_n(0u8, len as usize));
+        Ok(())
+    }
+
+    fn block_size(&self) -> u64 {
+        self.block
+    }
+
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        self.data.borrow_mut().resize(len as usize, 0);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(MemFile {
+            pos: 0,
+            ..self.clone()
+        })
+    }
+}

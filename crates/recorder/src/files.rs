@@ -186,3 +186,124 @@ mod tests {
         fs::remove_dir_all(root).unwrap();
     }
 }
+
+/// A finished recording's `.part` file, opened to be finalized where it lies
+/// ([`tapedeck_media::mp4::finalize_in_place`]).
+///
+/// Room is inserted at the start with `fallocate(FALLOC_FL_INSERT_RANGE)` (Linux: ext4,
+/// XFS). Elsewhere, and on file systems without it, inserting fails before anything changed
+/// and the caller copies the file instead.
+///
+/// Each handle keeps its own position and reads and writes at it (`pread`/`pwrite`): the
+/// finalizer reads the recording through one handle while it writes the header through
+/// another, and handles from `File::try_clone` would share one file offset.
+pub struct InPlaceFs {
+    file: std::sync::Arc<File>,
+    pos: u64,
+}
+
+impl InPlaceFs {
+    pub fn open(path: &Path) -> io::Result<InPlaceFs> {
+        let file = fs::OpenOptions::new().read(true).write(true).open(path)?;
+        Ok(InPlaceFs {
+            file: std::sync::Arc::new(file),
+            pos: 0,
+        })
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, pos)
+}
+
+#[cfg(unix)]
+fn write_at(file: &File, buf: &[u8], pos: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::write_at(file, buf, pos)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, pos)
+}
+
+#[cfg(windows)]
+fn write_at(file: &File, buf: &[u8], pos: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_write(file, buf, pos)
+}
+
+impl io::Read for InPlaceFs {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_at(&self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Write for InPlaceFs {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = write_at(&self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io::Seek for InPlaceFs {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let at = match pos {
+            io::SeekFrom::Start(p) => Some(p),
+            io::SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = at.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
+        Ok(self.pos)
+    }
+}
+
+impl tapedeck_media::mp4::InPlaceFile for InPlaceFs {
+    #[cfg(target_os = "linux")]
+    fn insert_front(&mut self, len: u64) -> io::Result<()> {
+        use rustix::fs::{fallocate, FallocateFlags};
+        fallocate(&*self.file, FallocateFlags::INSERT_RANGE, 0, len).map_err(io::Error::from)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn insert_front(&mut self, _len: u64) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    fn block_size(&self) -> u64 {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(m) = self.file.metadata() {
+                return m.blksize().max(512);
+            }
+        }
+        4096
+    }
+
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(InPlaceFs {
+            file: self.file.clone(),
+            pos: 0,
+        })
+    }
+}

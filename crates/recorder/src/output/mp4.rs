@@ -5,12 +5,13 @@ use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
 use bytes::Bytes;
-use tapedeck_media::mp4::{finalize_with, FinalizeOptions, Fmp4Writer};
+use tapedeck_media::mp4::{finalize_in_place, finalize_with, FinalizeOptions, Fmp4Writer, InPlace};
 use tapedeck_media::{Frame, Tracks};
 
 use super::single::{FileFormat, Finalized, SingleFileOutput};
 use crate::config::Format;
 use crate::events::FileKind;
+use crate::files::InPlaceFs;
 use crate::tags::FileTag;
 
 pub type Mp4Output = SingleFileOutput<Mp4>;
@@ -63,6 +64,26 @@ impl FileFormat for Mp4 {
             duration: s.duration,
             bytes: s.bytes,
         })
+    }
+
+    fn finalize_in_place(
+        file: InPlaceFs,
+        tag: Option<&FileTag>,
+    ) -> Result<Option<Finalized>, String> {
+        let options = FinalizeOptions {
+            user_data: tag.map(FileTag::mp4_user_data).unwrap_or_default(),
+            ..FinalizeOptions::default()
+        };
+        match finalize_in_place(file, &options).map_err(|e| e.to_string())? {
+            InPlace::Done(s) => Ok(Some(Finalized {
+                duration: s.duration,
+                bytes: s.bytes,
+            })),
+            InPlace::Unsupported(e) => {
+                tracing::debug!("finalizing MP4 by copying: no room can be inserted ({e})");
+                Ok(None)
+            }
+        }
     }
 
     fn read_tag(path: &Path) -> Result<Option<FileTag>, String> {

@@ -15,7 +15,7 @@ use tapedeck_media::{Frame, MediaTime, Tracks};
 use super::{is_cut_point, Extent, FileJob, Output, OutputContext, OutputError, WRITE_BATCH};
 use crate::config::{FileOptions, Format};
 use crate::events::{FileKind, FinishedFile};
-use crate::files::{rename_into_place, with_suffix, PartFile};
+use crate::files::{rename_into_place, with_suffix, InPlaceFs, PartFile};
 use crate::naming::{render, NameContext};
 use crate::tags::FileTag;
 
@@ -49,6 +49,15 @@ pub trait FileFormat: Send + Sized + 'static {
         output: BufWriter<File>,
         tag: Option<&FileTag>,
     ) -> Result<Finalized, String>;
+    /// Finalizes `file` where it lies, tagged with `tag` when given; `Ok(None)` when the
+    /// format or the file system cannot (nothing was changed: copy with
+    /// [`FileFormat::finalize`] instead).
+    fn finalize_in_place(
+        _file: InPlaceFs,
+        _tag: Option<&FileTag>,
+    ) -> Result<Option<Finalized>, String> {
+        Ok(None)
+    }
     /// The tag of a file of this format (final or `.part`); `None` when it has none.
     fn read_tag(path: &Path) -> Result<Option<FileTag>, String>;
 }
@@ -217,14 +226,40 @@ fn write_batched(file: &mut PartFile, buf: &mut Vec<u8>, data: &[Bytes]) -> std:
     Ok(())
 }
 
-/// Finalizes the `.part` file `part` into `dest`, tagged with `tag` when given: written
-/// next to it as `.finalizing`, then renamed, so the final name only ever holds a complete
-/// file. The `.part` file is removed only after that rename.
+/// Finalizes the `.part` file `part` into `dest`, tagged with `tag` when given.
+///
+/// Where the format and the file system allow, the `.part` file is finalized where it lies
+/// and renamed (no copy of the media); otherwise the final file is written next to it as
+/// `.finalizing`, then renamed, and the `.part` file removed after that rename. Either way
+/// the final name only ever holds a complete file. `TAPEDECK_FINALIZE_IN_PLACE=0` in the
+/// environment always copies (a way around a file system that misbehaves).
 pub fn finalize_into<F: FileFormat>(
     part: &Path,
     dest: &Path,
     tag: Option<&FileTag>,
 ) -> Result<Finalized, OutputError> {
+    let in_place = std::env::var_os("TAPEDECK_FINALIZE_IN_PLACE").is_none_or(|v| v != "0");
+    finalize_into_by::<F>(part, dest, tag, in_place)
+}
+
+/// [`finalize_into`], trying in place only when `in_place` says so.
+pub fn finalize_into_by<F: FileFormat>(
+    part: &Path,
+    dest: &Path,
+    tag: Option<&FileTag>,
+    in_place: bool,
+) -> Result<Finalized, OutputError> {
+    if in_place {
+        let file = InPlaceFs::open(part).map_err(OutputError::io(part))?;
+        let done = F::finalize_in_place(file, tag).map_err(|detail| OutputError::Format {
+            path: part.to_owned(),
+            detail,
+        })?;
+        if let Some(finalized) = done {
+            rename_into_place(part, dest).map_err(OutputError::io(dest))?;
+            return Ok(finalized);
+        }
+    }
     let tmp = with_suffix(dest, ".finalizing");
     let finalized = {
         let input = BufReader::new(File::open(part).map_err(OutputError::io(part))?);
@@ -290,5 +325,147 @@ impl<F: FileFormat> Output for SingleFileOutput<F> {
 
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
         self.finish_file(jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tapedeck_media::flv::reader::FlvReader;
+    use tapedeck_media::flv::tag::TagDecoder;
+    use tapedeck_media::{MediaEvent, Tracks};
+
+    use super::*;
+    use crate::output::mp4::Mp4;
+
+    const FIXTURE: &[u8] = include_bytes!("../../../../tests/fixtures/h264_aac_2s.flv");
+
+    /// The fixture's frames as an MP4 `.part` file at `path`, written as the recorder does.
+    fn write_part(path: &Path) -> Tracks {
+        let mut tags = Vec::new();
+        FlvReader::new().push(FIXTURE, &mut tags).unwrap();
+        let mut dec = TagDecoder::new();
+        let mut events = Vec::new();
+        for t in tags {
+            let body = Bytes::from(t.body.to_vec());
+            match t.kind {
+                8 => dec.audio(t.ts_ms, body, &mut events).unwrap(),
+                9 => dec.video(t.ts_ms, body, &mut events).unwrap(),
+                _ => {}
+            }
+        }
+        let mut tracks = Tracks::default();
+        let mut mp4: Option<Mp4> = None;
+        let mut out = Vec::new();
+        for ev in events {
+            match ev {
+                MediaEvent::VideoConfig(c) => tracks.video = Some(c),
+                MediaEvent::AudioConfig(c) => tracks.audio = Some(c),
+                MediaEvent::Frame(f) => {
+                    let w = mp4.get_or_insert_with(|| {
+                        let tag = FileTag {
+                            recording: "live/cam1/1795515330000".into(),
+                            app: "live".into(),
+                            stream: "cam1".into(),
+                            start_ms: 1_795_515_330_000,
+                            end_ms: None,
+                        };
+                        let mut w = Mp4::new(&tracks, &tag).unwrap();
+                        w.header(&mut out);
+                        w
+                    });
+                    if w.ready(is_cut_point(&f, &tracks)) {
+                        for b in w.take(&mut out) {
+                            out.extend_from_slice(&b);
+                        }
+                    }
+                    w.write_frame(&f, &mut out).unwrap();
+                }
+            }
+        }
+        for b in mp4.unwrap().finish(&mut out) {
+            out.extend_from_slice(&b);
+        }
+        std::fs::write(path, out).unwrap();
+        tracks
+    }
+
+    fn top_level(path: &Path) -> Vec<String> {
+        let data = std::fs::read(path).unwrap();
+        let mut kinds = Vec::new();
+        let mut pos = 0;
+        while pos + 8 <= data.len() {
+            let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+            kinds.push(String::from_utf8_lossy(&data[pos + 4..pos + 8]).into_owned());
+            pos += size.max(8);
+        }
+        kinds
+    }
+
+    fn video_packets(path: &Path) -> String {
+        let out = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-count_packets", "-select_streams", "v"])
+            .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+            .arg(path)
+            .output()
+            .expect("ffprobe (a test peer) runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Whether the file system under `dir` inserts room (ext4 and XFS on Linux do).
+    fn can_insert(dir: &Path) -> bool {
+        use tapedeck_media::mp4::InPlaceFile;
+        let probe = dir.join("probe");
+        std::fs::write(&probe, vec![1u8; 1 << 16]).unwrap();
+        let mut f = InPlaceFs::open(&probe).unwrap();
+        let block = f.block_size();
+        let ok = f.insert_front(block).is_ok();
+        let _ = std::fs::remove_file(&probe);
+        ok
+    }
+
+    /// Both ways to finalize give the same movie: in place where the file system can insert
+    /// room (ext4 here), by copying where it cannot (or when told to).
+    #[test]
+    fn finalized_in_place_or_by_copy_the_movie_is_the_same() {
+        let dir = std::env::temp_dir().join(format!("tapedeck-finalize-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tag = FileTag {
+            recording: "live/cam1/1795515330000".into(),
+            app: "live".into(),
+            stream: "cam1".into(),
+            start_ms: 1_795_515_330_000,
+            end_ms: Some(1_795_515_332_000),
+        };
+        let mut results = Vec::new();
+        for in_place in [false, true] {
+            let part = dir.join(format!("{in_place}.mp4.part"));
+            let dest = dir.join(format!("{in_place}.mp4"));
+            write_part(&part);
+            let part_len = std::fs::metadata(&part).unwrap().len();
+            let f = finalize_into_by::<Mp4>(&part, &dest, Some(&tag), in_place).unwrap();
+            assert!(!part.exists(), "the .part is gone once final");
+            assert_eq!(f.bytes, std::fs::metadata(&dest).unwrap().len());
+            assert_eq!(FileTag::read_mp4(&dest).unwrap(), Some(tag.clone()));
+            let kinds = top_level(&dest);
+            assert_eq!(&kinds[..2], ["ftyp", "moov"], "moov first");
+            if in_place && can_insert(&dir) {
+                // Room was inserted: the recording's bytes follow the header unchanged.
+                assert_eq!(kinds[2], "free", "{kinds:?}");
+                assert!(f.bytes >= part_len && !kinds.contains(&"moof".to_string()));
+            } else {
+                assert_eq!(kinds, ["ftyp", "moov", "mdat"]);
+            }
+            results.push((f.duration, video_packets(&dest)));
+        }
+        assert_eq!(results[0], results[1]);
+        assert_eq!(results[0].1, "60");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -147,46 +147,6 @@ pub fn join_key(dir: &str, uri: &str) -> String {
     parts.join("/")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_uris() {
-        assert_eq!(
-            relative_uri("record/a/s/x.m3u8", "record/a/s/1_0.ts"),
-            "1_0.ts"
-        );
-        assert_eq!(
-            relative_uri("idx/x.m3u8", "record/a/1_0.ts"),
-            "../record/a/1_0.ts"
-        );
-        assert_eq!(relative_uri("x.m3u8", "seg/1_0.ts"), "seg/1_0.ts");
-        for (playlist, target) in [
-            ("record/a/s/x.m3u8", "record/a/s/1_0.ts"),
-            ("idx/x.m3u8", "record/a/1_0.ts"),
-            ("a/b/c/d.m3u8", "e/f.ts"),
-        ] {
-            let dir = playlist.rsplit_once('/').map_or("", |(d, _)| d);
-            assert_eq!(join_key(dir, &relative_uri(playlist, target)), target);
-        }
-    }
-
-    #[test]
-    fn part_files_rename_into_place() {
-        let root = std::env::temp_dir().join(format!("tapedeck-files-{}", std::process::id()));
-        let mut f = PartFile::create(&root, "a/b/c.ts").unwrap();
-        f.write(b"abc").unwrap();
-        assert!(root.join("a/b/c.ts.part").exists());
-        let dest = f.complete(&root, "a/b/c.ts").unwrap();
-        assert_eq!(fs::read(&dest).unwrap(), b"abc");
-        assert!(!root.join("a/b/c.ts.part").exists());
-        write_atomically(&root.join("p.m3u8"), b"#EXTM3U").unwrap();
-        assert_eq!(fs::read(root.join("p.m3u8")).unwrap(), b"#EXTM3U");
-        fs::remove_dir_all(root).unwrap();
-    }
-}
-
 /// A finished recording's `.part` file, opened to be finalized where it lies
 /// ([`tapedeck_media::mp4::finalize_in_place`]).
 ///
@@ -305,5 +265,45 @@ impl tapedeck_media::mp4::InPlaceFile for InPlaceFs {
             file: self.file.clone(),
             pos: 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_uris() {
+        assert_eq!(
+            relative_uri("record/a/s/x.m3u8", "record/a/s/1_0.ts"),
+            "1_0.ts"
+        );
+        assert_eq!(
+            relative_uri("idx/x.m3u8", "record/a/1_0.ts"),
+            "../record/a/1_0.ts"
+        );
+        assert_eq!(relative_uri("x.m3u8", "seg/1_0.ts"), "seg/1_0.ts");
+        for (playlist, target) in [
+            ("record/a/s/x.m3u8", "record/a/s/1_0.ts"),
+            ("idx/x.m3u8", "record/a/1_0.ts"),
+            ("a/b/c/d.m3u8", "e/f.ts"),
+        ] {
+            let dir = playlist.rsplit_once('/').map_or("", |(d, _)| d);
+            assert_eq!(join_key(dir, &relative_uri(playlist, target)), target);
+        }
+    }
+
+    #[test]
+    fn part_files_rename_into_place() {
+        let root = std::env::temp_dir().join(format!("tapedeck-files-{}", std::process::id()));
+        let mut f = PartFile::create(&root, "a/b/c.ts").unwrap();
+        f.write(b"abc").unwrap();
+        assert!(root.join("a/b/c.ts.part").exists());
+        let dest = f.complete(&root, "a/b/c.ts").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"abc");
+        assert!(!root.join("a/b/c.ts.part").exists());
+        write_atomically(&root.join("p.m3u8"), b"#EXTM3U").unwrap();
+        assert_eq!(fs::read(root.join("p.m3u8")).unwrap(), b"#EXTM3U");
+        fs::remove_dir_all(root).unwrap();
     }
 }

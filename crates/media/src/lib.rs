@@ -11,6 +11,7 @@ pub mod codec;
 pub mod flv;
 pub mod frame;
 pub mod hls;
+pub mod in_place;
 pub mod mp4;
 pub mod time;
 pub mod ts;

@@ -229,7 +229,7 @@ impl io::Seek for InPlaceFs {
     }
 }
 
-impl tapedeck_media::mp4::InPlaceFile for InPlaceFs {
+impl tapedeck_media::in_place::InPlaceFile for InPlaceFs {
     #[cfg(target_os = "linux")]
     fn insert_front(&mut self, len: u64) -> io::Result<()> {
         use rustix::fs::{fallocate, FallocateFlags};

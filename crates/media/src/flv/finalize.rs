@@ -25,7 +25,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 
 use super::amf0::Amf0Value;
 use super::reader::FlvReader;
-use super::scan::{is_metadata, read_some, Scan};
+use super::scan::{is_dropped, read_some, Scan};
 use super::tag::TAG_SCRIPT;
 use super::writer::{file_header, script_body, tag_header, FlvError, MAX_TAG_BODY};
 use crate::codec::VideoCodec;
@@ -152,22 +152,29 @@ pub fn finalize_with<R: Read + Seek, W: Write>(
         });
     }
 
-    let duration = scan.timing().duration_ms;
-    Ok(FlvSummary {
-        duration: MediaTime::from_millis(duration),
-        video_frames: scan.video.frames,
-        audio_frames: scan.audio.frames,
-        keyframes: scan.keyframes.len() as u64,
-        bytes: out.written,
-        truncated_tail: scan.truncated,
-        discarded_bytes: scan.input_len - scan.valid_end,
-        undecodable_tags: scan.undecodable_tags,
-        width: scan.video_config.as_ref().map_or(0, |v| v.width),
-        height: scan.video_config.as_ref().map_or(0, |v| v.height),
-        video_codec: scan.video_config.as_ref().map(|v| v.codec),
-        audio_sample_rate: scan.audio_config.as_ref().map_or(0, |a| a.sample_rate),
-        audio_channels: scan.audio_config.as_ref().map_or(0, |a| a.channels),
-    })
+    Ok(scan.summary(out.written))
+}
+
+impl Scan {
+    /// What a finalize of this scan reports, for a final file of `bytes`.
+    pub(super) fn summary(&self, bytes: u64) -> FlvSummary {
+        let duration = self.timing().duration_ms;
+        FlvSummary {
+            duration: MediaTime::from_millis(duration),
+            video_frames: self.video.frames,
+            audio_frames: self.audio.frames,
+            keyframes: self.keyframes.len() as u64,
+            bytes,
+            truncated_tail: self.truncated,
+            discarded_bytes: self.input_len - self.valid_end,
+            undecodable_tags: self.undecodable_tags,
+            width: self.video_config.as_ref().map_or(0, |v| v.width),
+            height: self.video_config.as_ref().map_or(0, |v| v.height),
+            video_codec: self.video_config.as_ref().map(|v| v.codec),
+            audio_sample_rate: self.audio_config.as_ref().map_or(0, |a| a.sample_rate),
+            audio_channels: self.audio_config.as_ref().map_or(0, |a| a.channels),
+        }
+    }
 }
 
 /// Pass 2: copy the same tags pass 1 counted, minus metadata.
@@ -193,7 +200,7 @@ fn copy_tags<R: Read, W: Write>(
                 break;
             }
             seen += 1;
-            if is_metadata(&tag) {
+            if is_dropped(&tag) {
                 continue;
             }
             out.write(&tag_header(tag.kind, tag.ts_ms, tag.body.len()))?;
@@ -234,7 +241,7 @@ impl<W: Write> Output<W> {
 mod tests {
     use super::*;
     use crate::flv::amf0::Amf0Value;
-    use crate::flv::scan::tag_len;
+    use crate::flv::scan::{is_metadata, tag_len};
     use crate::flv::tag::TAG_VIDEO;
     use crate::flv::test_support::{events, fixture, frames_of, record, synthetic, tags};
     use crate::frame::{Frame, Tracks};

@@ -2,6 +2,7 @@
 
 pub mod amf0;
 pub mod finalize;
+mod in_place;
 mod metadata;
 pub mod reader;
 mod scan;
@@ -14,5 +15,6 @@ mod peer_tests;
 mod test_support;
 
 pub use finalize::{finalize, finalize_with, FinalizeOptions, FlvSummary};
+pub use in_place::finalize_in_place;
 pub use metadata::read_metadata;
 pub use writer::{FlvError, FlvWriter};

@@ -9,11 +9,14 @@ use std::process::{Command, Stdio};
 
 use super::amf0::Amf0Value;
 use super::finalize::{finalize_with, FinalizeOptions, FlvSummary};
+use super::finalize_in_place;
 use super::reader::FlvReader;
 use super::tag::TagDecoder;
 use super::test_support::{tags, temp_path, FIXTURE};
 use super::writer::FlvWriter;
 use crate::frame::{MediaEvent, Tracks};
+use crate::in_place::InPlace;
+use crate::mp4::testkit::MemFile;
 
 fn tool(name: &str) -> PathBuf {
     let path = Path::new("/usr/bin").join(name);
@@ -64,7 +67,7 @@ fn extra() -> Vec<(String, Amf0Value)> {
 fn record_fixture() -> (TempFiles, PathBuf, PathBuf, FlvSummary) {
     let temp = temp_path("recording.flv.part");
     let fin = temp_path("final.flv");
-    let files = TempFiles(vec![temp.clone(), fin.clone()]);
+    let files = TempFiles(vec![temp.clone(), fin.clone(), in_place_path(&fin)]);
     let mut file = File::create(&temp).expect("create temp recording");
     let mut reader = FlvReader::new();
     let mut decoder = TagDecoder::new();
@@ -108,7 +111,32 @@ fn record_fixture() -> (TempFiles, PathBuf, PathBuf, FlvSummary) {
     let options = FinalizeOptions { metadata: extra() };
     let summary = finalize_with(input, &mut output, &options).expect("finalizes");
     output.sync_all().expect("sync final file");
+
+    // The same recording finalized in place (header in room inserted at the start, a
+    // filler tag over the provisional header, media tags where they were written), next
+    // to `fin`: every test here reads both.
+    let file = MemFile::new(std::fs::read(&temp).expect("read temp recording"), 4096);
+    let InPlace::Done(in_place) = finalize_in_place(file.clone(), &options).expect("finalizes")
+    else {
+        panic!("in-place finalize unsupported in memory");
+    };
+    assert_eq!(
+        FlvSummary {
+            bytes: 0,
+            ..in_place
+        },
+        FlvSummary {
+            bytes: 0,
+            ..summary.clone()
+        }
+    );
+    std::fs::write(in_place_path(&fin), file.contents()).expect("write in-place file");
     (files, temp, fin, summary)
+}
+
+/// Where [`record_fixture`] puts the in-place finalized file of `fin`.
+fn in_place_path(fin: &Path) -> PathBuf {
+    fin.with_extension("in-place.flv")
 }
 
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -145,6 +173,14 @@ fn ffprobe_duration_from_pipe(file: &Path) -> String {
 #[test]
 fn ffprobe_reads_streams_duration_and_metadata() {
     let (_files, temp, fin, summary) = record_fixture();
+    for fin in [fin.clone(), in_place_path(&fin)] {
+        ffprobe_reads(&fin, &summary);
+    }
+    // The unfinalized recording has no duration to read: the checks can fail.
+    assert_eq!(ffprobe_duration_from_pipe(&temp), "N/A");
+}
+
+fn ffprobe_reads(fin: &Path, summary: &FlvSummary) {
     assert_eq!(
         (
             summary.video_frames,
@@ -164,7 +200,7 @@ fn ffprobe_reads_streams_duration_and_metadata() {
             "-of",
             "compact",
         ])
-        .arg(&fin));
+        .arg(fin));
     let lines: Vec<&str> = stdout.lines().collect();
     let stream = |kind: &str| {
         *lines
@@ -218,37 +254,43 @@ fn ffprobe_reads_streams_duration_and_metadata() {
         "our own entry reads as a plain tag: {format}"
     );
 
-    let piped = ffprobe_duration_from_pipe(&fin);
+    let piped = ffprobe_duration_from_pipe(fin);
     let piped_secs: f64 = piped.parse().unwrap_or(f64::NAN);
     assert!(
         (piped_secs - 2.0).abs() <= 1.0 / 30.0,
         "duration from onMetaData: {piped}"
     );
-    // The unfinalized recording has no duration to read: the check above can fail.
-    assert_eq!(ffprobe_duration_from_pipe(&temp), "N/A");
 }
 
 #[test]
 fn ffmpeg_decodes_without_errors() {
     let (_files, _, fin, _) = record_fixture();
-    let (stdout, stderr) = run(Command::new(tool("ffmpeg"))
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(&fin)
-        .args(["-f", "null", "-"]));
-    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
+    for fin in [fin.clone(), in_place_path(&fin)] {
+        let (stdout, stderr) = run(Command::new(tool("ffmpeg"))
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(&fin)
+            .args(["-f", "null", "-"]));
+        assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""), "{fin:?}");
+    }
 }
 
 #[test]
 fn ffmpeg_accepts_the_index_and_seeks() {
     let (_files, _, fin, _) = record_fixture();
+    for fin in [fin.clone(), in_place_path(&fin)] {
+        seeks(&fin);
+    }
+}
+
+fn seeks(fin: &Path) {
     // ffmpeg checks the first index entries against the tags it reads and warns "Found
     // invalid index entries, clearing the index" when they do not match: at warning level
     // nothing must be printed either.
     let (stdout, stderr) = run(Command::new(tool("ffmpeg"))
         .args(["-nostdin", "-v", "warning", "-i"])
-        .arg(&fin)
+        .arg(fin)
         .args(["-f", "null", "-"]));
-    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""), "{fin:?}");
     let (stdout, stderr) = run(Command::new(tool("ffmpeg"))
         .args(["-nostdin", "-v", "error", "-ss", "1.0", "-i"])
         .arg(&fin)
@@ -257,7 +299,7 @@ fn ffmpeg_accepts_the_index_and_seeks() {
 
     // A seek to 1.0 s lands exactly on the key frame tag at 1.0 s: the first packet ffprobe
     // reads after seeking is at the position the index gives for it.
-    let file = std::fs::read(&fin).expect("read final file");
+    let file = std::fs::read(fin).expect("read final file");
     let key_at_1s = tags(&file)
         .iter()
         .find(|t| t.kind == 9 && t.ts_ms == 1000 && t.body.first() == Some(&0x17))

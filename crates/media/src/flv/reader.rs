@@ -79,7 +79,7 @@ impl FlvReader {
             let size = (usize::from(self.buf[1]) << 16)
                 | (usize::from(self.buf[2]) << 8)
                 | usize::from(self.buf[3]);
-            if !matches!(kind, 8 | 9 | 18) {
+            if !matches!(kind, 8 | 9 | 18 | super::tag::TAG_FILLER) {
                 return Err(FlvReadError::BadTagType {
                     offset: self.offset,
                     kind,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::amf0::Amf0Value;
 use super::reader::{FlvReadError, FlvReader, FlvTag};
-use super::tag::{TagDecoder, TimestampUnwrapper, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+use super::tag::{TagDecoder, TimestampUnwrapper, TAG_AUDIO, TAG_FILLER, TAG_SCRIPT, TAG_VIDEO};
 use super::writer::{default_encoder, video_codec_id, FlvError, AUDIO_CODEC_ID_AAC};
 use crate::codec::{AudioConfig, VideoConfig};
 use crate::frame::MediaEvent;
@@ -27,6 +27,12 @@ const MAX_INTERVALS: usize = 256;
 pub(super) fn is_metadata(tag: &FlvTag) -> bool {
     tag.kind == TAG_SCRIPT
         && matches!(Amf0Value::decode(&tag.body), Ok((Amf0Value::String(name), _)) if name == "onMetaData")
+}
+
+/// True for the tags finalize leaves out: metadata (see [`is_metadata`]) and the filler
+/// of a file finalized in place (its body holds the recording's provisional header).
+pub(super) fn is_dropped(tag: &FlvTag) -> bool {
+    tag.kind == TAG_FILLER || is_metadata(tag)
 }
 
 pub(super) fn tag_len(tag: &FlvTag) -> u64 {
@@ -72,6 +78,13 @@ pub(super) struct Scan {
     pub(super) video: VideoStats,
     pub(super) audio: AudioStats,
     pub(super) undecodable_tags: u64,
+    /// The first tag is an `onMetaData`.
+    pub(super) first_is_metadata: bool,
+    /// Tags left out (metadata, filler).
+    pub(super) dropped_tags: u64,
+    /// Where the tag after the first dropped one starts (the first media tag of a
+    /// recording: its provisional `onMetaData` comes first).
+    pub(super) first_kept: Option<u64>,
 }
 
 pub(super) struct Timing {
@@ -135,7 +148,15 @@ impl Scan {
         events: &mut Vec<MediaEvent>,
     ) {
         self.tags += 1;
-        if is_metadata(tag) {
+        if self.tags == 1 {
+            self.first_is_metadata = is_metadata(tag);
+        }
+        if is_dropped(tag) {
+            self.dropped_tags += 1;
+            self.first_kept.get_or_insert(tag.offset + tag_len(tag));
+            if tag.kind == TAG_FILLER {
+                return;
+            }
             if self.encoder.is_none() {
                 self.encoder = Amf0Value::decode_all(&tag.body).ok().and_then(|v| {
                     v.get(1)

@@ -22,6 +22,10 @@ use crate::time::MediaTime;
 pub const TAG_AUDIO: u8 = 8;
 pub const TAG_VIDEO: u8 = 9;
 pub const TAG_SCRIPT: u8 = 18;
+/// A tag type of no meaning (FLV reserves every type but 8, 9 and 18) that Tapedeck uses to
+/// fill the room between the header of a file finalized in place and its media: ffmpeg
+/// and flv.js skip tags of unknown types.
+pub const TAG_FILLER: u8 = 15;
 
 const CODEC_AVC: u8 = 7;
 const CODEC_HEVC_LEGACY: u8 = 12;

@@ -46,7 +46,8 @@ use super::{Mp4Error, MOVIE_TIMESCALE};
 use crate::time::MediaTime;
 
 mod in_place;
-pub use in_place::{finalize_in_place, InPlace, InPlaceFile};
+pub use crate::in_place::{InPlace, InPlaceFile};
+pub use in_place::finalize_in_place;
 
 /// Largest `moov`/`moof` body read into memory. Ours are a few kB; a larger one is corrupt.
 const MAX_SMALL_BOX: u64 = 64 << 20;

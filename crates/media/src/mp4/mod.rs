@@ -15,7 +15,7 @@ pub mod fragment;
 mod peer_tests;
 mod read;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 mod udta;
 
 use std::io;

@@ -585,7 +585,7 @@ impl std::io::Seek for MemFile {
     }
 }
 
-impl super::InPlaceFile for MemFile {
+impl crate::in_place::InPlaceFile for MemFile {
     fn insert_front(&mut self, len: u64) -> std::io::Result<()> {
         if self.no_insert {
             return Err(std::io::ErrorKind::Unsupported.into());

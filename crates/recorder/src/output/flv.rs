@@ -6,12 +6,14 @@ use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
 use bytes::Bytes;
-use tapedeck_media::flv::{finalize_with, FinalizeOptions, FlvWriter};
+use tapedeck_media::flv::{finalize_in_place, finalize_with, FinalizeOptions, FlvWriter};
+use tapedeck_media::in_place::InPlace;
 use tapedeck_media::{Frame, MediaTime, Tracks};
 
 use super::single::{FileFormat, Finalized, SingleFileOutput};
 use crate::config::Format;
 use crate::events::FileKind;
+use crate::files::InPlaceFs;
 use crate::tags::FileTag;
 
 pub type FlvOutput = SingleFileOutput<Flv>;
@@ -79,6 +81,25 @@ impl FileFormat for Flv {
             duration: s.duration,
             bytes: s.bytes,
         })
+    }
+
+    fn finalize_in_place(
+        file: InPlaceFs,
+        tag: Option<&FileTag>,
+    ) -> Result<Option<Finalized>, String> {
+        let options = FinalizeOptions {
+            metadata: tag.map(FileTag::flv_metadata).unwrap_or_default(),
+        };
+        match finalize_in_place(file, &options).map_err(|e| e.to_string())? {
+            InPlace::Done(s) => Ok(Some(Finalized {
+                duration: s.duration,
+                bytes: s.bytes,
+            })),
+            InPlace::Unsupported(e) => {
+                tracing::debug!("finalizing FLV by copying: {e}");
+                Ok(None)
+            }
+        }
     }
 
     fn read_tag(path: &Path) -> Result<Option<FileTag>, String> {

@@ -5,7 +5,8 @@ use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
 use bytes::Bytes;
-use tapedeck_media::mp4::{finalize_in_place, finalize_with, FinalizeOptions, Fmp4Writer, InPlace};
+use tapedeck_media::in_place::InPlace;
+use tapedeck_media::mp4::{finalize_in_place, finalize_with, FinalizeOptions, Fmp4Writer};
 use tapedeck_media::{Frame, Tracks};
 
 use super::single::{FileFormat, Finalized, SingleFileOutput};

@@ -337,12 +337,24 @@ mod tests {
     use tapedeck_media::{MediaEvent, Tracks};
 
     use super::*;
+    use crate::output::flv::Flv;
     use crate::output::mp4::Mp4;
 
     const FIXTURE: &[u8] = include_bytes!("../../../../tests/fixtures/h264_aac_2s.flv");
 
-    /// The fixture's frames as an MP4 `.part` file at `path`, written as the recorder does.
-    fn write_part(path: &Path) -> Tracks {
+    fn tag(end_ms: Option<i64>) -> FileTag {
+        FileTag {
+            recording: "live/cam1/1795515330000".into(),
+            app: "live".into(),
+            stream: "cam1".into(),
+            start_ms: 1_795_515_330_000,
+            end_ms,
+        }
+    }
+
+    /// The fixture's frames as a `.part` file of format `F` at `path`, written as the
+    /// recorder does.
+    fn write_part<F: FileFormat>(path: &Path) {
         let mut tags = Vec::new();
         FlvReader::new().push(FIXTURE, &mut tags).unwrap();
         let mut dec = TagDecoder::new();
@@ -356,22 +368,15 @@ mod tests {
             }
         }
         let mut tracks = Tracks::default();
-        let mut mp4: Option<Mp4> = None;
+        let mut writer: Option<F> = None;
         let mut out = Vec::new();
         for ev in events {
             match ev {
                 MediaEvent::VideoConfig(c) => tracks.video = Some(c),
                 MediaEvent::AudioConfig(c) => tracks.audio = Some(c),
                 MediaEvent::Frame(f) => {
-                    let w = mp4.get_or_insert_with(|| {
-                        let tag = FileTag {
-                            recording: "live/cam1/1795515330000".into(),
-                            app: "live".into(),
-                            stream: "cam1".into(),
-                            start_ms: 1_795_515_330_000,
-                            end_ms: None,
-                        };
-                        let mut w = Mp4::new(&tracks, &tag).unwrap();
+                    let w = writer.get_or_insert_with(|| {
+                        let mut w = F::new(&tracks, &tag(None)).unwrap();
                         w.header(&mut out);
                         w
                     });
@@ -384,29 +389,40 @@ mod tests {
                 }
             }
         }
-        for b in mp4.unwrap().finish(&mut out) {
+        for b in writer.unwrap().finish(&mut out) {
             out.extend_from_slice(&b);
         }
         std::fs::write(path, out).unwrap();
-        tracks
     }
 
-    fn top_level(path: &Path) -> Vec<String> {
+    /// MP4: top-level box types. FLV: tag types.
+    fn layout(path: &Path, mp4: bool) -> Vec<String> {
         let data = std::fs::read(path).unwrap();
         let mut kinds = Vec::new();
-        let mut pos = 0;
-        while pos + 8 <= data.len() {
-            let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
-            kinds.push(String::from_utf8_lossy(&data[pos + 4..pos + 8]).into_owned());
-            pos += size.max(8);
+        if mp4 {
+            let mut pos = 0;
+            while pos + 8 <= data.len() {
+                let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+                kinds.push(String::from_utf8_lossy(&data[pos + 4..pos + 8]).into_owned());
+                pos += size.max(8);
+            }
+        } else {
+            let mut tags = Vec::new();
+            FlvReader::new().push(&data, &mut tags).unwrap();
+            kinds.extend(tags.iter().take(3).map(|t| t.kind.to_string()));
         }
         kinds
     }
 
-    fn video_packets(path: &Path) -> String {
+    fn packets(path: &Path) -> String {
         let out = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-count_packets", "-select_streams", "v"])
-            .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+            .args(["-v", "error", "-count_packets"])
+            .args([
+                "-show_entries",
+                "stream=codec_type,nb_read_packets",
+                "-of",
+                "csv=p=0",
+            ])
             .arg(path)
             .output()
             .expect("ffprobe (a test peer) runs");
@@ -420,7 +436,7 @@ mod tests {
 
     /// Whether the file system under `dir` inserts room (ext4 and XFS on Linux do).
     fn can_insert(dir: &Path) -> bool {
-        use tapedeck_media::mp4::InPlaceFile;
+        use tapedeck_media::in_place::InPlaceFile;
         let probe = dir.join("probe");
         std::fs::write(&probe, vec![1u8; 1 << 16]).unwrap();
         let mut f = InPlaceFs::open(&probe).unwrap();
@@ -432,40 +448,51 @@ mod tests {
 
     /// Both ways to finalize give the same movie: in place where the file system can insert
     /// room (ext4 here), by copying where it cannot (or when told to).
-    #[test]
-    fn finalized_in_place_or_by_copy_the_movie_is_the_same() {
-        let dir = std::env::temp_dir().join(format!("tapedeck-finalize-{}", std::process::id()));
+    fn same_both_ways<F: FileFormat>(mp4: bool) {
+        let dir = std::env::temp_dir().join(format!(
+            "tapedeck-finalize-{}-{}",
+            F::FORMAT.extension(),
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
-        let tag = FileTag {
-            recording: "live/cam1/1795515330000".into(),
-            app: "live".into(),
-            stream: "cam1".into(),
-            start_ms: 1_795_515_330_000,
-            end_ms: Some(1_795_515_332_000),
-        };
+        let tag = tag(Some(1_795_515_332_000));
+        let ext = F::FORMAT.extension();
         let mut results = Vec::new();
         for in_place in [false, true] {
-            let part = dir.join(format!("{in_place}.mp4.part"));
-            let dest = dir.join(format!("{in_place}.mp4"));
-            write_part(&part);
-            let part_len = std::fs::metadata(&part).unwrap().len();
-            let f = finalize_into_by::<Mp4>(&part, &dest, Some(&tag), in_place).unwrap();
+            let part = dir.join(format!("{in_place}.{ext}.part"));
+            let dest = dir.join(format!("{in_place}.{ext}"));
+            write_part::<F>(&part);
+            let f = finalize_into_by::<F>(&part, &dest, Some(&tag), in_place).unwrap();
             assert!(!part.exists(), "the .part is gone once final");
             assert_eq!(f.bytes, std::fs::metadata(&dest).unwrap().len());
-            assert_eq!(FileTag::read_mp4(&dest).unwrap(), Some(tag.clone()));
-            let kinds = top_level(&dest);
-            assert_eq!(&kinds[..2], ["ftyp", "moov"], "moov first");
-            if in_place && can_insert(&dir) {
-                // Room was inserted: the recording's bytes follow the header unchanged.
-                assert_eq!(kinds[2], "free", "{kinds:?}");
-                assert!(f.bytes >= part_len && !kinds.contains(&"moof".to_string()));
-            } else {
-                assert_eq!(kinds, ["ftyp", "moov", "mdat"]);
+            assert_eq!(F::read_tag(&dest).unwrap(), Some(tag.clone()));
+            let kinds = layout(&dest, mp4);
+            let inserted = in_place && can_insert(&dir);
+            match (mp4, inserted) {
+                // The recording's bytes follow the header, its fragments renamed.
+                (true, true) => {
+                    assert_eq!(&kinds[..3], ["ftyp", "moov", "free"], "{kinds:?}");
+                    assert!(!kinds.contains(&"moof".to_string()), "{kinds:?}");
+                }
+                (true, false) => assert_eq!(kinds, ["ftyp", "moov", "mdat"]),
+                // The filler over the provisional header.
+                (false, true) => assert_eq!(kinds, ["18", "15", "9"]),
+                (false, false) => assert_eq!(kinds, ["18", "9", "8"]),
             }
-            results.push((f.duration, video_packets(&dest)));
+            results.push((f.duration, packets(&dest)));
         }
         assert_eq!(results[0], results[1]);
-        assert_eq!(results[0].1, "60");
+        assert!(results[0].1.starts_with("video,60"), "{}", results[0].1);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn mp4_finalized_in_place_or_by_copy_is_the_same() {
+        same_both_ways::<Mp4>(true);
+    }
+
+    #[test]
+    fn flv_finalized_in_place_or_by_copy_is_the_same() {
+        same_both_ways::<Flv>(false);
     }
 }

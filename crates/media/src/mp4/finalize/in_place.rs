@@ -35,7 +35,7 @@
 //! (steps 3-4 are redone: renames are idempotent); otherwise the recording starts at the
 //! first block-aligned `ftyp` and the room is reused.
 
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
 
 use super::super::boxes;
 use super::super::read::{self, Cursor, HeaderRead};
@@ -43,29 +43,7 @@ use super::super::Mp4Error;
 use super::{
     ftyp_for, needs_co64, ChunkBase, Counting, FinalizeOptions, FinalizeSummary, Movie, Source,
 };
-
-/// A file [`finalize_in_place`] can work on.
-pub trait InPlaceFile: Read + Write + Seek + Sized {
-    /// Inserts `len` bytes (a multiple of [`InPlaceFile::block_size`]) of zeros at the start
-    /// of the file without copying what follows; on failure the file must be unchanged.
-    fn insert_front(&mut self, len: u64) -> io::Result<()>;
-    /// The granularity `insert_front` works in.
-    fn block_size(&self) -> u64;
-    fn set_len(&mut self, len: u64) -> io::Result<()>;
-    /// Makes what was written durable before later writes.
-    fn sync(&mut self) -> io::Result<()>;
-    /// A second handle on the same file, with its own position.
-    fn try_clone(&self) -> io::Result<Self>;
-}
-
-/// What [`finalize_in_place`] did.
-#[derive(Debug)]
-pub enum InPlace {
-    /// The file is now the finalized MP4.
-    Done(FinalizeSummary),
-    /// The file system cannot insert room: the file is unchanged; copy instead.
-    Unsupported(io::Error),
-}
+use crate::in_place::{InPlace, InPlaceFile, Shifted};
 
 /// How far into a file the recording may have been moved by an earlier, interrupted call.
 const MAX_ROOM: u64 = 1 << 30;
@@ -74,7 +52,7 @@ const MAX_ROOM: u64 = 1 << 30;
 pub fn finalize_in_place<F: InPlaceFile>(
     mut file: F,
     options: &FinalizeOptions,
-) -> Result<InPlace, Mp4Error> {
+) -> Result<InPlace<FinalizeSummary>, Mp4Error> {
     let block = file.block_size().max(8);
     let (room, header_done) = earlier_room(&mut file, block)?;
     if room == 0 && already_final(&mut file)? {
@@ -86,7 +64,8 @@ pub fn finalize_in_place<F: InPlaceFile>(
         return finish(file, room, len - room, None);
     }
     let reader = BufReader::new(file.try_clone().map_err(Mp4Error::io("opening the MP4"))?);
-    let mut src = Source::survey(Shifted::new(reader, room)?)?;
+    let mut src =
+        Source::survey(Shifted::new(reader, room).map_err(Mp4Error::io("reading the MP4"))?)?;
     let plans = std::mem::take(&mut src.plans);
     let plans: Vec<_> = plans.into_iter().filter(|p| p.samples > 0).collect();
     let ftyp = ftyp_for(&plans);
@@ -113,7 +92,9 @@ pub fn finalize_in_place<F: InPlaceFile>(
             return Err(Mp4Error::io("making room for the moov")(e));
         }
     }
-    src.r.set_shift(new_room)?;
+    src.r
+        .set_shift(new_room)
+        .map_err(Mp4Error::io("reading the MP4"))?;
 
     // Step 2: the header, its first 8 bytes left zero.
     let mut out = Counting {
@@ -156,7 +137,7 @@ fn finish<F: InPlaceFile>(
     room: u64,
     kept: u64,
     summary: Option<FinalizeSummary>,
-) -> Result<InPlace, Mp4Error> {
+) -> Result<InPlace<FinalizeSummary>, Mp4Error> {
     let len = read::stream_len(&mut file)?;
     let mut pos = room;
     let mut end = room + kept;
@@ -346,45 +327,6 @@ fn summary_of_final<F: Read + Seek>(file: &mut F, len: u64) -> Result<FinalizeSu
             HeaderRead::Box(h) => pos = h.end(),
             _ => return Err(Mp4Error::malformed(pos, "no moov in a finalized MP4")),
         }
-    }
-}
-
-/// A reader that sees the file from `shift` on, as if it started there.
-struct Shifted<R> {
-    inner: R,
-    shift: u64,
-}
-
-impl<R: Read + Seek> Shifted<R> {
-    fn new(inner: R, shift: u64) -> Result<Self, Mp4Error> {
-        let mut s = Shifted { inner, shift };
-        s.seek(SeekFrom::Start(0))
-            .map_err(Mp4Error::io("reading the MP4"))?;
-        Ok(s)
-    }
-
-    /// The recording moved `shift` bytes into the file.
-    fn set_shift(&mut self, shift: u64) -> Result<(), Mp4Error> {
-        self.shift = shift;
-        self.seek(SeekFrom::Start(0))
-            .map_err(Mp4Error::io("reading the MP4"))?;
-        Ok(())
-    }
-}
-
-impl<R: Read> Read for Shifted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<R: Seek> Seek for Shifted<R> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let at = match pos {
-            SeekFrom::Start(p) => self.inner.seek(SeekFrom::Start(p + self.shift))?,
-            other => self.inner.seek(other)?,
-        };
-        Ok(at.saturating_sub(self.shift))
     }
 }
 

@@ -1,0 +1,65 @@
+//! Finalizing a recording where it lies: what the MP4 and FLV finalizers need of a file
+//! to put their header into room inserted at its start instead of copying the media.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+/// A file a finalizer can work on in place (`mp4::finalize_in_place`,
+/// `flv::finalize_in_place`).
+pub trait InPlaceFile: Read + Write + Seek + Sized {
+    /// Inserts `len` bytes (a multiple of [`InPlaceFile::block_size`]) of zeros at the start
+    /// of the file without copying what follows; on failure the file must be unchanged.
+    fn insert_front(&mut self, len: u64) -> io::Result<()>;
+    /// The granularity `insert_front` works in.
+    fn block_size(&self) -> u64;
+    fn set_len(&mut self, len: u64) -> io::Result<()>;
+    /// Makes what was written durable before later writes.
+    fn sync(&mut self) -> io::Result<()>;
+    /// A second handle on the same file, with its own position.
+    fn try_clone(&self) -> io::Result<Self>;
+}
+
+/// What an in-place finalizer did.
+#[derive(Debug)]
+pub enum InPlace<S> {
+    /// The file is now the finalized file; its summary.
+    Done(S),
+    /// The file system cannot insert room: the file is unchanged; copy instead.
+    Unsupported(io::Error),
+}
+
+/// A reader that sees the file from `shift` on, as if it started there.
+pub(crate) struct Shifted<R> {
+    inner: R,
+    shift: u64,
+}
+
+impl<R: Read + Seek> Shifted<R> {
+    pub(crate) fn new(inner: R, shift: u64) -> io::Result<Self> {
+        let mut s = Shifted { inner, shift };
+        s.seek(SeekFrom::Start(0))?;
+        Ok(s)
+    }
+
+    /// The recording moved `shift` bytes into the file.
+    pub(crate) fn set_shift(&mut self, shift: u64) -> io::Result<()> {
+        self.shift = shift;
+        self.seek(SeekFrom::Start(0))?;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Shifted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<R: Seek> Seek for Shifted<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let at = match pos {
+            SeekFrom::Start(p) => self.inner.seek(SeekFrom::Start(p + self.shift))?,
+            other => self.inner.seek(other)?,
+        };
+        Ok(at.saturating_sub(self.shift))
+    }
+}

@@ -293,7 +293,7 @@ fn seeks(fin: &Path) {
     assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""), "{fin:?}");
     let (stdout, stderr) = run(Command::new(tool("ffmpeg"))
         .args(["-nostdin", "-v", "error", "-ss", "1.0", "-i"])
-        .arg(&fin)
+        .arg(fin)
         .args(["-frames:v", "1", "-f", "null", "-"]));
     assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
 
@@ -320,7 +320,7 @@ fn seeks(fin: &Path) {
             "-of",
             "compact",
         ])
-        .arg(&fin));
+        .arg(fin));
     let first = stdout.lines().next().unwrap_or_default();
     assert_eq!(
         field(first, "pos"),

@@ -5,6 +5,7 @@
 //! module owns sockets, timeouts, naming rules and the quirks listed in REFERENCE.md
 //! section 5.
 
+mod ext_ts;
 mod raw;
 pub mod server;
 

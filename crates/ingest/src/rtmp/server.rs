@@ -18,6 +18,7 @@ use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::ext_ts::{ChunkFix, Piece};
 use super::raw;
 use crate::names::{split_publish_name, validate_name};
 use crate::publish::{Publication, PublishRequest, PublishSink, Refusal};
@@ -310,6 +311,7 @@ enum Drained {
 fn drain(
     socket: &TcpStream,
     session: &mut ServerSession,
+    fix: &mut ChunkFix,
     received: &mut u64,
 ) -> Result<(Drained, Vec<ServerSessionResult>), ConnError> {
     SCRATCH_BUF.with_borrow_mut(|buf| {
@@ -320,7 +322,7 @@ fn drain(
                 Ok(0) => return Ok((Drained::Closed, results)),
                 Ok(n) => {
                     read_any = true;
-                    results.extend(feed(session, &buf[..n], received)?);
+                    results.extend(feed(session, fix, &buf[..n], received)?);
                     if n < buf.len() {
                         return Ok((Drained::Open, results));
                     }
@@ -334,20 +336,31 @@ fn drain(
     })
 }
 
-/// Hands `bytes` to the session in [`FEED`]-sized slices; each slice's acknowledgement (if
-/// one falls due) carries the total received up to it.
+/// Hands `bytes` to the session in [`FEED`]-sized slices, through `fix` (which supplies the
+/// extended timestamps older OBS leaves out); each slice's acknowledgement (if one falls
+/// due) carries the total received up to it.
 fn feed(
     session: &mut ServerSession,
+    fix: &mut ChunkFix,
     bytes: &[u8],
     received: &mut u64,
 ) -> Result<Vec<ServerSessionResult>, ConnError> {
     let mut all = Vec::new();
-    for slice in bytes.chunks(FEED) {
-        *received += slice.len() as u64;
-        let mut results = handle_input(session, slice)?;
-        acknowledge_total(&mut results, *received);
-        all.append(&mut results);
-    }
+    fix.feed::<ConnError>(bytes, &mut |piece| {
+        let (bytes, real): (&[u8], bool) = match &piece {
+            Piece::Received(b) => (b, true),
+            Piece::Supplied(b) => (b, false),
+        };
+        for slice in bytes.chunks(FEED) {
+            if real {
+                *received += slice.len() as u64;
+            }
+            let mut results = handle_input(session, slice)?;
+            acknowledge_total(&mut results, *received);
+            all.append(&mut results);
+        }
+        Ok(())
+    })?;
     Ok(all)
 }
 
@@ -380,9 +393,18 @@ impl Connection {
         let started = tokio::time::Instant::now();
         let mut published = false;
         let mut pending = leftover;
+        let mut fix = ChunkFix::default();
+        let mut supplied_logged = false;
         loop {
+            if !supplied_logged && fix.supplied > 0 {
+                supplied_logged = true;
+                info!(
+                    peer = %self.peer,
+                    "the publisher leaves extended timestamps out of continuation chunks (older OBS): supplying them"
+                );
+            }
             if !pending.is_empty() {
-                let results = feed(&mut session, &pending, &mut received)?;
+                let results = feed(&mut session, &mut fix, &pending, &mut received)?;
                 pending.clear();
                 if let Some(reason) = self
                     .handle_results(&mut session, &mut socket, results)
@@ -419,7 +441,7 @@ impl Connection {
                         Ok(r) => r?,
                     },
                 };
-                match drain(&socket, &mut session, &mut received) {
+                match drain(&socket, &mut session, &mut fix, &mut received) {
                     Ok(done) => break done,
                     Err(ConnError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(e),
@@ -899,6 +921,25 @@ mod tests {
         let (sink, mut socket, shutdown, task) = connected().await;
         let mut ser = ChunkSerializer::new();
         let mut de = ChunkDeserializer::new();
+        publish_live_cam(&mut socket, &mut ser, &mut de).await;
+        let requests = sink.requests.lock().unwrap().clone();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(
+            (requests[0].app.as_str(), requests[0].stream.as_str()),
+            ("live", "cam")
+        );
+
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+
+    /// Publishes live/cam with commands sent as AMF3 messages, as Flash-era clients do;
+    /// returns the message stream id.
+    async fn publish_live_cam(
+        socket: &mut TcpStream,
+        ser: &mut ChunkSerializer,
+        de: &mut ChunkDeserializer,
+    ) -> u32 {
         let mut connect = std::collections::HashMap::new();
         connect.insert("app".to_string(), Amf0Value::Utf8String("live".into()));
         connect.insert("objectEncoding".to_string(), Amf0Value::Number(3.0));
@@ -924,11 +965,11 @@ mod tests {
             ],
             vec![s("createStream"), Amf0Value::Number(4.0), Amf0Value::Null],
         ] {
-            out.extend(amf3_command(&mut ser, 0, values));
+            out.extend(amf3_command(ser, 0, values));
         }
         socket.write_all(&out).await.unwrap();
         let mut seen = Vec::new();
-        read_commands(&mut socket, &mut de, &mut seen, |seen| {
+        read_commands(socket, de, &mut seen, |seen| {
             (1..=4).all(|tx| has(seen, "_result", f64::from(tx))) && has(seen, "onFCPublish", 0.0)
         })
         .await;
@@ -949,10 +990,10 @@ mod tests {
             s("live"),
         ];
         socket
-            .write_all(&amf3_command(&mut ser, stream_id, publish))
+            .write_all(&amf3_command(ser, stream_id, publish))
             .await
             .unwrap();
-        read_commands(&mut socket, &mut de, &mut seen, |seen| {
+        read_commands(socket, de, &mut seen, |seen| {
             seen.iter().any(|(n, _, args)| {
                 n == "onStatus"
                     && args.iter().any(|a| {
@@ -962,15 +1003,50 @@ mod tests {
             })
         })
         .await;
-        let requests = sink.requests.lock().unwrap().clone();
-        assert_eq!(requests.len(), 1);
-        assert_eq!(
-            (requests[0].app.as_str(), requests[0].stream.as_str()),
-            ("live", "cam")
-        );
+        stream_id
+    }
 
-        shutdown.cancel();
-        task.await.unwrap();
+    /// Older OBS leaves the extended timestamp out of continuation chunks, newer OBS writes
+    /// it: both publish the same frames across the 24-bit timestamp limit (4.66 h).
+    #[tokio::test]
+    async fn extended_timestamps_on_continuation_chunks_may_be_left_out() {
+        for repeat in [false, true] {
+            let (sink, mut socket, shutdown, task) = connected().await;
+            let mut ser = ChunkSerializer::new();
+            let mut de = ChunkDeserializer::new();
+            let stream_id = publish_live_cam(&mut socket, &mut ser, &mut de).await;
+            // AAC: the sequence header, then 60 frames of 300-700 bytes 23 ms apart from
+            // 1 s before the limit (librtmp's chunking: absolute type-0 headers, 128-byte
+            // chunks, so several continuation chunks per frame).
+            let start = 0xFF_FFFF - 1000;
+            let mut messages = vec![(start, 8u8, vec![0xaf, 0x00, 0x12, 0x10])];
+            let mut sent = Vec::new();
+            for k in 0..60u32 {
+                let data: Vec<u8> = (0..300 + (k * 37) % 400).map(|b| (b ^ k) as u8).collect();
+                let mut body = vec![0xaf, 0x01];
+                body.extend_from_slice(&data);
+                messages.push((start + 23 * k, 8, body));
+                sent.push((start + 23 * k, data));
+            }
+            let bytes = super::super::ext_ts::librtmp(&messages, stream_id, 128, repeat);
+            for piece in bytes.chunks(1000) {
+                socket.write_all(piece).await.unwrap();
+            }
+            let mut rx = sink.media.lock().unwrap().pop().expect("a publication");
+            let mut got = Vec::new();
+            while got.len() < sent.len() {
+                let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                    .await
+                    .unwrap_or_else(|_| panic!("frame {} within 5 s (repeat: {repeat})", got.len()))
+                    .expect("media");
+                if let MediaEvent::Frame(f) = ev {
+                    got.push((f.dts.as_millis() as u32, f.data.to_vec()));
+                }
+            }
+            assert_eq!(got, sent, "repeat: {repeat}");
+            shutdown.cancel();
+            task.await.unwrap();
+        }
     }
 
     #[test]

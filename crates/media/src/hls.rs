@@ -66,6 +66,24 @@ pub struct MediaPlaylist {
     pub index: Option<String>,
 }
 
+/// The lines [`MediaPlaylist::render`] writes for `segment` when it is not the first one:
+/// what a writer appends to a playlist file to grow it by one segment, instead of
+/// rewriting it, as long as `#EXT-X-TARGETDURATION` stays (the segment's duration rounded
+/// up is not above it) and the playlist has not ended.
+pub fn render_segment(segment: &PlaylistSegment) -> String {
+    let one = MediaPlaylist {
+        segments: vec![segment.clone()],
+        ..MediaPlaylist::default()
+    };
+    let target = one.target_duration();
+    let header = MediaPlaylist::default().render_with_target(target);
+    let whole = one.render_with_target(target);
+    whole
+        .strip_prefix(header.as_str())
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
 /// The tag naming a recording's own playlist (written `#EXT-X-TAPEDECK-RECORDING:<id>`:
 /// m3u8-rs keeps unknown tags as what follows `#EXT-`).
 pub const RECORDING_TAG: &str = "X-TAPEDECK-RECORDING";
@@ -89,9 +107,13 @@ impl MediaPlaylist {
 
     /// The playlist text.
     pub fn render(&self) -> String {
+        self.render_with_target(self.target_duration())
+    }
+
+    fn render_with_target(&self, target_duration: u64) -> String {
         let playlist = m3u8_rs::MediaPlaylist {
             version: Some(VERSION),
-            target_duration: self.target_duration(),
+            target_duration,
             media_sequence: self.media_sequence,
             playlist_type: (self.media_sequence == 0).then_some(MediaPlaylistType::Event),
             end_list: self.ended,
@@ -128,6 +150,25 @@ impl MediaPlaylist {
         // Writing to a Vec cannot fail.
         let _ = playlist.write_to(&mut out);
         String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// [`MediaPlaylist::parse`] of a playlist file that grows by appends (see
+    /// [`render_segment`]): an entry cut short by a crash (a line without its end, segment
+    /// tags without their URI) is left out.
+    pub fn parse_appended(text: &str) -> Result<Self, HlsError> {
+        let whole = text.rfind('\n').map_or("", |i| &text[..=i]);
+        let mut lines: Vec<&str> = whole.lines().collect();
+        while lines.last().is_some_and(|l| {
+            l.starts_with("#EXTINF")
+                || l.starts_with("#EXT-X-PROGRAM-DATE-TIME")
+                || l.starts_with("#EXT-X-DISCONTINUITY")
+                || l.trim().is_empty()
+        }) {
+            lines.pop();
+        }
+        let mut kept = lines.join("\n");
+        kept.push('\n');
+        Self::parse(&kept)
     }
 
     /// Reads a media playlist. Tags we do not model (keys, byte ranges, maps) are ignored.
@@ -303,6 +344,72 @@ mod tests {
             "a sliding window is not an EVENT playlist"
         );
         assert_eq!(format_program_date_time(at(0)), "2026-11-24T10:15:30.123Z");
+    }
+
+    #[test]
+    fn appending_segments_renders_what_a_rewrite_would() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let durations = [2.002, 1.968, 2.0, 2.035, 0.5, 1.999, 2.967, 2.4];
+        let segments: Vec<PlaylistSegment> = durations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| PlaylistSegment {
+                uri: format!("1795547116_{i}.ts"),
+                duration: *d,
+                program_date_time: Some(t0 + chrono::Duration::milliseconds(i as i64 * 2000)),
+                discontinuity: i == 3,
+            })
+            .collect();
+        for recording in [None, Some("live/cam1/1795547116000".to_string())] {
+            for first in 1..segments.len() {
+                let mut p = MediaPlaylist {
+                    recording: recording.clone(),
+                    segments: segments[..first].to_vec(),
+                    ..MediaPlaylist::default()
+                };
+                let mut text = p.render();
+                let target = p.target_duration();
+                for s in &segments[first..] {
+                    p.segments.push(s.clone());
+                    if p.target_duration() != target {
+                        break;
+                    }
+                    text.push_str(&render_segment(s));
+                    assert_eq!(text, p.render(), "from {first}, {recording:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_torn_append_is_left_out() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let p = MediaPlaylist {
+            segments: (0..3)
+                .map(|i| PlaylistSegment {
+                    uri: format!("s{i}.ts"),
+                    duration: 2.0,
+                    program_date_time: Some(t0 + chrono::Duration::seconds(i * 2)),
+                    discontinuity: i == 2,
+                })
+                .collect(),
+            ..MediaPlaylist::default()
+        };
+        let text = p.render();
+        let two = MediaPlaylist {
+            segments: p.segments[..2].to_vec(),
+            ..p.clone()
+        };
+        let prefix = two.render().len();
+        for cut in prefix..text.len() {
+            assert_eq!(
+                MediaPlaylist::parse_appended(&text[..cut]).unwrap(),
+                two,
+                "cut at {cut}: {:?}",
+                &text[prefix..cut]
+            );
+        }
+        assert_eq!(MediaPlaylist::parse_appended(&text).unwrap(), p);
     }
 
     #[test]

@@ -215,7 +215,8 @@ fn recover_playlist(
     segments: &[(PathBuf, PlaylistSegment)],
 ) -> Result<PathBuf, String> {
     let text = fs::read_to_string(part).map_err(|e| e.to_string())?;
-    let mut playlist = MediaPlaylist::parse(&text).map_err(|e| e.to_string())?;
+    // The live playlist grows by appends: a crash may have cut its last entry.
+    let mut playlist = MediaPlaylist::parse_appended(&text).map_err(|e| e.to_string())?;
     let dir = part.parent().unwrap_or(Path::new(""));
     for (path, seg) in segments {
         let listed = playlist.segments.iter().any(|s| s.uri == seg.uri);

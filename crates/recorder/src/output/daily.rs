@@ -3,14 +3,17 @@
 //! `PROGRAM-DATE-TIME` and a discontinuity where a recording (or a resume) begins. Days
 //! follow the template's time zone.
 //!
-//! The file is rewritten (atomically) after each segment. It stays an EVENT playlist while
-//! its day can still grow; when a recording writes its first segment of a later day, the
-//! earlier day's index gets `#EXT-X-ENDLIST`.
+//! Each segment is appended to the file (see `playlist_file`: the whole file is rewritten,
+//! atomically, only when this recording did not write it last, or the target duration
+//! grows). It stays an EVENT playlist while its day can still grow; when a recording
+//! writes its first segment of a later day, the earlier day's index gets `#EXT-X-ENDLIST`.
+//! Nothing of the day is held in memory.
 
 use std::path::Path;
 
 use tapedeck_media::hls::{MediaPlaylist, PlaylistSegment};
 
+use super::playlist_file::PlaylistFile;
 use super::{OutputContext, OutputError};
 use crate::files::{relative_uri, write_atomically};
 use crate::naming::{render, NameContext};
@@ -19,6 +22,8 @@ pub(crate) struct DailyIndex {
     template: String,
     /// Key of the day file this recording last wrote to.
     current: Option<String>,
+    /// That file, as this recording left it.
+    file: PlaylistFile,
 }
 
 impl DailyIndex {
@@ -26,6 +31,7 @@ impl DailyIndex {
         DailyIndex {
             template,
             current: None,
+            file: PlaylistFile::default(),
         }
     }
 
@@ -51,18 +57,28 @@ impl DailyIndex {
         };
         let key = render(&self.template, &names, "m3u8");
         let path = ctx.root.join(&key);
-        let mut playlist = load(&path)?;
         let first_of_recording_here = self.current.as_deref() != Some(key.as_str());
-        playlist.segments.push(PlaylistSegment {
+        let mut entry = PlaylistSegment {
             uri: relative_uri(&key, segment_key),
             duration: segment.duration,
             program_date_time: segment.program_date_time,
+            discontinuity: segment.discontinuity,
+        };
+        let appended = !first_of_recording_here
+            && self
+                .file
+                .append(&path, &entry)
+                .map_err(OutputError::io(&path))?;
+        if !appended {
+            let mut playlist = load(&path)?;
             // A new recording (or a resume) in a file that already has segments.
-            discontinuity: segment.discontinuity
-                || (first_of_recording_here && !playlist.segments.is_empty()),
-        });
-        playlist.ended = false;
-        write_atomically(&path, playlist.render().as_bytes()).map_err(OutputError::io(&path))?;
+            entry.discontinuity |= first_of_recording_here && !playlist.segments.is_empty();
+            playlist.segments.push(entry);
+            playlist.ended = false;
+            self.file
+                .rewrite(&path, &playlist)
+                .map_err(OutputError::io(&path))?;
+        }
         let mut written = vec![key.clone()];
         if let Some(previous_key) = self.current.replace(key.clone()).filter(|p| *p != key) {
             let previous = ctx.root.join(&previous_key);
@@ -73,6 +89,7 @@ impl DailyIndex {
                     .map_err(OutputError::io(&previous))?;
                 written.push(previous_key);
             }
+            // `self.file` describes the new day's file now (rewritten above).
         }
         Ok(written)
     }
@@ -80,7 +97,7 @@ impl DailyIndex {
 
 fn load(path: &Path) -> Result<MediaPlaylist, OutputError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => MediaPlaylist::parse(&text).map_err(|e| OutputError::Format {
+        Ok(text) => MediaPlaylist::parse_appended(&text).map_err(|e| OutputError::Format {
             path: path.to_owned(),
             detail: e.to_string(),
         }),

@@ -36,6 +36,8 @@ struct Playlist {
     playlist: MediaPlaylist,
     /// Key of the live (`.part`) playlist, whose end time is not known yet.
     live_key: String,
+    /// The live playlist file, grown by appends.
+    live_file: super::playlist_file::PlaylistFile,
 }
 
 pub struct HlsOutput {
@@ -96,6 +98,7 @@ impl HlsOutput {
                     ..MediaPlaylist::default()
                 },
                 live_key,
+                live_file: Default::default(),
             });
         }
         let key = render(
@@ -157,8 +160,9 @@ impl HlsOutput {
         if let (Some(daily), Some(last)) = (self.daily.as_mut(), pl.playlist.segments.last()) {
             day_files = daily.add(&self.ctx, &seg.key, last)?;
         }
-        let live_path = self.ctx.root.join(&pl.live_key);
-        write_atomically(&part_path(&live_path), pl.playlist.render().as_bytes())
+        let live_path = part_path(&self.ctx.root.join(&pl.live_key));
+        pl.live_file
+            .update(&live_path, &pl.playlist)
             .map_err(OutputError::io(&live_path))?;
         if let Some(catalog) = &self.ctx.catalog {
             let row = tapedeck_catalog::Segment {

@@ -10,6 +10,7 @@ mod extent;
 pub mod flv;
 pub mod hls;
 pub mod mp4;
+mod playlist_file;
 pub mod single;
 
 use std::path::PathBuf;

@@ -39,7 +39,7 @@ use super::finalize::FinalizeOptions;
 use super::reader::FlvReader;
 use super::scan::Scan;
 use super::tag::{TAG_FILLER, TAG_SCRIPT};
-use super::writer::{file_header, script_body, tag_header, FlvError, MAX_TAG_BODY};
+use super::writer::{file_header, script_body, tag_header, FlvError, FlvIndex, MAX_TAG_BODY};
 use super::FlvSummary;
 use crate::in_place::{InPlace, InPlaceFile, Shifted};
 
@@ -48,8 +48,19 @@ const MAX_ROOM: u64 = 1 << 30;
 
 /// Finalizes the FLV recording `file` where it lies (see the module documentation).
 pub fn finalize_in_place<F: InPlaceFile>(
+    file: F,
+    options: &FinalizeOptions,
+) -> Result<InPlace<FlvSummary>, FlvError> {
+    finalize_in_place_known(file, options, None)
+}
+
+/// [`finalize_in_place`] of the file an [`FlvWriter`](super::FlvWriter) wrote, with what
+/// it knows of it (its [`FlvIndex`]): the file is then not read at all. The index is used
+/// only when the file is the length it says and untouched by an earlier call.
+pub fn finalize_in_place_known<F: InPlaceFile>(
     mut file: F,
     options: &FinalizeOptions,
+    known: Option<&FlvIndex>,
 ) -> Result<InPlace<FlvSummary>, FlvError> {
     let io = |offset: u64| move |source| FlvError::Read { offset, source };
     let len = file.seek(SeekFrom::End(0)).map_err(io(0))?;
@@ -68,7 +79,10 @@ pub fn finalize_in_place<F: InPlaceFile>(
         return Err(FlvError::NoHeader { len });
     };
 
-    let scan = scan_from(&mut file, room)?;
+    let scan = match known {
+        Some(index) if room == 0 && index.len() == len => index.0.clone(),
+        _ => scan_from(&mut file, room)?,
+    };
     // The media tags must follow the provisional onMetaData directly, with no other
     // metadata later (a copy drops those).
     let (true, 1, Some(media)) = (scan.first_is_metadata, scan.dropped_tags, scan.first_kept)
@@ -356,6 +370,36 @@ mod tests {
 
     fn part_media_start(part: &[u8]) -> u64 {
         tags(part).iter().find(|t| t.kind != 18).unwrap().offset
+    }
+
+    /// The writer's index is what reading the file back finds, so finalizing with it (the
+    /// file never read) gives the same file.
+    #[test]
+    fn the_writers_index_is_what_a_scan_reads() {
+        let (tracks, frames) = synthetic(5);
+        let mut writer = crate::flv::FlvWriter::new(&tracks).with_encoder("Tapedeck test");
+        let mut part = Vec::new();
+        writer.header(&mut part);
+        for (i, f) in frames.iter().enumerate() {
+            if i == frames.len() / 2 {
+                // An encoder restart mid-stream: a new sequence header.
+                let mut v = (**tracks.video.as_ref().unwrap()).clone();
+                v.width += 16;
+                writer.write_config(&crate::frame::MediaEvent::VideoConfig(v.into()), &mut part);
+            }
+            writer.write_frame(f, &mut part).unwrap();
+        }
+        let index = writer.index();
+        let read = Scan::run(&mut std::io::Cursor::new(&part)).unwrap();
+        assert_eq!(index.0, read);
+        let plain = in_place(&part, 4096);
+        let file = MemFile::new(part.clone(), 4096);
+        let InPlace::Done(s) =
+            finalize_in_place_known(file.clone(), &options(), Some(&index)).unwrap()
+        else {
+            panic!("unsupported");
+        };
+        assert_eq!((file.contents(), s), plain);
     }
 
     #[test]

@@ -15,6 +15,6 @@ mod peer_tests;
 mod test_support;
 
 pub use finalize::{finalize, finalize_with, FinalizeOptions, FlvSummary};
-pub use in_place::finalize_in_place;
+pub use in_place::{finalize_in_place, finalize_in_place_known};
 pub use metadata::read_metadata;
-pub use writer::{FlvError, FlvWriter};
+pub use writer::{FlvError, FlvIndex, FlvWriter};

@@ -39,7 +39,7 @@ pub(super) fn tag_len(tag: &FlvTag) -> u64 {
     11 + tag.body.len() as u64 + 4
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct VideoStats {
     pub(super) frames: u64,
     pub(super) bytes: u64,
@@ -50,7 +50,7 @@ pub(super) struct VideoStats {
     pub(super) intervals: BTreeMap<i64, u64>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct AudioStats {
     pub(super) frames: u64,
     pub(super) bytes: u64,
@@ -58,7 +58,7 @@ pub(super) struct AudioStats {
 }
 
 /// Pass 1: everything the metadata needs, one tag at a time.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Scan {
     pub(super) input_len: u64,
     /// Input offset after the last complete tag.
@@ -181,6 +181,44 @@ impl Scan {
             return;
         }
         for event in events.drain(..) {
+            self.event(event, ts, tag.body.len(), position);
+        }
+    }
+
+    /// What the writer knows of its provisional header: the file header and the
+    /// `onMetaData` tag of `meta_len` body bytes, written first.
+    pub(super) fn wrote_header(&mut self, meta_len: usize, encoder: &str) {
+        let header_and_meta = 13 + 11 + meta_len as u64 + 4;
+        self.tags = 1;
+        self.first_is_metadata = true;
+        self.dropped_tags = 1;
+        self.first_kept = Some(header_and_meta);
+        self.encoder = Some(encoder.to_owned());
+        self.input_len = header_and_meta;
+        self.valid_end = header_and_meta;
+    }
+
+    /// What the writer knows of a tag it wrote (of `body_len` bytes at time `ts_ms`): the
+    /// event it carries. The same as reading the tag back from the file.
+    pub(super) fn wrote_tag(
+        &mut self,
+        clock: &mut TimestampUnwrapper,
+        ts_ms: u32,
+        body_len: usize,
+        event: MediaEvent,
+    ) {
+        self.tags += 1;
+        let position = self.kept_bytes;
+        let len = 11 + body_len as u64 + 4;
+        self.kept_bytes += len;
+        self.input_len += len;
+        self.valid_end += len;
+        let ts = clock.unwrap(ts_ms);
+        self.event(event, ts, body_len, position);
+    }
+
+    fn event(&mut self, event: MediaEvent, ts: i64, body_len: usize, position: u64) {
+        {
             match event {
                 MediaEvent::VideoConfig(c) => {
                     self.video_config.get_or_insert(c);
@@ -203,7 +241,7 @@ impl Scan {
                         }
                         v.first_dts.get_or_insert(ts);
                         v.frames += 1;
-                        v.bytes += tag.body.len() as u64;
+                        v.bytes += body_len as u64;
                         v.last_dts = ts;
                         v.last_was_key = f.keyframe;
                         if f.keyframe {
@@ -211,7 +249,7 @@ impl Scan {
                         }
                     } else {
                         self.audio.frames += 1;
-                        self.audio.bytes += tag.body.len() as u64;
+                        self.audio.bytes += body_len as u64;
                         self.audio.last_ts = ts;
                     }
                 }

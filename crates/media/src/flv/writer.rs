@@ -17,10 +17,11 @@
 use bytes::Bytes;
 
 use super::amf0::Amf0Value;
+use super::scan::Scan;
 use super::tag::{
     encode_audio_config, encode_audio_frame, encode_video_config, encode_video_frame,
 };
-use super::tag::{TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+use super::tag::{TimestampUnwrapper, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 use crate::codec::{AudioConfig, VideoCodec, VideoConfig};
 use crate::frame::{Frame, MediaEvent, TrackKind, Tracks};
 use crate::time::MediaTime;
@@ -85,6 +86,25 @@ pub struct FlvWriter {
     last_ts_ms: u32,
     /// Extra `onMetaData` entries (the caller's own), after the ones we compute.
     metadata: Vec<(String, Amf0Value)>,
+    /// What finalize would learn by reading the file back, kept as it is written.
+    index: Scan,
+    clock: TimestampUnwrapper,
+}
+
+/// What an [`FlvWriter`] wrote, as [`finalize_in_place_known`](super::finalize_in_place_known)
+/// needs it: statistics and the key frame table, so the file need not be read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlvIndex(pub(super) Scan);
+
+impl FlvIndex {
+    /// Bytes of the file it describes.
+    pub fn len(&self) -> u64 {
+        self.0.input_len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.input_len == 0
+    }
 }
 
 impl FlvWriter {
@@ -98,6 +118,8 @@ impl FlvWriter {
             origin: None,
             last_ts_ms: 0,
             metadata: Vec::new(),
+            index: Scan::default(),
+            clock: TimestampUnwrapper::default(),
         }
     }
 
@@ -127,12 +149,24 @@ impl FlvWriter {
         out.extend_from_slice(&file_header(self.video.is_some(), self.audio.is_some()));
         let meta = self.provisional_metadata();
         push_tag(out, TAG_SCRIPT, 0, &meta);
-        if let Some(v) = &self.video {
-            push_tag(out, TAG_VIDEO, 0, &encode_video_config(v));
+        self.index.wrote_header(meta.len(), &self.encoder);
+        if let Some(v) = self.video.clone() {
+            let body = encode_video_config(&v);
+            push_tag(out, TAG_VIDEO, 0, &body);
+            self.index
+                .wrote_tag(&mut self.clock, 0, body.len(), MediaEvent::VideoConfig(v));
         }
-        if let Some(a) = &self.audio {
-            push_tag(out, TAG_AUDIO, 0, &encode_audio_config(a));
+        if let Some(a) = self.audio.clone() {
+            let body = encode_audio_config(&a);
+            push_tag(out, TAG_AUDIO, 0, &body);
+            self.index
+                .wrote_tag(&mut self.clock, 0, body.len(), MediaEvent::AudioConfig(a));
         }
+    }
+
+    /// What was written so far (see [`FlvIndex`]).
+    pub fn index(&self) -> FlvIndex {
+        FlvIndex(self.index.clone())
     }
 
     /// A new configuration mid-stream (an encoder restart): a new sequence header tag, at
@@ -145,13 +179,27 @@ impl FlvWriter {
             MediaEvent::VideoConfig(c) => {
                 if self.video.as_ref().map(|v| &v.record) != Some(&c.record) {
                     self.video = Some(c.clone());
-                    push_tag(out, TAG_VIDEO, self.last_ts_ms, &encode_video_config(c));
+                    let body = encode_video_config(c);
+                    push_tag(out, TAG_VIDEO, self.last_ts_ms, &body);
+                    self.index.wrote_tag(
+                        &mut self.clock,
+                        self.last_ts_ms,
+                        body.len(),
+                        event.clone(),
+                    );
                 }
             }
             MediaEvent::AudioConfig(c) => {
                 if self.audio.as_ref().map(|a| &a.asc) != Some(&c.asc) {
                     self.audio = Some(c.clone());
-                    push_tag(out, TAG_AUDIO, self.last_ts_ms, &encode_audio_config(c));
+                    let body = encode_audio_config(c);
+                    push_tag(out, TAG_AUDIO, self.last_ts_ms, &body);
+                    self.index.wrote_tag(
+                        &mut self.clock,
+                        self.last_ts_ms,
+                        body.len(),
+                        event.clone(),
+                    );
                 }
             }
             MediaEvent::Frame(_) => {}
@@ -205,6 +253,14 @@ impl FlvWriter {
         let ts = dts_ms as u32;
         push_tag(out, kind, ts, &body);
         self.last_ts_ms = ts;
+        // The index sees the frame as a reader of the tag would: its key frame flag, and no
+        // data (only the length counts).
+        let seen = Frame {
+            data: Bytes::new(),
+            ..rounded
+        };
+        self.index
+            .wrote_tag(&mut self.clock, ts, body.len(), MediaEvent::Frame(seen));
         Ok(())
     }
 

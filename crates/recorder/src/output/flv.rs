@@ -6,7 +6,9 @@ use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
 use bytes::Bytes;
-use tapedeck_media::flv::{finalize_in_place, finalize_with, FinalizeOptions, FlvWriter};
+use tapedeck_media::flv::{
+    finalize_in_place_known, finalize_with, FinalizeOptions, FlvIndex, FlvWriter,
+};
 use tapedeck_media::in_place::InPlace;
 use tapedeck_media::{Frame, MediaTime, Tracks};
 
@@ -32,6 +34,7 @@ const FLUSH_EVERY: MediaTime = tapedeck_media::mp4::fragment::FRAGMENT_TARGET;
 impl FileFormat for Flv {
     const FORMAT: Format = Format::Flv;
     const KIND: FileKind = FileKind::Flv;
+    type Known = FlvIndex;
 
     fn new(tracks: &Tracks, tag: &FileTag) -> Result<Self, String> {
         Ok(Flv {
@@ -83,14 +86,20 @@ impl FileFormat for Flv {
         })
     }
 
+    /// The writer's index of the file: the finalizer need not read the recording back.
+    fn known(&self) -> Option<FlvIndex> {
+        Some(self.writer.index())
+    }
+
     fn finalize_in_place(
         file: InPlaceFs,
         tag: Option<&FileTag>,
+        known: Option<FlvIndex>,
     ) -> Result<Option<Finalized>, String> {
         let options = FinalizeOptions {
             metadata: tag.map(FileTag::flv_metadata).unwrap_or_default(),
         };
-        match finalize_in_place(file, &options).map_err(|e| e.to_string())? {
+        match finalize_in_place_known(file, &options, known.as_ref()).map_err(|e| e.to_string())? {
             InPlace::Done(s) => Ok(Some(Finalized {
                 duration: s.duration,
                 bytes: s.bytes,

@@ -22,6 +22,7 @@ pub struct Mp4(Fmp4Writer);
 impl FileFormat for Mp4 {
     const FORMAT: Format = Format::Mp4;
     const KIND: FileKind = FileKind::Mp4;
+    type Known = ();
 
     fn new(tracks: &Tracks, tag: &FileTag) -> Result<Self, String> {
         Fmp4Writer::new(tracks)
@@ -70,6 +71,7 @@ impl FileFormat for Mp4 {
     fn finalize_in_place(
         file: InPlaceFs,
         tag: Option<&FileTag>,
+        _known: Option<()>,
     ) -> Result<Option<Finalized>, String> {
         let options = FinalizeOptions {
             user_data: tag.map(FileTag::mp4_user_data).unwrap_or_default(),

@@ -29,6 +29,8 @@ pub struct Finalized {
 pub trait FileFormat: Send + Sized + 'static {
     const FORMAT: Format;
     const KIND: FileKind;
+    /// What the writer knows of the file it wrote that spares the finalizer reading it.
+    type Known: Send + 'static;
     /// A writer whose file carries `tag` from its first bytes (a `.part` left by a crash
     /// still tells its recording).
     fn new(tracks: &Tracks, tag: &FileTag) -> Result<Self, String>;
@@ -49,12 +51,17 @@ pub trait FileFormat: Send + Sized + 'static {
         output: BufWriter<File>,
         tag: Option<&FileTag>,
     ) -> Result<Finalized, String>;
-    /// Finalizes `file` where it lies, tagged with `tag` when given; `Ok(None)` when the
-    /// format or the file system cannot (nothing was changed: copy with
-    /// [`FileFormat::finalize`] instead).
+    /// What this writer knows of its file, once [`FileFormat::finish`] wrote its end.
+    fn known(&self) -> Option<Self::Known> {
+        None
+    }
+    /// Finalizes `file` where it lies, tagged with `tag` when given (using what the writer
+    /// knew of it, when given); `Ok(None)` when the format or the file system cannot
+    /// (nothing was changed: copy with [`FileFormat::finalize`] instead).
     fn finalize_in_place(
         _file: InPlaceFs,
         _tag: Option<&FileTag>,
+        _known: Option<Self::Known>,
     ) -> Result<Option<Finalized>, String> {
         Ok(None)
     }
@@ -140,6 +147,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
         };
         // `buf` may still hold tags written since the last flush: they go out first.
         let data = open.format.finish(&mut open.buf);
+        let known = open.format.known();
         let part = open.file.path().to_owned();
         write_batched(&mut open.file, &mut open.buf, &data).map_err(OutputError::io(&part))?;
         open.file.close().map_err(OutputError::io(&part))?;
@@ -156,7 +164,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
         let start_ms = tag.start_ms;
         jobs.push(tokio::task::spawn_blocking(move || {
             let dest = ctx.root.join(&key);
-            let finalized = finalize_into::<F>(&part, &dest, Some(&tag))?;
+            let finalized = finalize_into_by::<F>(&part, &dest, Some(&tag), in_place(), known)?;
             if let Some(catalog) = &ctx.catalog {
                 let row = tapedeck_catalog::File {
                     recording: tag.recording.clone(),
@@ -238,23 +246,30 @@ pub fn finalize_into<F: FileFormat>(
     dest: &Path,
     tag: Option<&FileTag>,
 ) -> Result<Finalized, OutputError> {
-    let in_place = std::env::var_os("TAPEDECK_FINALIZE_IN_PLACE").is_none_or(|v| v != "0");
-    finalize_into_by::<F>(part, dest, tag, in_place)
+    finalize_into_by::<F>(part, dest, tag, in_place(), None)
 }
 
-/// [`finalize_into`], trying in place only when `in_place` says so.
+/// Whether to try finalizing in place (see [`finalize_into`]).
+fn in_place() -> bool {
+    std::env::var_os("TAPEDECK_FINALIZE_IN_PLACE").is_none_or(|v| v != "0")
+}
+
+/// [`finalize_into`], trying in place only when `in_place` says so, with what the writer
+/// knew of the file when given.
 pub fn finalize_into_by<F: FileFormat>(
     part: &Path,
     dest: &Path,
     tag: Option<&FileTag>,
     in_place: bool,
+    known: Option<F::Known>,
 ) -> Result<Finalized, OutputError> {
     if in_place {
         let file = InPlaceFs::open(part).map_err(OutputError::io(part))?;
-        let done = F::finalize_in_place(file, tag).map_err(|detail| OutputError::Format {
-            path: part.to_owned(),
-            detail,
-        })?;
+        let done =
+            F::finalize_in_place(file, tag, known).map_err(|detail| OutputError::Format {
+                path: part.to_owned(),
+                detail,
+            })?;
         if let Some(finalized) = done {
             rename_into_place(part, dest).map_err(OutputError::io(dest))?;
             return Ok(finalized);
@@ -354,7 +369,7 @@ mod tests {
 
     /// The fixture's frames as a `.part` file of format `F` at `path`, written as the
     /// recorder does.
-    fn write_part<F: FileFormat>(path: &Path) {
+    fn write_part<F: FileFormat>(path: &Path) -> Option<F::Known> {
         let mut tags = Vec::new();
         FlvReader::new().push(FIXTURE, &mut tags).unwrap();
         let mut dec = TagDecoder::new();
@@ -389,10 +404,12 @@ mod tests {
                 }
             }
         }
-        for b in writer.unwrap().finish(&mut out) {
+        let mut writer = writer.unwrap();
+        for b in writer.finish(&mut out) {
             out.extend_from_slice(&b);
         }
         std::fs::write(path, out).unwrap();
+        writer.known()
     }
 
     /// MP4: top-level box types. FLV: tag types.
@@ -461,8 +478,9 @@ mod tests {
         for in_place in [false, true] {
             let part = dir.join(format!("{in_place}.{ext}.part"));
             let dest = dir.join(format!("{in_place}.{ext}"));
-            write_part::<F>(&part);
-            let f = finalize_into_by::<F>(&part, &dest, Some(&tag), in_place).unwrap();
+            // In place with what the writer knew of the file (the recorder's way).
+            let known = write_part::<F>(&part);
+            let f = finalize_into_by::<F>(&part, &dest, Some(&tag), in_place, known).unwrap();
             assert!(!part.exists(), "the .part is gone once final");
             assert_eq!(f.bytes, std::fs::metadata(&dest).unwrap().len());
             assert_eq!(F::read_tag(&dest).unwrap(), Some(tag.clone()));

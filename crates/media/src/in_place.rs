@@ -63,3 +63,16 @@ impl<R: Seek> Seek for Shifted<R> {
         Ok(at.saturating_sub(self.shift))
     }
 }
+
+/// Reads up to `buf.len()` bytes at `pos` (fewer only at the end of the file).
+pub(crate) fn read_at<F: Read + Seek>(file: &mut F, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+    file.seek(SeekFrom::Start(pos))?;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}

@@ -33,7 +33,7 @@
 //! block boundary (steps 2-3 write only inside the room and over one PreviousTagSize,
 //! which readers do not check): the next call starts over from there, in the same room.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::SeekFrom;
 
 use super::finalize::FinalizeOptions;
 use super::reader::FlvReader;
@@ -41,7 +41,7 @@ use super::scan::Scan;
 use super::tag::{TAG_FILLER, TAG_SCRIPT};
 use super::writer::{file_header, script_body, tag_header, FlvError, FlvIndex, MAX_TAG_BODY};
 use super::FlvSummary;
-use crate::in_place::{InPlace, InPlaceFile, Shifted};
+use crate::in_place::{read_at, InPlace, InPlaceFile, Shifted};
 
 /// How far into a file an interrupted call may have moved the recording.
 const MAX_ROOM: u64 = 1 << 30;
@@ -227,18 +227,6 @@ fn find_recording<F: InPlaceFile>(file: &mut F, block: u64, len: u64) -> Result<
     Err(FlvError::NoHeader { len })
 }
 
-fn read_at<F: Read + Seek>(file: &mut F, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-    file.seek(SeekFrom::Start(pos))?;
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
 fn write_at<F: InPlaceFile>(file: &mut F, pos: u64, bytes: &[u8]) -> std::io::Result<()> {
     file.seek(SeekFrom::Start(pos))?;
     file.write_all(bytes)
@@ -252,7 +240,7 @@ mod tests {
     use crate::flv::amf0::Amf0Value;
     use crate::flv::finalize::finalize_with;
     use crate::flv::test_support::{record, synthetic, tags};
-    use crate::mp4::testkit::MemFile;
+    use crate::mp4::testkit::{finalize_in_memory, MemFile};
 
     fn options() -> FinalizeOptions {
         FinalizeOptions {
@@ -264,15 +252,9 @@ mod tests {
     }
 
     fn in_place(input: &[u8], block: u64) -> (Vec<u8>, FlvSummary) {
-        let file = MemFile::new(input.to_vec(), block);
-        match finalize_in_place(file.clone(), &options()).unwrap() {
-            InPlace::Done(s) => {
-                let out = file.contents();
-                assert_eq!(s.bytes, out.len() as u64);
-                (out, s)
-            }
-            InPlace::Unsupported(e) => panic!("unsupported: {e}"),
-        }
+        let (out, s) = finalize_in_memory(input, block, |f| finalize_in_place(f, &options()));
+        assert_eq!(s.bytes, out.len() as u64);
+        (out, s)
     }
 
     fn copied(input: &[u8]) -> (Vec<u8>, FlvSummary) {

@@ -620,3 +620,17 @@ impl crate::in_place::InPlaceFile for MemFile {
         })
     }
 }
+
+/// Runs an in-place finalizer on `input` held in memory (rooms of `block` bytes); the
+/// finished file and the summary. Panics when it reports no room.
+pub fn finalize_in_memory<S, E: std::fmt::Debug>(
+    input: &[u8],
+    block: u64,
+    finalize: impl FnOnce(MemFile) -> Result<crate::in_place::InPlace<S>, E>,
+) -> (Vec<u8>, S) {
+    let file = MemFile::new(input.to_vec(), block);
+    match finalize(file.clone()).unwrap() {
+        crate::in_place::InPlace::Done(s) => (file.contents(), s),
+        crate::in_place::InPlace::Unsupported(e) => panic!("unsupported: {e}"),
+    }
+}

@@ -271,19 +271,7 @@ fn already_final<F: InPlaceFile>(file: &mut F) -> Result<bool, Mp4Error> {
 }
 
 fn read_at<F: Read + Seek>(file: &mut F, pos: u64, buf: &mut [u8]) -> Result<usize, Mp4Error> {
-    file.seek(SeekFrom::Start(pos))
-        .map_err(Mp4Error::io("reading the MP4"))?;
-    let mut n = 0;
-    while n < buf.len() {
-        match file
-            .read(&mut buf[n..])
-            .map_err(Mp4Error::io("reading the MP4"))?
-        {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
+    crate::in_place::read_at(file, pos, buf).map_err(Mp4Error::io("reading the MP4"))
 }
 
 /// The summary of a file finished by an interrupted call: its duration and size (the
@@ -339,7 +327,8 @@ mod tests {
     use super::*;
     use crate::mp4::finalize::finalize_with;
     use crate::mp4::testkit::{
-        read_progressive, synthetic, top_level_boxes, user_data, write_fragmented, MemFile,
+        finalize_in_memory, read_progressive, synthetic, top_level_boxes, user_data,
+        write_fragmented, MemFile,
     };
     use crate::time::MediaTime;
 
@@ -351,15 +340,9 @@ mod tests {
     }
 
     fn in_place(input: &[u8], block: u64) -> (Vec<u8>, FinalizeSummary) {
-        let file = MemFile::new(input.to_vec(), block);
-        match finalize_in_place(file.clone(), &options()).unwrap() {
-            InPlace::Done(s) => {
-                let out = file.contents();
-                assert_eq!(s.bytes, out.len() as u64);
-                (out, s)
-            }
-            InPlace::Unsupported(e) => panic!("unsupported: {e}"),
-        }
+        let (out, s) = finalize_in_memory(input, block, |f| finalize_in_place(f, &options()));
+        assert_eq!(s.bytes, out.len() as u64);
+        (out, s)
     }
 
     fn packed(input: &[u8]) -> (Vec<u8>, FinalizeSummary) {

@@ -28,13 +28,13 @@ pub enum InPlace<S> {
 }
 
 /// A reader that sees the file from `shift` on, as if it started there.
-pub(crate) struct Shifted<R> {
+pub struct Shifted<R> {
     inner: R,
     shift: u64,
 }
 
 impl<R: Read + Seek> Shifted<R> {
-    pub(crate) fn new(inner: R, shift: u64) -> io::Result<Self> {
+    pub fn new(inner: R, shift: u64) -> io::Result<Self> {
         let mut s = Shifted { inner, shift };
         s.seek(SeekFrom::Start(0))?;
         Ok(s)
@@ -75,4 +75,32 @@ pub(crate) fn read_at<F: Read + Seek>(file: &mut F, pos: u64, buf: &mut [u8]) ->
         }
     }
     Ok(n)
+}
+
+/// Block sizes are multiples of this: where a recording moved by an interrupted in-place
+/// finalize can start.
+const SECTOR: u64 = 512;
+/// How far [`recording_start`] looks.
+const MAX_ROOM: u64 = 1 << 30;
+
+/// Where the recording starts in `r`: 0 for a file that does not start with 8 zero bytes;
+/// for one an in-place finalize left half done (room inserted, its first bytes not yet
+/// written), the first multiple of 512 bytes where `signature` is found `at` bytes in
+/// (an MP4's `ftyp` at 4, an FLV's `FLV` at 0). Readers of a recording's tag use it, so a
+/// file interrupted there still tells its recording.
+pub fn recording_start<R: Read + Seek>(r: &mut R, signature: &[u8], at: usize) -> io::Result<u64> {
+    let len = r.seek(SeekFrom::End(0))?;
+    let mut head = [0u8; 8];
+    if read_at(r, 0, &mut head)? < 8 || head != [0; 8] {
+        return Ok(0);
+    }
+    let mut probe = vec![0u8; at + signature.len()];
+    let mut pos = SECTOR;
+    while pos < len.min(MAX_ROOM) {
+        if read_at(r, pos, &mut probe)? == probe.len() && &probe[at..] == signature {
+            return Ok(pos);
+        }
+        pos += SECTOR;
+    }
+    Ok(0)
 }

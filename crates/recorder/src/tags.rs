@@ -68,9 +68,12 @@ impl FileTag {
 
     /// The tag of the MP4 (or fragmented `.part`) at `path`; `None` when it has none.
     pub fn read_mp4(path: &Path) -> Result<Option<FileTag>, String> {
-        let file = File::open(path).map_err(|e| e.to_string())?;
-        let boxes =
-            tapedeck_media::mp4::read_user_data(BufReader::new(file)).map_err(|e| e.to_string())?;
+        use tapedeck_media::in_place::{recording_start, Shifted};
+        let mut file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
+        // A `.part` an in-place finalize left half done has its recording further in.
+        let start = recording_start(&mut file, b"ftyp", 4).map_err(|e| e.to_string())?;
+        let file = Shifted::new(file, start).map_err(|e| e.to_string())?;
+        let boxes = tapedeck_media::mp4::read_user_data(file).map_err(|e| e.to_string())?;
         boxes
             .iter()
             .find(|b| b.kind == MP4_BOX)
@@ -84,9 +87,13 @@ impl FileTag {
 
     /// The tag of the FLV (or `.part`) at `path`; `None` when it has none.
     pub fn read_flv(path: &Path) -> Result<Option<FileTag>, String> {
-        let file = File::open(path).map_err(|e| e.to_string())?;
-        let meta =
-            tapedeck_media::flv::read_metadata(BufReader::new(file)).map_err(|e| e.to_string())?;
+        use std::io::{Seek, SeekFrom};
+        let mut file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
+        // A `.part` an in-place finalize left half done has its recording further in.
+        tapedeck_media::in_place::recording_start(&mut file, b"FLV", 0)
+            .and_then(|start| file.seek(SeekFrom::Start(start)))
+            .map_err(|e| e.to_string())?;
+        let meta = tapedeck_media::flv::read_metadata(file).map_err(|e| e.to_string())?;
         match meta.as_ref().and_then(|m| m.get(FLV_KEY)) {
             None => Ok(None),
             Some(v) => v

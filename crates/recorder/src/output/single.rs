@@ -504,6 +504,40 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A `.part` an in-place finalize left half done (room inserted, nothing written in it)
+    /// still tells its recording, and finishes into the same file.
+    fn interrupted_part_keeps_its_tag<F: FileFormat>() {
+        let dir = std::env::temp_dir().join(format!(
+            "tapedeck-interrupted-{}-{}",
+            F::FORMAT.extension(),
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ext = F::FORMAT.extension();
+        let part = dir.join(format!("a.{ext}.part"));
+        write_part::<F>(&part);
+        let data = std::fs::read(&part).unwrap();
+        std::fs::write(&part, [vec![0u8; 4096], data].concat()).unwrap();
+        assert_eq!(F::read_tag(&part).unwrap(), Some(tag(None)));
+        let dest = dir.join(format!("a.{ext}"));
+        finalize_into_by::<F>(
+            &part,
+            &dest,
+            Some(&tag(Some(1_795_515_332_000))),
+            true,
+            None,
+        )
+        .unwrap();
+        assert!(packets(&dest).starts_with("video,60"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn interrupted_parts_keep_their_tags() {
+        interrupted_part_keeps_its_tag::<Mp4>();
+        interrupted_part_keeps_its_tag::<Flv>();
+    }
+
     #[test]
     fn mp4_finalized_in_place_or_by_copy_is_the_same() {
         same_both_ways::<Mp4>(true);

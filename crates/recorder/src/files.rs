@@ -52,9 +52,15 @@ impl PartFile {
     }
 
     /// Flushes, syncs and closes; returns the `.part` path for a finalizer to read.
+    ///
+    /// The sync waits for the disk (a segment's worth of writeback: seconds on a slow USB
+    /// disk). On a worker of a multi-threaded runtime the worker says so first
+    /// (`block_in_place`), so the runtime moves its other streams to another thread
+    /// instead of stalling them behind this one.
     pub fn close(mut self) -> io::Result<PathBuf> {
         self.out.flush()?;
-        self.out.get_ref().sync_data()?;
+        let file = self.out.get_ref();
+        blocking(|| file.sync_data())?;
         Ok(self.path)
     }
 
@@ -64,6 +70,19 @@ impl PartFile {
         let dest = root.join(key);
         rename_into_place(&part, &dest)?;
         Ok(dest)
+    }
+}
+
+/// Runs `f`, which waits for the disk: through `block_in_place` on a worker of a
+/// multi-threaded tokio runtime, directly anywhere else (a current-thread runtime, where
+/// `block_in_place` is not allowed, or no runtime).
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

@@ -251,22 +251,28 @@ fn header_reaches<F: InPlaceFile>(file: &mut F, room: u64) -> Result<bool, Mp4Er
     ))
 }
 
+/// The body of the first `moov` (after an `ftyp`), when the file starts that way.
+fn first_moov<R: Read + Seek>(r: &mut R, len: u64) -> Result<Option<(u64, Vec<u8>)>, Mp4Error> {
+    let mut pos = 0;
+    loop {
+        match read::read_header(r, pos, len)? {
+            HeaderRead::Box(h) if &h.kind == b"moov" => {
+                return Ok(Some((h.body_start(), read::read_body(r, &h, 1 << 30)?)))
+            }
+            HeaderRead::Box(h) if &h.kind == b"ftyp" => pos = h.end(),
+            _ => return Ok(None),
+        }
+    }
+}
+
 /// True when the file already is a finalized MP4 (an interrupted call got as far as its
 /// last step): its first moov is not an init segment.
 fn already_final<F: InPlaceFile>(file: &mut F) -> Result<bool, Mp4Error> {
     let len = read::stream_len(file)?;
     let mut r = BufReader::new(file.try_clone().map_err(Mp4Error::io("opening the MP4"))?);
-    let mut pos = 0;
-    loop {
-        match read::read_header(&mut r, pos, len)? {
-            HeaderRead::Box(h) if &h.kind == b"moov" => {
-                let body = read::read_body(&mut r, &h, 1 << 30)?;
-                let moov = Cursor::new(&body, h.body_start());
-                return Ok(moov.find(b"mvex")?.is_none());
-            }
-            HeaderRead::Box(h) if &h.kind == b"ftyp" => pos = h.end(),
-            _ => return Ok(false),
-        }
+    match first_moov(&mut r, len)? {
+        Some((at, body)) => Ok(Cursor::new(&body, at).find(b"mvex")?.is_none()),
+        None => Ok(false),
     }
 }
 
@@ -278,44 +284,36 @@ fn read_at<F: Read + Seek>(file: &mut F, pos: u64, buf: &mut [u8]) -> Result<usi
 /// rest is what a fresh call would have counted, which is not known any more).
 fn summary_of_final<F: Read + Seek>(file: &mut F, len: u64) -> Result<FinalizeSummary, Mp4Error> {
     let mut r = BufReader::new(file);
-    let mut pos = 0;
-    loop {
-        match read::read_header(&mut r, pos, len)? {
-            HeaderRead::Box(h) if &h.kind == b"moov" => {
-                let body = read::read_body(&mut r, &h, 1 << 30)?;
-                let moov = Cursor::new(&body, h.body_start());
-                let Some((_, mut mvhd)) = moov.find(b"mvhd")? else {
-                    return Err(Mp4Error::malformed(h.start, "finalized moov without mvhd"));
-                };
-                let (version, _) = mvhd.version_flags("mvhd")?;
-                let (timescale, duration) = if version == 1 {
-                    mvhd.skip(16, "mvhd times")?;
-                    (mvhd.u32("mvhd timescale")?, mvhd.u64("mvhd duration")?)
-                } else {
-                    mvhd.skip(8, "mvhd times")?;
-                    (
-                        mvhd.u32("mvhd timescale")?,
-                        u64::from(mvhd.u32("mvhd duration")?),
-                    )
-                };
-                let ticks = u128::from(duration) * 90_000 / u128::from(timescale.max(1));
-                return Ok(FinalizeSummary {
-                    duration: crate::time::MediaTime(i64::try_from(ticks).unwrap_or(i64::MAX)),
-                    start_offset: crate::time::MediaTime(0),
-                    video_frames: 0,
-                    audio_frames: 0,
-                    bytes: len,
-                    truncated_tail: false,
-                    ignored_tail_bytes: 0,
-                    tail_detail: None,
-                    fragments: 0,
-                    co64: false,
-                });
-            }
-            HeaderRead::Box(h) => pos = h.end(),
-            _ => return Err(Mp4Error::malformed(pos, "no moov in a finalized MP4")),
-        }
-    }
+    let Some((at, body)) = first_moov(&mut r, len)? else {
+        return Err(Mp4Error::malformed(0, "no moov in a finalized MP4"));
+    };
+    let Some((_, mut mvhd)) = Cursor::new(&body, at).find(b"mvhd")? else {
+        return Err(Mp4Error::malformed(at, "finalized moov without mvhd"));
+    };
+    let (version, _) = mvhd.version_flags("mvhd")?;
+    let (timescale, duration) = if version == 1 {
+        mvhd.skip(16, "mvhd times")?;
+        (mvhd.u32("mvhd timescale")?, mvhd.u64("mvhd duration")?)
+    } else {
+        mvhd.skip(8, "mvhd times")?;
+        (
+            mvhd.u32("mvhd timescale")?,
+            u64::from(mvhd.u32("mvhd duration")?),
+        )
+    };
+    let ticks = u128::from(duration) * 90_000 / u128::from(timescale.max(1));
+    Ok(FinalizeSummary {
+        duration: crate::time::MediaTime(i64::try_from(ticks).unwrap_or(i64::MAX)),
+        start_offset: crate::time::MediaTime(0),
+        video_frames: 0,
+        audio_frames: 0,
+        bytes: len,
+        truncated_tail: false,
+        ignored_tail_bytes: 0,
+        tail_detail: None,
+        fragments: 0,
+        co64: false,
+    })
 }
 
 #[cfg(test)]

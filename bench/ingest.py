@@ -36,6 +36,12 @@ def log(msg):
 
 def proc_cpu_ticks(pid):
     """utime+stime (+ reaped children's) of one process, in clock ticks; None when gone."""
+    split = proc_cpu_split(pid)
+    return sum(split) if split else None
+
+
+def proc_cpu_split(pid):
+    """(user, system) ticks (+ reaped children's) of one process; None when gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             s = f.read()
@@ -43,7 +49,7 @@ def proc_cpu_ticks(pid):
         return None
     fields = s[s.rindex(")") + 2:].split()
     # fields[0] is state (field 3); utime is field 14 -> index 11
-    return int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return (int(fields[11]) + int(fields[13]), int(fields[12]) + int(fields[14]))
 
 
 def proc_ppid(pid):
@@ -216,6 +222,9 @@ class Child:
     def cpu_s(self):
         return self.rusage.ru_utime + self.rusage.ru_stime if self.rusage else 0.0
 
+    def sys_s(self):
+        return self.rusage.ru_stime if self.rusage else 0.0
+
     def wall(self):
         return (self.t_end or time.monotonic()) - self.t_start
 
@@ -318,6 +327,10 @@ class Recorder:
 
     def cpu_ticks_now(self):
         return sum(filter(None, (proc_cpu_ticks(p) for p in self.pids())))
+
+    def sys_ticks_now(self):
+        """System (kernel) part of cpu_ticks_now."""
+        return sum(s[1] for s in filter(None, (proc_cpu_split(p) for p in self.pids())))
 
     def wait_final(self, timeout):
         raise NotImplementedError
@@ -529,6 +542,16 @@ class FfmpegCopy(Recorder):
                 t += proc_cpu_ticks(c.pid) or 0
         return t
 
+    def sys_ticks_now(self):
+        t = 0
+        for c in self.children:
+            if c.poll():
+                t += round(c.sys_s() * CLK_TCK)
+            else:
+                split = proc_cpu_split(c.pid)
+                t += split[1] if split else 0
+        return t
+
     def wait_final(self, timeout):
         return wait_until(lambda: all(c.poll() for c in self.children), timeout, 0.2)
 
@@ -564,6 +587,7 @@ def run_one(args, rec_cls, n, pushed, workroot):
     idle_rss_kb = sampler.sample_once()
     sampler.peak_rss_kb = 0
     cpu0 = rec.cpu_ticks_now()
+    sys0 = rec.sys_ticks_now()
     busy0, all0 = machine_busy_ticks()
     sampler.start()
 
@@ -592,6 +616,7 @@ def run_one(args, rec_cls, n, pushed, workroot):
     final_ok = rec.wait_final(args.finalize_timeout)
     t_final = time.monotonic()
     cpu1 = rec.cpu_ticks_now()
+    sys1 = rec.sys_ticks_now()
     sampler.finish()
     hwm_kb = None
     if isinstance(rec, Tapedeck) and rec.child.t_end is None:
@@ -622,6 +647,7 @@ def run_one(args, rec_cls, n, pushed, workroot):
         "recorder": rec.name, "n": n,
         "cpu_s": cpu_s,
         "cpu_per_stream_min": cpu_s / stream_minutes,
+        "sys_share": (sys1 - sys0) / max(1, cpu1 - cpu0),
         "idle_rss_mb": idle_rss_kb / 1024, "peak_rss_mb": peak_kb / 1024,
         "rss_per_stream_mb": (peak_kb - idle_rss_kb) / 1024 / n,
         "bytes_on_disk": bytes_on_disk, "files": nfiles, "wchar": wchar,
@@ -667,18 +693,19 @@ def busy_split(r):
 
 
 def table(results, duration):
-    rows = ["| recorder | N | CPU s / stream-min | peak RSS total MB | RSS / stream MB | "
+    rows = ["| recorder | N | CPU s / stream-min | of it in the kernel | peak RSS total MB | RSS / stream MB | "
             "bytes on disk | bytes written (write() calls) | frames lost total / worst stream | other formats: lost "
             "| publish wall s (max per publisher) | cores busy: all / publishers / recorder / rest "
             "| files final after |",
-            "|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|"]
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|"]
     for r in results:
         main = r["lost"][r["main_format"]]
         others = ", ".join(f"{f} {v['total']}/{v['worst']}" for f, v in r["lost"].items()
                            if f != r["main_format"]) or "-"
         final = f"{r['finalize_s']:.1f} s" if r["final_ok"] else f"NOT final ({r['finalize_s']:.0f} s)"
         rows.append(
-            f"| {r['recorder']} | {r['n']} | {r['cpu_per_stream_min']:.3f} | {r['peak_rss_mb']:.1f} "
+            f"| {r['recorder']} | {r['n']} | {r['cpu_per_stream_min']:.3f} "
+            f"| {r.get('sys_share', float('nan')):.0%} | {r['peak_rss_mb']:.1f} "
             f"| {r['rss_per_stream_mb']:.2f} | {fmt_bytes(r['bytes_on_disk'])} | {fmt_bytes(r['wchar'])} "
             f"| {main['total']} / {main['worst']} ({r['main_format']}) | {others} "
             f"| {r['pub_wall']:.1f} ({r['pub_wall_max']:.1f}){' **behind real time**' if r['pub_wall_max'] > duration * 1.05 + 1 else ''} "

@@ -53,14 +53,13 @@ impl PartFile {
 
     /// Flushes, syncs and closes; returns the `.part` path for a finalizer to read.
     ///
-    /// The sync waits for the disk (a segment's worth of writeback: seconds on a slow USB
-    /// disk). On a worker of a multi-threaded runtime the worker says so first
-    /// (`block_in_place`), so the runtime moves its other streams to another thread
-    /// instead of stalling them behind this one.
+    /// The sync waits for the disk on the recording's runtime worker. Not through
+    /// `block_in_place`: that lets the worker's connections go on reading while their
+    /// recordings wait, which moves the backlog from the kernel's socket buffers into the
+    /// recordings' queues (measured: 0.73 -> 1.45 MB per stream at 64 streams).
     pub fn close(mut self) -> io::Result<PathBuf> {
         self.out.flush()?;
-        let file = self.out.get_ref();
-        blocking(|| file.sync_data())?;
+        self.out.get_ref().sync_data()?;
         Ok(self.path)
     }
 
@@ -70,17 +69,6 @@ impl PartFile {
         let dest = root.join(key);
         rename_into_place(&part, &dest)?;
         Ok(dest)
-    }
-}
-
-/// Runs `f`, which waits for the disk: through `block_in_place` on a worker of a
-/// multi-threaded tokio runtime, directly anywhere else (a current-thread runtime, where
-/// `block_in_place` is not allowed, or no runtime).
-pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
     }
 }
 

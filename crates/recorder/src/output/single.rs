@@ -19,6 +19,9 @@ use crate::files::{rename_into_place, with_suffix, InPlaceFs, PartFile};
 use crate::naming::{render, NameContext};
 use crate::tags::FileTag;
 
+/// Files finalized at once, across every recording.
+static FINALIZE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// What a finalizer reports.
 pub struct Finalized {
     pub duration: MediaTime,
@@ -162,7 +165,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
             ..self.tag(extent.start)
         };
         let start_ms = tag.start_ms;
-        jobs.push(tokio::task::spawn_blocking(move || {
+        let finish = move || {
             let dest = ctx.root.join(&key);
             let finalized = finalize_into_by::<F>(&part, &dest, Some(&tag), in_place(), known)?;
             if let Some(catalog) = &ctx.catalog {
@@ -193,6 +196,18 @@ impl<F: FileFormat> SingleFileOutput<F> {
                 duration: finalized.duration.as_secs_f64(),
                 bytes: finalized.bytes,
             })
+        };
+        jobs.push(tokio::spawn(async move {
+            // Many streams ending at once (a server's shutdown, a scheduled event) would
+            // start a blocking thread and its buffers per file; a few at a time finish as
+            // soon (finalizing in place takes milliseconds) without that peak.
+            let _slot = FINALIZE_SLOTS
+                .acquire()
+                .await
+                .map_err(|e| OutputError::Join(e.to_string()))?;
+            tokio::task::spawn_blocking(finish)
+                .await
+                .map_err(|e| OutputError::Join(e.to_string()))?
         }));
         Ok(())
     }

@@ -325,12 +325,10 @@ class Recorder:
     def pids(self):
         raise NotImplementedError
 
-    def cpu_ticks_now(self):
-        return sum(filter(None, (proc_cpu_ticks(p) for p in self.pids())))
-
-    def sys_ticks_now(self):
-        """System (kernel) part of cpu_ticks_now."""
-        return sum(s[1] for s in filter(None, (proc_cpu_split(p) for p in self.pids())))
+    def cpu_split_now(self):
+        """(user + system, system) ticks of the recorder's processes."""
+        splits = [s for s in (proc_cpu_split(p) for p in self.pids()) if s]
+        return sum(u + k for u, k in splits), sum(k for _, k in splits)
 
     def wait_final(self, timeout):
         raise NotImplementedError
@@ -532,25 +530,19 @@ class FfmpegCopy(Recorder):
     def pids(self):
         return [c.pid for c in self.children if c.t_end is None]
 
-    def cpu_ticks_now(self):
-        # exited recorders: exact rusage from wait4; live ones: /proc.
-        t = 0
+    def cpu_split_now(self):
+        """(user + system, system) ticks; exited recorders: exact rusage from wait4; live
+        ones: /proc."""
+        total = kernel = 0
         for c in self.children:
             if c.poll():
-                t += round(c.cpu_s() * CLK_TCK)
+                total += round(c.cpu_s() * CLK_TCK)
+                kernel += round(c.sys_s() * CLK_TCK)
             else:
-                t += proc_cpu_ticks(c.pid) or 0
-        return t
-
-    def sys_ticks_now(self):
-        t = 0
-        for c in self.children:
-            if c.poll():
-                t += round(c.sys_s() * CLK_TCK)
-            else:
-                split = proc_cpu_split(c.pid)
-                t += split[1] if split else 0
-        return t
+                user, sys_ = proc_cpu_split(c.pid) or (0, 0)
+                total += user + sys_
+                kernel += sys_
+        return total, kernel
 
     def wait_final(self, timeout):
         return wait_until(lambda: all(c.poll() for c in self.children), timeout, 0.2)
@@ -586,8 +578,7 @@ def run_one(args, rec_cls, n, pushed, workroot):
     time.sleep(1.0)
     idle_rss_kb = sampler.sample_once()
     sampler.peak_rss_kb = 0
-    cpu0 = rec.cpu_ticks_now()
-    sys0 = rec.sys_ticks_now()
+    cpu0, sys0 = rec.cpu_split_now()
     busy0, all0 = machine_busy_ticks()
     sampler.start()
 
@@ -615,8 +606,7 @@ def run_one(args, rec_cls, n, pushed, workroot):
 
     final_ok = rec.wait_final(args.finalize_timeout)
     t_final = time.monotonic()
-    cpu1 = rec.cpu_ticks_now()
-    sys1 = rec.sys_ticks_now()
+    cpu1, sys1 = rec.cpu_split_now()
     sampler.finish()
     hwm_kb = None
     if isinstance(rec, Tapedeck) and rec.child.t_end is None:

@@ -83,18 +83,17 @@ const SECTOR: u64 = 512;
 /// How far [`recording_start`] looks.
 const MAX_ROOM: u64 = 1 << 30;
 
-/// Where the recording starts in `r`: 0 for a file that does not start with 8 zero bytes;
-/// for one an in-place finalize left half done (room inserted, its first bytes not yet
-/// written), the first multiple of 512 bytes where `signature` is found `at` bytes in
-/// (an MP4's `ftyp` at 4, an FLV's `FLV` at 0). Readers of a recording's tag use it, so a
-/// file interrupted there still tells its recording.
+/// Where the recording starts in `r`: 0 for a file whose own `signature` bytes (found `at`
+/// bytes in: an MP4's `ftyp` at 4, an FLV's `FLV` at 0) are not zeros; for one an in-place
+/// finalize left half done (room inserted, its first bytes not yet written), the first
+/// multiple of 512 bytes where `signature` is found. Readers of a recording's tag use it,
+/// so a file interrupted there still tells its recording.
 pub fn recording_start<R: Read + Seek>(r: &mut R, signature: &[u8], at: usize) -> io::Result<u64> {
     let len = r.seek(SeekFrom::End(0))?;
-    let mut head = [0u8; 8];
-    if read_at(r, 0, &mut head)? < 8 || head != [0; 8] {
+    let mut probe = vec![0u8; at + signature.len()];
+    if read_at(r, 0, &mut probe)? < probe.len() || probe[at..].iter().any(|&b| b != 0) {
         return Ok(0);
     }
-    let mut probe = vec![0u8; at + signature.len()];
     let mut pos = SECTOR;
     while pos < len.min(MAX_ROOM) {
         if read_at(r, pos, &mut probe)? == probe.len() && &probe[at..] == signature {

@@ -215,15 +215,9 @@ impl ChunkFix {
                     }
                     let h = self.head;
                     self.head_len = 0;
-                    if self.stream(csid).is_none() {
-                        if fmt != 0 {
-                            self.off = true;
-                            break;
-                        }
-                        self.streams.push(ChunkStream {
-                            id: csid,
-                            ..ChunkStream::default()
-                        });
+                    if fmt != 0 && self.stream(csid).is_none() {
+                        self.off = true; // a delta on a stream with no header yet
+                        break;
                     }
                     let cs = self.stream_mut(csid);
                     // A header of format 0-2 starts a message.
@@ -273,14 +267,14 @@ impl ChunkFix {
     fn start_chunk(&mut self, csid: u32) {
         let chunk_size = self.chunk_size;
         let cs = self.stream_mut(csid);
-        if cs.left == 0 {
+        let new_message = cs.left == 0;
+        if new_message {
             cs.left = cs.length;
-            if matches!(cs.type_id, 1 | 2) {
-                self.control.clear();
-            }
         }
-        let cs = self.stream_mut(csid);
         let chunk_left = cs.left.min(chunk_size);
+        if new_message && matches!(cs.type_id, 1 | 2) {
+            self.control.clear();
+        }
         if chunk_left == 0 {
             self.stage = Stage::Basic;
             self.message_done(csid);

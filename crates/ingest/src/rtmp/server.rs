@@ -392,26 +392,32 @@ impl Connection {
             };
         let started = tokio::time::Instant::now();
         let mut published = false;
-        let mut pending = leftover;
         let mut fix = ChunkFix::default();
         let mut supplied_logged = false;
+        // What came with the handshake first, then each drained read.
+        let mut results = feed(&mut session, &mut fix, &leftover, &mut received)?;
+        let mut drained = Drained::Open;
         loop {
+            if !results.is_empty() {
+                if let Some(reason) = self
+                    .handle_results(&mut session, &mut socket, std::mem::take(&mut results))
+                    .await?
+                {
+                    return Ok(reason);
+                }
+            }
+            if drained == Drained::Closed {
+                return Ok(match &self.active {
+                    Some(a) => format!("publisher of {} disconnected", a.label),
+                    None => "peer closed the connection".into(),
+                });
+            }
             if !supplied_logged && fix.supplied > 0 {
                 supplied_logged = true;
                 info!(
                     peer = %self.peer,
                     "the publisher leaves extended timestamps out of continuation chunks (older OBS): supplying them"
                 );
-            }
-            if !pending.is_empty() {
-                let results = feed(&mut session, &mut fix, &pending, &mut received)?;
-                pending.clear();
-                if let Some(reason) = self
-                    .handle_results(&mut session, &mut socket, results)
-                    .await?
-                {
-                    return Ok(reason);
-                }
             }
             published |= self.active.is_some();
             // The setup deadline is for connections that never publish; after a publish has
@@ -425,7 +431,7 @@ impl Connection {
                 .map(|a| a.publication.cancel.clone())
                 .unwrap_or_default();
             let idle = self.options.idle_timeout;
-            let (drained, results) = loop {
+            (drained, results) = loop {
                 // A publisher's media waits in the socket until the next read tick, where
                 // every connection drains what arrived: see `READ_TICK`.
                 let tick = async {
@@ -447,20 +453,6 @@ impl Connection {
                     Err(e) => return Err(e),
                 }
             };
-            if !results.is_empty() {
-                if let Some(reason) = self
-                    .handle_results(&mut session, &mut socket, results)
-                    .await?
-                {
-                    return Ok(reason);
-                }
-            }
-            if drained == Drained::Closed {
-                return Ok(match &self.active {
-                    Some(a) => format!("publisher of {} disconnected", a.label),
-                    None => "peer closed the connection".into(),
-                });
-            }
         }
     }
 

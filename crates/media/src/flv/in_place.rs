@@ -41,10 +41,7 @@ use super::scan::Scan;
 use super::tag::{TAG_FILLER, TAG_SCRIPT};
 use super::writer::{file_header, script_body, tag_header, FlvError, FlvIndex, MAX_TAG_BODY};
 use super::FlvSummary;
-use crate::in_place::{read_at, InPlace, InPlaceFile, Shifted};
-
-/// How far into a file an interrupted call may have moved the recording.
-const MAX_ROOM: u64 = 1 << 30;
+use crate::in_place::{read_at, recording_start, InPlace, InPlaceFile, Shifted};
 
 /// Finalizes the FLV recording `file` where it lies (see the module documentation).
 pub fn finalize_in_place<F: InPlaceFile>(
@@ -74,7 +71,11 @@ pub fn finalize_in_place_known<F: InPlaceFile>(
         }
         0
     } else if head == [0; 3] {
-        find_recording(&mut file, block, len)?
+        // An interrupted call: the recording lies intact at a block boundary further in.
+        match recording_start(&mut file, b"FLV", 0).map_err(io(0))? {
+            0 => return Err(FlvError::NoHeader { len }),
+            at => at,
+        }
     } else {
         return Err(FlvError::NoHeader { len });
     };
@@ -208,23 +209,6 @@ fn already_final<F: InPlaceFile>(file: &mut F) -> Result<bool, FlvError> {
         source,
     })?;
     Ok(kind[0] & 0x1f == TAG_FILLER)
-}
-
-/// Where an interrupted call left the recording: the first block boundary holding `FLV`.
-fn find_recording<F: InPlaceFile>(file: &mut F, block: u64, len: u64) -> Result<u64, FlvError> {
-    let mut pos = block;
-    while pos < len.min(MAX_ROOM) {
-        let mut sig = [0u8; 3];
-        read_at(file, pos, &mut sig).map_err(|source| FlvError::Read {
-            offset: pos,
-            source,
-        })?;
-        if &sig == b"FLV" {
-            return Ok(pos);
-        }
-        pos += block;
-    }
-    Err(FlvError::NoHeader { len })
 }
 
 fn write_at<F: InPlaceFile>(file: &mut F, pos: u64, bytes: &[u8]) -> std::io::Result<()> {

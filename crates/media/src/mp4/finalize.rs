@@ -534,6 +534,28 @@ impl<R: Read + Seek> Source<R> {
         Ok(())
     }
 
+    /// Checks that the first and the last fragment the survey kept are still where it
+    /// found them: after the reader moved (room inserted in front of the recording), the
+    /// kept fragments are no longer compared with the file by reading them again.
+    pub fn check_fragments_in_place(&mut self) -> Result<(), Mp4Error> {
+        let last = self.moofs.boxes.last().map(|&(start, _, _)| start);
+        for pos in [Some(self.first_moof), last].into_iter().flatten() {
+            if pos >= self.scan_end {
+                continue;
+            }
+            match read::read_header(&mut self.r, pos, self.file_len)? {
+                HeaderRead::Box(h) if &h.kind == b"moof" => {}
+                _ => {
+                    return Err(Mp4Error::malformed(
+                        pos,
+                        "box header changed since the survey",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Calls `f` with each run of track `id`, in file order.
     fn scan_track(&mut self, id: u32, mut f: impl FnMut(&read::Run)) -> Result<(), Mp4Error> {
         self.scan(|_, trafs| {
@@ -1191,8 +1213,8 @@ mod tests {
         ));
     }
 
-    /// The later passes see the same fragments whether the survey kept them all, some (the
-    /// cache filled up half way) or none.
+    /// The later passes see the same fragments whether the survey kept them all or none
+    /// (the cache overflowed after keeping some, or could keep none).
     #[test]
     fn kept_and_reread_fragments_are_the_same() {
         let (tracks, frames) = synthetic(12, MediaTime::from_millis(40));
@@ -1211,6 +1233,23 @@ mod tests {
         assert!(scans[0].len() > 20, "{} trafs", scans[0].len());
         assert_eq!(scans[0], scans[1]);
         assert_eq!(scans[0], scans[2]);
+    }
+
+    /// After room is inserted in front, the fragments are checked where the reader now
+    /// finds them: a wrong shift is an error, not a moov pointing at the wrong bytes.
+    #[test]
+    fn kept_fragments_are_checked_after_the_reader_moves() {
+        use crate::in_place::Shifted;
+        let (tracks, frames) = synthetic(4, MediaTime::from_millis(40));
+        let (file, _) = write_fragmented(&tracks, &frames).unwrap();
+        let mut moved = vec![0u8; 4096];
+        moved.extend_from_slice(&file);
+        let reader = Shifted::new(IoCursor::new(&moved[..]), 4096).unwrap();
+        let mut src = Source::survey(reader).unwrap();
+        src.check_fragments_in_place().unwrap();
+        src.r.set_shift(4096 + 512).unwrap();
+        let e = src.check_fragments_in_place().unwrap_err();
+        assert!(e.to_string().contains("changed since the survey"), "{e}");
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub fn finalize_in_place<F: InPlaceFile>(
     src.r
         .set_shift(new_room)
         .map_err(Mp4Error::io("reading the MP4"))?;
+    src.check_fragments_in_place()?;
 
     // Step 2: the header, its first 8 bytes left zero.
     let mut out = Counting {

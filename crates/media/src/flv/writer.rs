@@ -151,17 +151,23 @@ impl FlvWriter {
         push_tag(out, TAG_SCRIPT, 0, &meta);
         self.index.wrote_header(meta.len(), &self.encoder);
         if let Some(v) = self.video.clone() {
-            let body = encode_video_config(&v);
-            push_tag(out, TAG_VIDEO, 0, &body);
-            self.index
-                .wrote_tag(&mut self.clock, 0, body.len(), MediaEvent::VideoConfig(v));
+            self.push_config(0, MediaEvent::VideoConfig(v), out);
         }
         if let Some(a) = self.audio.clone() {
-            let body = encode_audio_config(&a);
-            push_tag(out, TAG_AUDIO, 0, &body);
-            self.index
-                .wrote_tag(&mut self.clock, 0, body.len(), MediaEvent::AudioConfig(a));
+            self.push_config(0, MediaEvent::AudioConfig(a), out);
         }
+    }
+
+    /// A sequence header tag for `config` (a video or audio config) at `ts_ms`, indexed.
+    fn push_config(&mut self, ts_ms: u32, config: MediaEvent, out: &mut Vec<u8>) {
+        let (kind, body) = match &config {
+            MediaEvent::VideoConfig(c) => (TAG_VIDEO, encode_video_config(c)),
+            MediaEvent::AudioConfig(c) => (TAG_AUDIO, encode_audio_config(c)),
+            MediaEvent::Frame(_) => return,
+        };
+        push_tag(out, kind, ts_ms, &body);
+        self.index
+            .wrote_tag(&mut self.clock, ts_ms, body.len(), config);
     }
 
     /// What was written so far (see [`FlvIndex`]).
@@ -179,27 +185,13 @@ impl FlvWriter {
             MediaEvent::VideoConfig(c) => {
                 if self.video.as_ref().map(|v| &v.record) != Some(&c.record) {
                     self.video = Some(c.clone());
-                    let body = encode_video_config(c);
-                    push_tag(out, TAG_VIDEO, self.last_ts_ms, &body);
-                    self.index.wrote_tag(
-                        &mut self.clock,
-                        self.last_ts_ms,
-                        body.len(),
-                        event.clone(),
-                    );
+                    self.push_config(self.last_ts_ms, event.clone(), out);
                 }
             }
             MediaEvent::AudioConfig(c) => {
                 if self.audio.as_ref().map(|a| &a.asc) != Some(&c.asc) {
                     self.audio = Some(c.clone());
-                    let body = encode_audio_config(c);
-                    push_tag(out, TAG_AUDIO, self.last_ts_ms, &body);
-                    self.index.wrote_tag(
-                        &mut self.clock,
-                        self.last_ts_ms,
-                        body.len(),
-                        event.clone(),
-                    );
+                    self.push_config(self.last_ts_ms, event.clone(), out);
                 }
             }
             MediaEvent::Frame(_) => {}

@@ -439,8 +439,7 @@ impl Connection {
                 .map(|a| a.publication.cancel.clone())
                 .unwrap_or_default();
             let idle = self.options.idle_timeout;
-            let waiting = tokio::time::Instant::now();
-            let mut last_look = false;
+            let deadline = tokio::time::Instant::now() + idle;
             (drained, results) = loop {
                 // A publisher's media waits in the socket until the next read tick, where
                 // every connection drains what arrived (see `READ_TICK`); its socket is
@@ -450,12 +449,9 @@ impl Connection {
                     if self.active.is_some() {
                         socket.detach()?;
                         // At the idle deadline, one last look at the socket.
-                        let tick = next_read_tick().min(waiting + idle);
-                        last_look = tick == waiting + idle;
-                        tokio::time::sleep_until(tick).await;
+                        tokio::time::sleep_until(next_read_tick().min(deadline)).await;
                         Ok(())
                     } else {
-                        last_look = false;
                         match tokio::time::timeout(idle, socket.readable()).await {
                             Err(_) => Err(ConnError::Idle(idle)),
                             Ok(r) => Ok(r?),
@@ -470,7 +466,7 @@ impl Connection {
                 match drain(&socket, &mut session, &mut fix, &mut received) {
                     Ok(done) => break done,
                     Err(ConnError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        if last_look {
+                        if self.active.is_some() && tokio::time::Instant::now() >= deadline {
                             return Err(ConnError::Idle(idle));
                         }
                     }

@@ -47,6 +47,7 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         publish_key: config.ingest.publish_key.clone(),
         idle_timeout: config.ingest.idle_timeout.as_duration(),
         setup_timeout: config.ingest.setup_timeout.as_duration(),
+        ..RtmpServerOptions::default()
     };
     let server = RtmpServer::bind(
         &config.ingest.rtmp_listen,

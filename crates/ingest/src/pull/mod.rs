@@ -52,7 +52,8 @@ pub struct PullSpec {
 /// One of the pull sources, chosen by URL.
 pub enum AnySource {
     Flv(FlvSource),
-    Hls(HlsSource),
+    /// Boxed: the playlist state is the largest source by far.
+    Hls(Box<HlsSource>),
     Rtmp(RtmpPullSource),
 }
 
@@ -77,7 +78,9 @@ pub async fn connect(url: &str, seen: &SeenSegments) -> Result<AnySource, Source
         Ok(AnySource::Rtmp(RtmpPullSource::connect(url).await?))
     } else if (url.starts_with("http://") || url.starts_with("https://")) && path.ends_with(".m3u8")
     {
-        Ok(AnySource::Hls(HlsSource::connect(url, seen.clone()).await?))
+        Ok(AnySource::Hls(Box::new(
+            HlsSource::connect(url, seen.clone()).await?,
+        )))
     } else if url.starts_with("http://") || url.starts_with("https://") {
         Ok(AnySource::Flv(FlvSource::connect_http(url).await?))
     } else {

@@ -1,27 +1,22 @@
-//! The RTMP server: one tokio task per connection.
+//! The RTMP server's tokio driver: the accept loop (with its connection limits) and one task
+//! per connection, which owns the socket, the timers and the read tick, and hands every byte
+//! to the connection's sans-IO core ([`super::core::ServerCore`]).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::sessions::{
-    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
-};
-use tapedeck_media::flv::tag::TagDecoder;
 use tapedeck_media::MediaEvent;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinError, JoinSet};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use super::ext_ts::{ChunkFix, Piece};
-use super::raw;
+use super::core::{CoreError, CoreHandler, CoreOptions, ServerCore};
 use super::socket::ConnSocket;
-use crate::names::{split_publish_name, validate_name};
 use crate::publish::{Publication, PublishRequest, PublishSink, Refusal};
 
 /// Settings of the RTMP server.
@@ -34,6 +29,12 @@ pub struct RtmpServerOptions {
     pub idle_timeout: Duration,
     /// A connection that has not finished the handshake and `publish` by then is closed.
     pub setup_timeout: Duration,
+    /// Connections at once. Past it, a new connection makes room by closing one that has
+    /// not published yet, or is closed itself when every connection is publishing.
+    pub max_connections: usize,
+    /// Connections at once that have not started publishing (handshake, commands). Past it,
+    /// the oldest one of the address holding the most is closed.
+    pub max_pending: usize,
 }
 
 impl Default for RtmpServerOptions {
@@ -42,6 +43,8 @@ impl Default for RtmpServerOptions {
             publish_key: String::new(),
             idle_timeout: Duration::from_secs(15),
             setup_timeout: Duration::from_secs(20),
+            max_connections: 256,
+            max_pending: 64,
         }
     }
 }
@@ -50,7 +53,24 @@ impl Default for RtmpServerOptions {
 pub struct RtmpServer {
     listener: TcpListener,
     options: Arc<RtmpServerOptions>,
+    core: Arc<CoreOptions>,
     sink: Arc<dyn PublishSink>,
+}
+
+/// One open connection, as the accept loop sees it.
+struct Slot {
+    peer: SocketAddr,
+    since: Instant,
+    /// Set by the connection while a publish is active.
+    publishing: Arc<AtomicBool>,
+    /// Closes the connection (to make room for a new one).
+    close: CancellationToken,
+}
+
+impl Slot {
+    fn pending(&self) -> bool {
+        !self.publishing.load(Ordering::Relaxed) && !self.close.is_cancelled()
+    }
 }
 
 impl RtmpServer {
@@ -62,6 +82,9 @@ impl RtmpServer {
         let listener = TcpListener::bind(addr).await?;
         Ok(RtmpServer {
             listener,
+            core: Arc::new(CoreOptions {
+                publish_key: options.publish_key.clone(),
+            }),
             options: Arc::new(options),
             sink,
         })
@@ -74,55 +97,103 @@ impl RtmpServer {
     /// Accepts connections until `shutdown` is cancelled. Each connection runs in its own
     /// task, so a malformed stream (or a bug it triggers) ends only that connection.
     ///
-    /// The tasks live in a `JoinSet` watched from this loop: a task that panics (a bug in
-    /// `rml_rtmp` or in our decoding, reached by hostile bytes) is logged as the end of its
-    /// connection, with the peer, instead of vanishing with a bare panic message. Its
-    /// socket and publication are dropped by the unwind, which the recorder sees as the
-    /// publisher leaving; other connections are untouched.
+    /// The tasks live in a `JoinSet` watched from this loop: a task that panics (a bug
+    /// reached by hostile bytes) is logged as the end of its connection, with the peer,
+    /// instead of vanishing with a bare panic message. Its socket and publication are
+    /// dropped by the unwind, which the recorder sees as the publisher leaving; other
+    /// connections are untouched.
+    ///
+    /// Limits: at most `max_connections` at once and `max_pending` that have not published.
+    /// A flood of connections that never publish (idle sockets, handshakes left half way)
+    /// cannot lock publishers out: each new connection past a limit closes the oldest
+    /// pending connection of the address that holds the most, so the flood closes its own,
+    /// and publishing connections are never closed to make room. Addresses that keep
+    /// guessing the publish key are ignored for a while ([`Refusals`]).
     pub async fn run(self, shutdown: CancellationToken) {
         let mut tasks = JoinSet::new();
-        let mut peers: HashMap<tokio::task::Id, SocketAddr> = HashMap::new();
+        let mut slots: HashMap<tokio::task::Id, Slot> = HashMap::new();
+        let refusals = Arc::new(Mutex::new(Refusals::default()));
+        let mut limit_log = LogEvery::new(Duration::from_secs(10));
+        let mut ignored_log = LogEvery::new(Duration::from_secs(10));
         loop {
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(done) = tasks.join_next_with_id() => {
-                    reap(&mut peers, done);
+                    reap(&mut slots, done);
                     continue;
                 }
                 a = self.listener.accept() => a,
             };
-            match accepted {
-                Ok((socket, peer)) => {
-                    let conn = Connection::new(
-                        peer,
-                        self.options.clone(),
-                        self.sink.clone(),
-                        shutdown.child_token(),
-                    );
-                    let handle = tasks.spawn(async move {
-                        match conn.run(socket).await {
-                            // Port probes and health checks connect and leave at once.
-                            Err(ConnError::NoHandshake) => {
-                                debug!(%peer, "connection closed before the RTMP handshake")
-                            }
-                            Ok(reason) => info!(%peer, "RTMP connection closed: {reason}"),
-                            Err(e) => warn!(%peer, "RTMP connection dropped: {e}"),
-                        }
-                    });
-                    peers.insert(handle.id(), peer);
-                }
+            let (socket, peer) = match accepted {
+                Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
                     warn!("RTMP accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
                 }
+            };
+            if let Some(left) = lock(&refusals).ignoring(peer.ip(), Instant::now()) {
+                if let Some(more) = ignored_log.due() {
+                    warn!(
+                        %peer,
+                        "ignoring connections from {} for {}s more: too many refused publishes (wrong key){more}",
+                        peer.ip(),
+                        left.as_secs() + 1
+                    );
+                }
+                continue;
             }
+            if !make_room(&slots, &self.options, peer, &mut limit_log) {
+                continue; // every connection is publishing: this one is dropped
+            }
+            let close = CancellationToken::new();
+            let publishing = Arc::new(AtomicBool::new(false));
+            let conn = Connection {
+                options: self.options.clone(),
+                sink: self.sink.clone(),
+                shutdown: shutdown.child_token(),
+                close: close.clone(),
+                publishing: publishing.clone(),
+                publication: None,
+            };
+            let core = ServerCore::new(peer, self.core.clone());
+            let refusals = refusals.clone();
+            let handle = tasks.spawn(async move {
+                match conn.run(socket, core).await {
+                    // Port probes and health checks connect and leave at once.
+                    Err(ConnError::NoHandshake) => {
+                        debug!(%peer, "connection closed before the RTMP handshake")
+                    }
+                    Err(ConnError::Evicted) => debug!(%peer, "RTMP connection closed to make room"),
+                    Ok(reason) => info!(%peer, "RTMP connection closed: {reason}"),
+                    Err(e) => {
+                        if let ConnError::Core(CoreError::Refused {
+                            refusal: Refusal::Unauthorized,
+                            ..
+                        }) = &e
+                        {
+                            lock(&refusals).refused(peer.ip(), Instant::now());
+                        }
+                        warn!(%peer, "RTMP connection dropped: {e}")
+                    }
+                }
+            });
+            slots.insert(
+                handle.id(),
+                Slot {
+                    peer,
+                    since: Instant::now(),
+                    publishing,
+                    close,
+                },
+            );
         }
         // Every connection saw the same cancellation and is flushing its last events: let
         // them finish (and report a panic) rather than abort them mid-send, but not forever.
         let drain = async {
             while let Some(done) = tasks.join_next_with_id().await {
-                reap(&mut peers, done);
+                reap(&mut slots, done);
             }
         };
         if tokio::time::timeout(SHUTDOWN_DRAIN, drain).await.is_err() {
@@ -134,24 +205,72 @@ impl RtmpServer {
     }
 }
 
+/// Makes room for a connection from `peer` under the limits; `false` when it cannot be
+/// taken (every connection is publishing).
+fn make_room(
+    slots: &HashMap<tokio::task::Id, Slot>,
+    options: &RtmpServerOptions,
+    peer: SocketAddr,
+    log: &mut LogEvery,
+) -> bool {
+    let open = slots.values().filter(|s| !s.close.is_cancelled()).count();
+    let pending = slots.values().filter(|s| s.pending()).count();
+    if open < options.max_connections && pending < options.max_pending {
+        return true;
+    }
+    // The address holding the most pending connections gives up its oldest.
+    let mut per_ip: HashMap<IpAddr, usize> = HashMap::new();
+    for s in slots.values().filter(|s| s.pending()) {
+        *per_ip.entry(s.peer.ip()).or_default() += 1;
+    }
+    let Some((&ip, _)) = per_ip.iter().max_by_key(|(_, n)| **n) else {
+        if let Some(more) = log.due() {
+            warn!(
+                %peer,
+                "RTMP connection limit reached: {open} connections, all publishing (ingest.max_connections = {}); refusing new ones{more}",
+                options.max_connections
+            );
+        }
+        return false;
+    };
+    if let Some(oldest) = slots
+        .values()
+        .filter(|s| s.pending() && s.peer.ip() == ip)
+        .min_by_key(|s| s.since)
+    {
+        oldest.close.cancel();
+        if let Some(more) = log.due() {
+            warn!(
+                "RTMP connection limit reached ({open} open, {pending} not publishing; ingest.max_connections = {}, max_pending_connections = {}): closing the oldest connection from {ip} that has not published{more}",
+                options.max_connections, options.max_pending
+            );
+        }
+    }
+    true
+}
+
 /// How long `run` waits for connections to end once shutdown is requested.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Forgets a finished connection task; a panic is logged as that connection's end (and
 /// its message returned, for tests).
 fn reap(
-    peers: &mut HashMap<tokio::task::Id, SocketAddr>,
+    slots: &mut HashMap<tokio::task::Id, Slot>,
     done: Result<(tokio::task::Id, ()), JoinError>,
 ) -> Option<String> {
     match done {
         Ok((id, ())) => {
-            peers.remove(&id);
+            slots.remove(&id);
             None
         }
         Err(e) => {
-            let peer = peers
+            let peer = slots
                 .remove(&e.id())
-                .map_or_else(|| "unknown peer".to_string(), |p| p.to_string());
+                .map_or_else(|| "unknown peer".to_string(), |s| s.peer.to_string());
             if e.is_panic() {
                 let detail = super::panic_text(e.into_panic().as_ref());
                 error!(%peer, "RTMP connection dropped: its task panicked: {detail}");
@@ -164,104 +283,143 @@ fn reap(
     }
 }
 
+/// A warning that may fire often (a flood): the first goes out, then one per `every`,
+/// saying how many were held back.
+struct LogEvery {
+    every: Duration,
+    last: Option<Instant>,
+    held: u64,
+}
+
+impl LogEvery {
+    fn new(every: Duration) -> Self {
+        LogEvery {
+            every,
+            last: None,
+            held: 0,
+        }
+    }
+
+    /// `Some(suffix)` when this one goes out; the suffix counts those held back.
+    fn due(&mut self) -> Option<String> {
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now < t + self.every) {
+            self.held += 1;
+            return None;
+        }
+        self.last = Some(now);
+        let more = std::mem::take(&mut self.held);
+        Some(if more > 0 {
+            format!(" ({more} more like this since the last such line)")
+        } else {
+            String::new()
+        })
+    }
+}
+
+/// Publishes refused for a wrong key, per address: a token bucket of [`Refusals::BURST`]
+/// attempts refilled at one per [`Refusals::REFILL`]. An address with none left is ignored
+/// (its connections closed at once, before the handshake) until one refills, so nobody can
+/// guess the publish key at speed, and a script retrying a wrong key cannot flood the log.
+#[derive(Default)]
+struct Refusals {
+    /// Tokens left and when they were last counted.
+    by_ip: HashMap<IpAddr, (f64, Instant)>,
+}
+
+impl Refusals {
+    const BURST: f64 = 10.0;
+    const REFILL: Duration = Duration::from_secs(6);
+    /// Addresses remembered at most (the oldest full buckets are forgotten first).
+    const KEEP: usize = 4096;
+
+    fn tokens(&self, ip: IpAddr, now: Instant) -> f64 {
+        self.by_ip.get(&ip).map_or(Self::BURST, |&(t, at)| {
+            (t + now.saturating_duration_since(at).as_secs_f64() / Self::REFILL.as_secs_f64())
+                .min(Self::BURST)
+        })
+    }
+
+    fn refused(&mut self, ip: IpAddr, now: Instant) {
+        let tokens = (self.tokens(ip, now) - 1.0).max(0.0);
+        if self.by_ip.len() >= Self::KEEP && !self.by_ip.contains_key(&ip) {
+            let full: Vec<IpAddr> = self
+                .by_ip
+                .keys()
+                .copied()
+                .filter(|&k| self.tokens(k, now) >= Self::BURST)
+                .collect();
+            for k in full {
+                self.by_ip.remove(&k);
+            }
+            if self.by_ip.len() >= Self::KEEP {
+                return; // all of them busy guessing: this address is not tracked
+            }
+        }
+        self.by_ip.insert(ip, (tokens, now));
+    }
+
+    /// How long `ip` is still ignored, if it is.
+    fn ignoring(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let tokens = self.tokens(ip, now);
+        (tokens < 1.0).then(|| Self::REFILL.mul_f64(1.0 - tokens))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum ConnError {
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
     #[error("closed before the handshake")]
     NoHandshake,
-    #[error("handshake: {0:?}")]
-    Handshake(rml_rtmp::handshake::HandshakeError),
-    #[error("protocol: {0:?}")]
-    Session(rml_rtmp::sessions::ServerSessionError),
-    #[error("protocol: rml_rtmp panicked on this input: {0}")]
-    SessionPanicked(String),
+    #[error("{0}")]
+    Core(#[from] CoreError),
     #[error("no data for {0:?}")]
     Idle(Duration),
     #[error("not publishing after {0:?}")]
     SetupTimeout(Duration),
-    #[error("publish of {stream} refused: {refusal}")]
-    Refused { stream: String, refusal: Refusal },
+    #[error("closed to make room for a new connection")]
+    Evicted,
 }
 
-struct Active {
-    publication: Publication,
-    decoder: TagDecoder,
-    label: String,
-    unsupported_logged: bool,
+/// What the core asked for while reading, done in order once the read is handed over
+/// (sending media awaits; the core does not).
+enum Action {
+    Published(Publication),
+    Media(MediaEvent),
+    Unpublished,
+}
+
+/// The core's [`CoreHandler`] in the server: asks the sink, queues the rest.
+struct Actions<'a> {
+    sink: &'a dyn PublishSink,
+    queue: &'a mut Vec<Action>,
+}
+
+impl CoreHandler for Actions<'_> {
+    fn publish(&mut self, request: PublishRequest) -> Result<(), Refusal> {
+        let publication = self.sink.publish(request)?;
+        self.queue.push(Action::Published(publication));
+        Ok(())
+    }
+
+    fn media(&mut self, event: MediaEvent) {
+        self.queue.push(Action::Media(event));
+    }
+
+    fn unpublish(&mut self) {
+        self.queue.push(Action::Unpublished);
+    }
 }
 
 struct Connection {
-    peer: SocketAddr,
     options: Arc<RtmpServerOptions>,
     sink: Arc<dyn PublishSink>,
     shutdown: CancellationToken,
-    app: String,
-    active: Option<Active>,
-    events: Vec<MediaEvent>,
-}
-
-/// `ServerSession::handle_input`, with a panic turned into an error of this connection.
-///
-/// rml_rtmp 0.8 panics on some malformed input (found by `fuzz/`'s `rtmp_chunks`): an
-/// AMF0 command with fewer than three values (`drain(..3)` in `amf0_command.rs`, in any
-/// build), and a chunk header that shrinks a message already partly received
-/// (`deserializer.rs`, an overflow in debug builds). The call is synchronous, so the
-/// panic is caught right here and the session, in an unknown state, is dropped with the
-/// connection. The connection tasks' supervisor in [`RtmpServer::run`] still catches
-/// anything else.
-fn handle_input(
-    session: &mut ServerSession,
-    bytes: &[u8],
-) -> Result<Vec<ServerSessionResult>, ConnError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.handle_input(bytes))) {
-        Ok(r) => r.map_err(ConnError::Session),
-        Err(payload) => Err(ConnError::SessionPanicked(super::panic_text(
-            payload.as_ref(),
-        ))),
-    }
-}
-
-/// rml_rtmp 0.8 fills its Acknowledgement with the bytes received since its previous one;
-/// RTMP 1.0 (5.4.3) wants every byte received so far, handshake included, wrapping at
-/// 2^32. When one is due it is the first result of the input that made it due (made
-/// before that input is parsed), and the only message with a 4-byte payload on chunk
-/// stream 2 that `handle_input` itself produces (a WindowAcknowledgement goes out from
-/// `accept_request`): its payload is rewritten with `received`.
-fn acknowledge_total(results: &mut [ServerSessionResult], received: u64) {
-    let Some(ServerSessionResult::OutboundResponse(p)) = results.first_mut() else {
-        return;
-    };
-    let Some(&first) = p.bytes.first() else {
-        return;
-    };
-    let header = [11, 7, 3, 0][usize::from(first >> 6)];
-    if first & 0x3f == 2 && p.bytes.len() == 1 + header + 4 {
-        let n = p.bytes.len();
-        p.bytes[n - 4..].copy_from_slice(&(received as u32).to_be_bytes());
-    }
-}
-
-/// The name of an AMF command message (type 20 AMF0, or 17 "AMF3", which is a 0x00 format
-/// byte then AMF0 in practice, REFERENCE.md section 5), for logs only.
-///
-/// `rml_rtmp` 0.8 already decodes type 17 this way and routes the commands it does not
-/// know (`FCPublish`, `releaseStream`...) to `UnhandleableAmf0Command`, which the AMF0 path
-/// answers; a command message reaching `UnhandleableMessageReceived` means a later
-/// version stopped doing that, and this keeps it visible.
-fn command_name(type_id: u8, data: &[u8]) -> Option<String> {
-    let body = match (type_id, data.first()) {
-        (17, Some(0)) => &data[1..],
-        (17 | 20, _) => data,
-        _ => return None,
-    };
-    // Only the first value is needed; the rest may be AMF3 that rml_amf0 cannot read.
-    let name_len = usize::from(u16::from_be_bytes([*body.get(1)?, *body.get(2)?]));
-    if body.first() != Some(&0x02) {
-        return None;
-    }
-    let name = body.get(3..3 + name_len)?;
-    Some(String::from_utf8_lossy(name).into_owned())
+    /// Cancelled by the accept loop to make room.
+    close: CancellationToken,
+    publishing: Arc<AtomicBool>,
+    publication: Option<Publication>,
 }
 
 /// How often a publishing connection reads its socket.
@@ -284,21 +442,17 @@ pub const READ_TICK: Duration = Duration::from_millis(200);
 
 /// The next multiple of [`READ_TICK`] since the first call: one instant for every
 /// connection.
-fn next_read_tick() -> tokio::time::Instant {
-    static ORIGIN: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
-    let origin = *ORIGIN.get_or_init(tokio::time::Instant::now);
+fn next_read_tick() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
     let tick = READ_TICK.as_nanos();
     let ticks = origin.elapsed().as_nanos() / tick + 1;
     origin + Duration::from_nanos((ticks * tick) as u64)
 }
 
 /// Bytes read from a socket per call: shared by the connections a worker thread runs (a
-/// read is handed to the session before the next await), so it costs nothing per stream.
+/// read is handed to the core before the next await), so it costs nothing per stream.
 const SCRATCH: usize = 256 * 1024;
-
-/// Bytes handed to the session at once. The session keeps its own buffer, which grows to
-/// the largest input it was given: slices keep it small.
-const FEED: usize = 16 * 1024;
 
 thread_local! {
     static SCRATCH_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; SCRATCH]);
@@ -312,30 +466,31 @@ enum Drained {
     Closed,
 }
 
-/// Reads what the socket holds, up to a scratch buffer at a time, and hands it to the
-/// session. `WouldBlock` (spurious readiness) comes back as an error only when nothing was
-/// read.
+/// Reads what the socket holds, up to a scratch buffer at a time, and hands it to the core.
+/// `WouldBlock` (spurious readiness) comes back as an error only when nothing was read.
+/// What the core asked for is in `queue`, its replies in its output, also on an error.
 fn drain(
     socket: &ConnSocket,
-    session: &mut ServerSession,
-    fix: &mut ChunkFix,
-    received: &mut u64,
-) -> Result<(Drained, Vec<ServerSessionResult>), ConnError> {
+    core: &mut ServerCore,
+    sink: &dyn PublishSink,
+    queue: &mut Vec<Action>,
+) -> Result<Drained, ConnError> {
     SCRATCH_BUF.with_borrow_mut(|buf| {
-        let mut results = Vec::new();
         let mut read_any = false;
+        let mut handler = Actions { sink, queue };
         loop {
             match socket.try_read(buf) {
-                Ok(0) => return Ok((Drained::Closed, results)),
+                Ok(0) if !read_any && core.received() == 0 => return Err(ConnError::NoHandshake),
+                Ok(0) => return Ok(Drained::Closed),
                 Ok(n) => {
                     read_any = true;
-                    results.extend(feed(session, fix, &buf[..n], received)?);
+                    core.receive(&buf[..n], &mut handler)?;
                     if n < buf.len() {
-                        return Ok((Drained::Open, results));
+                        return Ok(Drained::Open);
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && read_any => {
-                    return Ok((Drained::Open, results))
+                    return Ok(Drained::Open)
                 }
                 Err(e) => return Err(ConnError::Io(e)),
             }
@@ -343,392 +498,112 @@ fn drain(
     })
 }
 
-/// Hands `bytes` to the session in [`FEED`]-sized slices, through `fix` (which supplies the
-/// extended timestamps older OBS leaves out); each slice's acknowledgement (if one falls
-/// due) carries the total received up to it.
-fn feed(
-    session: &mut ServerSession,
-    fix: &mut ChunkFix,
-    bytes: &[u8],
-    received: &mut u64,
-) -> Result<Vec<ServerSessionResult>, ConnError> {
-    let mut all = Vec::new();
-    fix.feed::<ConnError>(bytes, &mut |piece| {
-        let (bytes, real): (&[u8], bool) = match &piece {
-            Piece::Received(b) => (b, true),
-            Piece::Supplied(b) => (b, false),
-        };
-        for slice in bytes.chunks(FEED) {
-            if real {
-                *received += slice.len() as u64;
-            }
-            let mut results = handle_input(session, slice)?;
-            acknowledge_total(&mut results, *received);
-            all.append(&mut results);
-        }
-        Ok(())
-    })?;
-    Ok(all)
-}
-
 impl Connection {
-    fn new(
-        peer: SocketAddr,
-        options: Arc<RtmpServerOptions>,
-        sink: Arc<dyn PublishSink>,
-        shutdown: CancellationToken,
-    ) -> Self {
-        Connection {
-            peer,
-            options,
-            sink,
-            shutdown,
-            app: String::new(),
-            active: None,
-            events: Vec::new(),
-        }
-    }
-
-    async fn run(mut self, mut socket: TcpStream) -> Result<String, ConnError> {
+    async fn run(mut self, socket: TcpStream, mut core: ServerCore) -> Result<String, ConnError> {
         socket.set_nodelay(true)?;
-        let setup = self.options.setup_timeout;
-        let (mut session, leftover, mut received) =
-            match tokio::time::timeout(setup, self.handshake(&mut socket)).await {
-                Ok(r) => r?,
-                Err(_) => return Err(ConnError::SetupTimeout(setup)),
-            };
         let mut socket = ConnSocket::new(socket);
-        let started = tokio::time::Instant::now();
+        let setup = self.options.setup_timeout;
+        let idle = self.options.idle_timeout;
+        let setup_deadline = Instant::now() + setup;
         let mut published = false;
-        let mut fix = ChunkFix::default();
-        let mut supplied_logged = false;
-        // What came with the handshake first, then each drained read.
-        let mut results = feed(&mut session, &mut fix, &leftover, &mut received)?;
-        let mut drained = Drained::Open;
+        let mut queue = Vec::new();
         loop {
-            if !results.is_empty() {
-                if let Some(reason) = self
-                    .handle_results(&mut session, &mut socket, std::mem::take(&mut results))
-                    .await?
-                {
-                    return Ok(reason);
-                }
-            }
-            if drained == Drained::Closed {
-                return Ok(match &self.active {
-                    Some(a) => format!("publisher of {} disconnected", a.label),
-                    None => "peer closed the connection".into(),
-                });
-            }
-            if !supplied_logged && fix.supplied > 0 {
-                supplied_logged = true;
-                info!(
-                    peer = %self.peer,
-                    "the publisher leaves extended timestamps out of continuation chunks (older OBS): supplying them"
-                );
-            }
-            published |= self.active.is_some();
-            // The setup deadline is for connections that never publish; after a publish has
-            // ended (FCUnpublish/deleteStream before the close) only the idle timeout applies.
-            if !published && self.active.is_none() && started.elapsed() > setup {
-                return Err(ConnError::SetupTimeout(setup));
-            }
-            let cancel = self
-                .active
+            // Wait for bytes. A publisher's media waits in the socket until the next read
+            // tick, where every connection drains what arrived (see `READ_TICK`); its socket
+            // is detached meanwhile, so arriving bytes wake nobody (see `ConnSocket`).
+            // Before and after a publish, bytes are read as they come: until the setup
+            // deadline before the first publish, the idle timeout after one.
+            let idle_deadline = Instant::now() + idle;
+            let taken_over = self
+                .publication
                 .as_ref()
-                .map(|a| a.publication.cancel.clone())
+                .map(|p| p.cancel.clone())
                 .unwrap_or_default();
-            let idle = self.options.idle_timeout;
-            let deadline = tokio::time::Instant::now() + idle;
-            (drained, results) = loop {
-                // A publisher's media waits in the socket until the next read tick, where
-                // every connection drains what arrived (see `READ_TICK`); its socket is
-                // detached meanwhile, so arriving bytes wake nobody (see `ConnSocket`).
-                // Before and after a publish, bytes are read as they come.
+            let drained = loop {
+                let publishing = self.publication.is_some();
                 let ready = async {
-                    if self.active.is_some() {
+                    if publishing {
                         socket.detach()?;
                         // At the idle deadline, one last look at the socket.
-                        tokio::time::sleep_until(next_read_tick().min(deadline)).await;
+                        tokio::time::sleep_until(next_read_tick().min(idle_deadline)).await;
                         Ok(())
                     } else {
-                        match tokio::time::timeout(idle, socket.readable()).await {
-                            Err(_) => Err(ConnError::Idle(idle)),
+                        let (deadline, error) = if published {
+                            (idle_deadline, ConnError::Idle(idle))
+                        } else {
+                            (setup_deadline, ConnError::SetupTimeout(setup))
+                        };
+                        match tokio::time::timeout_at(deadline, socket.readable()).await {
+                            Err(_) => Err(error),
                             Ok(r) => Ok(r?),
                         }
                     }
                 };
                 tokio::select! {
                     _ = self.shutdown.cancelled() => return Ok("server shutting down".into()),
-                    _ = cancel.cancelled() => return Ok("a new publisher took over this stream".into()),
+                    _ = self.close.cancelled() => return Err(ConnError::Evicted),
+                    _ = taken_over.cancelled() => return Ok("a new publisher took over this stream".into()),
                     r = ready => r?,
                 };
-                match drain(&socket, &mut session, &mut fix, &mut received) {
-                    Ok(done) => break done,
+                let result = drain(&socket, &mut core, &*self.sink, &mut queue);
+                // Replies first (a refusal's onStatus must reach the peer before the close),
+                // then what the core asked for.
+                if core.has_output() {
+                    socket.write_all(&core.take_output()).await?;
+                    socket.flush().await?;
+                }
+                if let Some(reason) = self.act(&mut queue).await {
+                    return Ok(reason);
+                }
+                published |= self.publication.is_some();
+                match result {
+                    Ok(d) => break d,
                     Err(ConnError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        if self.active.is_some() && tokio::time::Instant::now() >= deadline {
+                        if publishing && Instant::now() >= idle_deadline {
                             return Err(ConnError::Idle(idle));
                         }
                     }
                     Err(e) => return Err(e),
                 }
             };
-        }
-    }
-
-    async fn handshake(
-        &self,
-        socket: &mut TcpStream,
-    ) -> Result<(ServerSession, Vec<u8>, u64), ConnError> {
-        let mut handshake = Handshake::new(PeerType::Server);
-        let mut buf = vec![0u8; 4096];
-        let mut first = true;
-        let mut read = 0u64;
-        let leftover = loop {
-            let n = socket.read(&mut buf).await?;
-            read += n as u64;
-            if n == 0 {
-                return Err(if first {
-                    ConnError::NoHandshake
-                } else {
-                    ConnError::Io(std::io::ErrorKind::UnexpectedEof.into())
+            if drained == Drained::Closed {
+                return Ok(match core.publishing() {
+                    Some(label) => format!("publisher of {label} disconnected"),
+                    None => "peer closed the connection".into(),
                 });
             }
-            first = false;
-            match handshake
-                .process_bytes(&buf[..n])
-                .map_err(ConnError::Handshake)?
-            {
-                HandshakeProcessResult::InProgress { response_bytes } => {
-                    socket.write_all(&response_bytes).await?
-                }
-                HandshakeProcessResult::Completed {
-                    response_bytes,
-                    remaining_bytes,
-                } => {
-                    socket.write_all(&response_bytes).await?;
-                    break remaining_bytes;
-                }
-            }
-        };
-        let mut config = ServerSessionConfig::new();
-        config.chunk_size = 4096;
-        let (session, initial) = ServerSession::new(config).map_err(ConnError::Session)?;
-        for r in initial {
-            if let ServerSessionResult::OutboundResponse(p) = r {
-                socket.write_all(&p.bytes).await?;
-            }
         }
-        // Bytes of the handshake itself (what came after it is handed back).
-        let handshake_bytes = read - leftover.len() as u64;
-        Ok((session, leftover, handshake_bytes))
     }
 
-    /// Answers what the session produced; `Some(reason)` ends the connection normally.
-    async fn handle_results(
-        &mut self,
-        session: &mut ServerSession,
-        socket: &mut ConnSocket,
-        results: Vec<ServerSessionResult>,
-    ) -> Result<Option<String>, ConnError> {
-        let mut queue = std::collections::VecDeque::from(results);
-        while let Some(result) = queue.pop_front() {
-            match result {
-                ServerSessionResult::OutboundResponse(p) => socket.write_all(&p.bytes).await?,
-                ServerSessionResult::UnhandleableMessageReceived(p) => {
-                    // Shared objects (16, 19) and aggregates (22) land here; a command that
-                    // rml_rtmp could not route is named so a log shows what a client wanted.
-                    match command_name(p.type_id, &p.data) {
-                        Some(command) => debug!(
-                            peer = %self.peer, type_id = p.type_id, %command,
-                            "ignoring RTMP command message"
-                        ),
-                        None => {
-                            debug!(peer = %self.peer, type_id = p.type_id, "ignoring RTMP message")
+    /// Does what the core asked for, in order; `Some(reason)` ends the connection.
+    async fn act(&mut self, queue: &mut Vec<Action>) -> Option<String> {
+        for action in queue.drain(..) {
+            match action {
+                Action::Published(p) => {
+                    self.publication = Some(p);
+                    self.publishing.store(true, Ordering::Relaxed);
+                }
+                Action::Media(ev) => {
+                    if let Some(p) = self.publication.as_mut() {
+                        if p.media.send(ev).await.is_err() {
+                            return Some("the recorder ended this stream".into());
                         }
                     }
                 }
-                ServerSessionResult::RaisedEvent(ev) => {
-                    let more = self.handle_event(session, socket, ev).await?;
-                    if let Some(more) = more {
-                        queue.extend(more);
-                    }
-                    if self
-                        .active
-                        .as_ref()
-                        .is_some_and(|a| a.publication.media.is_closed())
-                    {
-                        return Ok(Some("the recorder ended this stream".into()));
-                    }
+                Action::Unpublished => {
+                    self.publication = None;
+                    self.publishing.store(false, Ordering::Relaxed);
                 }
             }
         }
-        self.flush_events().await;
-        Ok(None)
-    }
-
-    async fn handle_event(
-        &mut self,
-        session: &mut ServerSession,
-        socket: &mut ConnSocket,
-        event: ServerSessionEvent,
-    ) -> Result<Option<Vec<ServerSessionResult>>, ConnError> {
-        match event {
-            ServerSessionEvent::ConnectionRequested {
-                request_id,
-                app_name,
-            } => {
-                self.app = app_name;
-                Ok(Some(
-                    session
-                        .accept_request(request_id)
-                        .map_err(ConnError::Session)?,
-                ))
-            }
-            ServerSessionEvent::PublishStreamRequested {
-                request_id,
-                app_name,
-                stream_key,
-                ..
-            } => {
-                match self.open_publication(&app_name, &stream_key) {
-                    Ok(active) => {
-                        info!(peer = %self.peer, stream = %active.label, "publisher started");
-                        self.active = Some(active);
-                        Ok(Some(
-                            session
-                                .accept_request(request_id)
-                                .map_err(ConnError::Session)?,
-                        ))
-                    }
-                    Err(refusal) => {
-                        // OBS only shows an error (instead of hanging) when it gets one of these
-                        // codes and the connection then closes.
-                        let code = match refusal {
-                            Refusal::BadName(_) => "NetStream.Publish.BadName",
-                            Refusal::Unauthorized => "NetStream.Publish.Denied",
-                            Refusal::Rejected(_) => "NetStream.Publish.Rejected",
-                        };
-                        let results = session
-                            .reject_request(request_id, code, &refusal.to_string())
-                            .map_err(ConnError::Session)?;
-                        for r in results {
-                            if let ServerSessionResult::OutboundResponse(p) = r {
-                                socket.write_all(&p.bytes).await?;
-                            }
-                        }
-                        socket.flush().await?;
-                        // Named without the query: it may hold the publish key.
-                        let name = split_publish_name(&app_name, &stream_key);
-                        Err(ConnError::Refused {
-                            stream: format!("{}/{}", name.app, name.stream),
-                            refusal,
-                        })
-                    }
-                }
-            }
-            ServerSessionEvent::PublishStreamFinished { .. } => {
-                self.flush_events().await;
-                if let Some(active) = self.active.take() {
-                    info!(peer = %self.peer, stream = %active.label, "publisher finished");
-                }
-                Ok(None)
-            }
-            ServerSessionEvent::VideoDataReceived {
-                data, timestamp, ..
-            } => {
-                self.media(true, timestamp.value, data);
-                Ok(None)
-            }
-            ServerSessionEvent::AudioDataReceived {
-                data, timestamp, ..
-            } => {
-                self.media(false, timestamp.value, data);
-                Ok(None)
-            }
-            ServerSessionEvent::UnhandleableAmf0Command {
-                command_name,
-                transaction_id,
-                additional_values,
-                ..
-            } => {
-                match command_name.as_str() {
-                    "FCPublish" => {
-                        let name = match additional_values.first() {
-                            Some(rml_amf0::Amf0Value::Utf8String(s)) => s.clone(),
-                            _ => String::new(),
-                        };
-                        socket.write_all(&raw::result(transaction_id)).await?;
-                        socket.write_all(&raw::on_fc_publish(&name)).await?;
-                    }
-                    "releaseStream" => socket.write_all(&raw::result(transaction_id)).await?,
-                    // FCUnpublish is followed by deleteStream / close, which end the stream.
-                    _ => {
-                        debug!(peer = %self.peer, command = %command_name, "ignoring RTMP command")
-                    }
-                }
-                Ok(None)
-            }
-            _ => Ok(None),
-        }
-    }
-
-    fn open_publication(&self, app: &str, stream_key: &str) -> Result<Active, Refusal> {
-        let name = split_publish_name(app, stream_key);
-        validate_name("AppName", &name.app).map_err(Refusal::BadName)?;
-        validate_name("StreamName", &name.stream).map_err(Refusal::BadName)?;
-        if !self.options.publish_key.is_empty()
-            && name.arg("key") != Some(self.options.publish_key.as_str())
+        if self
+            .publication
+            .as_ref()
+            .is_some_and(|p| p.media.is_closed())
         {
-            return Err(Refusal::Unauthorized);
+            return Some("the recorder ended this stream".into());
         }
-        let label = format!("{}/{}", name.app, name.stream);
-        let request = PublishRequest {
-            app: name.app,
-            stream: name.stream,
-            // The key is a secret: it never travels further than this check.
-            args: name.args.into_iter().filter(|(k, _)| k != "key").collect(),
-            origin: format!("rtmp {}", self.peer),
-        };
-        let publication = self.sink.publish(request)?;
-        Ok(Active {
-            publication,
-            decoder: TagDecoder::new(),
-            label,
-            unsupported_logged: false,
-        })
-    }
-
-    fn media(&mut self, video: bool, ts_ms: u32, data: Bytes) {
-        let Some(active) = self.active.as_mut() else {
-            return;
-        };
-        let result = if video {
-            active.decoder.video(ts_ms, data, &mut self.events)
-        } else {
-            active.decoder.audio(ts_ms, data, &mut self.events)
-        };
-        if let Err(e) = result {
-            if !e.is_unsupported() {
-                warn!(peer = %self.peer, stream = %active.label, "skipping a bad packet: {e}");
-            } else if !active.unsupported_logged {
-                active.unsupported_logged = true;
-                warn!(peer = %self.peer, stream = %active.label, "not recording a track: {e}");
-            }
-        }
-    }
-
-    async fn flush_events(&mut self) {
-        let Some(active) = self.active.as_mut() else {
-            self.events.clear();
-            return;
-        };
-        for ev in self.events.drain(..) {
-            if active.publication.media.send(ev).await.is_err() {
-                break;
-            }
-        }
-        self.events.clear();
+        None
     }
 }
 
@@ -736,10 +611,13 @@ impl Connection {
 mod tests {
     use std::sync::Mutex;
 
+    use bytes::Bytes;
     use rml_amf0::Amf0Value;
     use rml_rtmp::chunk_io::{ChunkDeserializer, ChunkSerializer};
+    use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
     use rml_rtmp::messages::{MessagePayload, RtmpMessage};
     use rml_rtmp::time::RtmpTimestamp;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::mpsc;
 
     use super::*;
@@ -1051,7 +929,7 @@ mod tests {
                 messages.push((start + 23 * k, 8, body));
                 sent.push((start + 23 * k, data));
             }
-            let bytes = super::super::ext_ts::librtmp(&messages, stream_id, 128, repeat);
+            let bytes = super::super::chunk::librtmp(&messages, stream_id, 128, repeat);
             for piece in bytes.chunks(1000) {
                 socket.write_all(piece).await.unwrap();
             }
@@ -1130,59 +1008,26 @@ mod tests {
         task.await.unwrap();
     }
 
-    #[test]
-    fn an_amf0_command_of_two_values_is_an_error_not_a_panic() {
-        // rml_rtmp drains three values off every command; two make it panic.
-        let values = vec![
-            Amf0Value::Utf8String("connect".into()),
-            Amf0Value::Number(1.0),
-        ];
-        let payload = MessagePayload {
-            timestamp: RtmpTimestamp::new(0),
-            type_id: 20,
-            message_stream_id: 0,
-            data: Bytes::from(rml_amf0::serialize(&values).unwrap()),
-        };
-        let bytes = ChunkSerializer::new()
-            .serialize(&payload, true, false)
-            .unwrap()
-            .bytes;
-        let (mut session, _) = ServerSession::new(ServerSessionConfig::new()).unwrap();
-        assert!(matches!(
-            handle_input(&mut session, &bytes),
-            Err(ConnError::SessionPanicked(_))
-        ));
-    }
-
-    #[test]
-    fn command_names_for_logs() {
-        let mut amf0 = rml_amf0::serialize(&vec![
-            Amf0Value::Utf8String("FCPublish".into()),
-            Amf0Value::Number(3.0),
-        ])
-        .unwrap();
-        assert_eq!(command_name(20, &amf0).as_deref(), Some("FCPublish"));
-        amf0.insert(0, 0);
-        assert_eq!(command_name(17, &amf0).as_deref(), Some("FCPublish"));
-        assert_eq!(command_name(22, &amf0), None);
-        assert_eq!(command_name(17, &[0, 0x02, 0]), None);
-        assert_eq!(command_name(17, &[]), None);
-    }
-
     #[tokio::test]
     async fn a_panicking_connection_task_is_reported_with_its_peer() {
         let mut tasks = JoinSet::new();
-        let mut peers = HashMap::new();
+        let mut slots = HashMap::new();
         let peer: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let slot = || Slot {
+            peer,
+            since: Instant::now(),
+            publishing: Arc::default(),
+            close: CancellationToken::new(),
+        };
         let handle = tasks.spawn(async { panic!("boom in a session") });
-        peers.insert(handle.id(), peer);
+        slots.insert(handle.id(), slot());
         let quiet = tasks.spawn(async {});
-        peers.insert(quiet.id(), peer);
+        slots.insert(quiet.id(), slot());
         let mut panics = Vec::new();
         while let Some(done) = tasks.join_next_with_id().await {
-            panics.extend(reap(&mut peers, done));
+            panics.extend(reap(&mut slots, done));
         }
         assert_eq!(panics, ["boom in a session"]);
-        assert!(peers.is_empty());
+        assert!(slots.is_empty());
     }
 }

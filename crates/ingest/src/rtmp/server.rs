@@ -1030,4 +1030,110 @@ mod tests {
         assert_eq!(panics, ["boom in a session"]);
         assert!(slots.is_empty());
     }
+
+    fn slot(ip: &str, port: u16, age_ms: u64, publishing: bool) -> Slot {
+        Slot {
+            peer: SocketAddr::new(ip.parse().unwrap(), port),
+            since: Instant::now() - Duration::from_millis(age_ms),
+            publishing: Arc::new(AtomicBool::new(publishing)),
+            close: CancellationToken::new(),
+        }
+    }
+
+    /// Slots keyed by ids of real (finished) tasks.
+    async fn slots(list: Vec<Slot>) -> HashMap<tokio::task::Id, Slot> {
+        let mut tasks = JoinSet::new();
+        let mut map = HashMap::new();
+        for s in list {
+            map.insert(tasks.spawn(async {}).id(), s);
+        }
+        tasks.join_all().await;
+        map
+    }
+
+    #[tokio::test]
+    async fn a_flood_gives_up_its_own_connections_and_publishers_keep_theirs() {
+        let options = RtmpServerOptions {
+            max_connections: 5,
+            max_pending: 3,
+            ..RtmpServerOptions::default()
+        };
+        let map = slots(vec![
+            slot("10.0.0.9", 1, 900, false), // the flood's oldest
+            slot("10.0.0.9", 2, 800, false),
+            slot("10.0.0.1", 3, 1000, false), // a publisher, older, mid-handshake
+            slot("10.0.0.2", 4, 5000, true),  // publishing: never closed for room
+        ])
+        .await;
+        let mut log = LogEvery::new(Duration::from_secs(10));
+        let newcomer: SocketAddr = "10.0.0.3:5".parse().unwrap();
+        assert!(make_room(&map, &options, newcomer, &mut log));
+        let closed: Vec<u16> = map
+            .values()
+            .filter(|s| s.close.is_cancelled())
+            .map(|s| s.peer.port())
+            .collect();
+        assert_eq!(
+            closed,
+            vec![1],
+            "the oldest of the address holding the most"
+        );
+        // Under both limits nothing is closed.
+        assert!(make_room(&map, &options, newcomer, &mut log));
+        assert_eq!(map.values().filter(|s| s.close.is_cancelled()).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn when_everyone_publishes_a_new_connection_is_refused() {
+        let options = RtmpServerOptions {
+            max_connections: 2,
+            max_pending: 2,
+            ..RtmpServerOptions::default()
+        };
+        let map = slots(vec![
+            slot("10.0.0.1", 1, 10, true),
+            slot("10.0.0.2", 2, 10, true),
+        ])
+        .await;
+        let mut log = LogEvery::new(Duration::from_secs(10));
+        assert!(!make_room(
+            &map,
+            &options,
+            "10.0.0.3:3".parse().unwrap(),
+            &mut log
+        ));
+        assert!(map.values().all(|s| !s.close.is_cancelled()));
+    }
+
+    #[test]
+    fn key_guessers_are_ignored_until_their_bucket_refills() {
+        let mut r = Refusals::default();
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let other: IpAddr = "198.51.100.8".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..Refusals::BURST as usize {
+            assert_eq!(r.ignoring(ip, t0), None);
+            r.refused(ip, t0);
+        }
+        let wait = r.ignoring(ip, t0).expect("ignored after the burst");
+        assert!(wait <= Refusals::REFILL, "{wait:?}");
+        assert_eq!(r.ignoring(other, t0), None, "other addresses are not");
+        assert_eq!(r.ignoring(ip, t0 + Refusals::REFILL), None, "one try back");
+        r.refused(ip, t0 + Refusals::REFILL);
+        assert!(r.ignoring(ip, t0 + Refusals::REFILL).is_some());
+    }
+
+    #[test]
+    fn a_flood_of_warnings_becomes_one_line_with_a_count() {
+        let mut log = LogEvery::new(Duration::from_secs(3600));
+        assert_eq!(log.due(), Some(String::new()));
+        for _ in 0..500 {
+            assert_eq!(log.due(), None);
+        }
+        log.last = Some(Instant::now() - Duration::from_secs(3601));
+        assert_eq!(
+            log.due(),
+            Some(" (500 more like this since the last such line)".into())
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! `tapedeck serve`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -8,9 +9,43 @@ use tapedeck_ingest::pull::{run_pull, PullSpec};
 use tapedeck_ingest::rtmp::{RtmpServer, RtmpServerOptions};
 use tapedeck_recorder::events::RecorderEvent;
 use tapedeck_recorder::{Config, Recorder};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::control::token::Origin;
+
+/// Runs until Ctrl-C or SIGTERM, then finalizes every open file.
 pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Result<()> {
+    let running = start(config, path, source).await?;
+    wait_for_stop().await;
+    running.stop().await;
+    Ok(())
+}
+
+/// A started server: every task `serve` runs, until [`Running::stop`].
+pub struct Running {
+    recorder: Recorder,
+    /// Where RTMP publishers connect.
+    pub rtmp: SocketAddr,
+    /// Where the control API listens, when it does.
+    pub control_addr: Option<SocketAddr>,
+    catalog: Arc<tapedeck_catalog::Catalog>,
+    uploads: Option<crate::uploads::Uploads>,
+    uploads_stop: CancellationToken,
+    callbacks: JoinHandle<()>,
+    callbacks_stop: CancellationToken,
+    server_task: JoinHandle<()>,
+    control: Option<JoinHandle<std::io::Result<()>>>,
+    watcher: Option<JoinHandle<()>>,
+    pulls: Vec<JoinHandle<()>>,
+    watches: Vec<JoinHandle<()>>,
+    event_log: JoinHandle<()>,
+}
+
+/// Everything `serve` does before it waits for a signal: recovery, the catalog, uploads,
+/// callbacks, the RTMP server, the control API, pulls and watched folders.
+pub async fn start(config: Config, path: Option<PathBuf>, source: String) -> Result<Running> {
     info!("configuration: {source}");
     let recordings = config.recordings_dir();
     std::fs::create_dir_all(&recordings)
@@ -82,24 +117,10 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         },
         None => None,
     };
-    let control = if config.control.listen.is_empty() {
-        None
+    let (control, control_addr) = if config.control.listen.is_empty() {
+        (None, None)
     } else {
-        match tokio::net::TcpListener::bind(&config.control.listen).await {
-            Ok(listener) => {
-                info!("control API on http://{}", config.control.listen);
-                Some(tokio::spawn(crate::control::serve(
-                    listener,
-                    recorder.clone(),
-                    shutdown.clone(),
-                )))
-            }
-            // Recording matters more than remote control: go on without it.
-            Err(e) => {
-                warn!("control API not available: cannot listen on {} ({e}); `tapedeck record` will not reach this server", config.control.listen);
-                None
-            }
-        }
+        start_control(&config, &recorder, &shutdown).await
     };
     let mut pulls = Vec::new();
     for p in &config.pull {
@@ -138,36 +159,107 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         }
     });
 
-    wait_for_stop().await;
-    info!("stopping: finalizing open recordings");
-    recorder.shutdown().await;
-    // After the recorder: the final files of the shutdown are notified too.
-    callbacks_stop.cancel();
-    let _ = callbacks.await;
-    let _ = server_task.await;
-    if let Some(c) = control {
-        let _ = c.await;
+    Ok(Running {
+        recorder,
+        rtmp: addr,
+        control_addr,
+        catalog,
+        uploads,
+        uploads_stop,
+        callbacks,
+        callbacks_stop,
+        server_task,
+        control,
+        watcher,
+        pulls,
+        watches,
+        event_log,
+    })
+}
+
+/// The control API with its token; `None` (and a warning) when either cannot be had:
+/// recording matters more than remote control.
+async fn start_control(
+    config: &Config,
+    recorder: &Recorder,
+    shutdown: &CancellationToken,
+) -> (Option<JoinHandle<std::io::Result<()>>>, Option<SocketAddr>) {
+    let listen = &config.control.listen;
+    let token = match crate::control::token::ensure(&config.data_dir) {
+        Ok((token, origin)) => {
+            let path = crate::control::token::path(&config.data_dir);
+            match origin {
+                Origin::Created => info!("control token written to {} (readable by you only)", path.display()),
+                Origin::Reused => {}
+                Origin::Replaced { mode } => warn!(
+                    "the control token {} could be read by others (mode {mode:o}): replaced with a new one that only you can read",
+                    path.display()
+                ),
+                Origin::Repaired => warn!("the control token {} held no token: wrote a new one", path.display()),
+            }
+            token
+        }
+        Err(e) => {
+            warn!("control API not available: {e}; `tapedeck record` will not reach this server");
+            return (None, None);
+        }
+    };
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => {
+            let local = listener.local_addr().ok();
+            info!(
+                "control API on http://{}",
+                local.map_or_else(|| listen.clone(), |a| a.to_string())
+            );
+            let task = tokio::spawn(crate::control::serve(
+                listener,
+                listen.clone(),
+                token,
+                recorder.clone(),
+                shutdown.clone(),
+            ));
+            (Some(task), local)
+        }
+        Err(e) => {
+            warn!("control API not available: cannot listen on {listen} ({e}); `tapedeck record` will not reach this server");
+            (None, None)
+        }
     }
-    if let Some(w) = watcher {
-        let _ = w.await;
+}
+
+impl Running {
+    /// Finalizes open recordings, delivers the last callbacks, lets uploads drain briefly,
+    /// and waits for every task.
+    pub async fn stop(self) {
+        info!("stopping: finalizing open recordings");
+        self.recorder.shutdown().await;
+        // After the recorder: the final files of the shutdown are notified too.
+        self.callbacks_stop.cancel();
+        let _ = self.callbacks.await;
+        let _ = self.server_task.await;
+        if let Some(c) = self.control {
+            let _ = c.await;
+        }
+        if let Some(w) = self.watcher {
+            let _ = w.await;
+        }
+        for p in self.pulls {
+            let _ = p.await;
+        }
+        for w in self.watches {
+            let _ = w.await;
+        }
+        if let Some(u) = &self.uploads {
+            crate::uploads::drain(&self.catalog, &u.waker).await;
+        }
+        // Uploads in flight stop here; each resumes from the catalog at the next start.
+        self.uploads_stop.cancel();
+        if let Some(u) = self.uploads {
+            u.stop().await;
+        }
+        self.event_log.abort();
+        info!("stopped");
     }
-    for p in pulls {
-        let _ = p.await;
-    }
-    for w in watches {
-        let _ = w.await;
-    }
-    if let Some(u) = &uploads {
-        crate::uploads::drain(&catalog, &u.waker).await;
-    }
-    // Uploads in flight stop here; each resumes from the catalog at the next start.
-    uploads_stop.cancel();
-    if let Some(u) = uploads {
-        u.stop().await;
-    }
-    event_log.abort();
-    info!("stopped");
-    Ok(())
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what service managers send).

@@ -20,6 +20,7 @@ pub mod output;
 pub mod rebuild;
 mod recording;
 pub mod recover;
+mod redact;
 pub mod tags;
 pub mod uploads;
 

@@ -26,9 +26,11 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
 /// A started server: every task `serve` runs, until [`Running::stop`].
 pub struct Running {
     recorder: Recorder,
-    /// Where RTMP publishers connect.
+    /// Where RTMP publishers connect (the log says it too; tests read it here).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub rtmp: SocketAddr,
     /// Where the control API listens, when it does.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub control_addr: Option<SocketAddr>,
     catalog: Arc<tapedeck_catalog::Catalog>,
     uploads: Option<crate::uploads::Uploads>,
@@ -282,5 +284,138 @@ async fn wait_for_stop() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts panics in every thread (a spawned task's panic does not reach the test).
+    fn count_panics() {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                PANICS.fetch_add(1, Ordering::SeqCst);
+                default(info);
+            }));
+        });
+    }
+
+    /// A configuration a user could write: every table, values within their ranges.
+    fn valid_looking(dir: &Path) -> impl Strategy<Value = String> {
+        let dir = dir.to_string_lossy().into_owned();
+        let template = (
+            prop::sample::select(vec!["*", "live", "obs"]),
+            prop::sample::select(vec!["*", "cam1", "desk"]),
+            prop::sample::subsequence(vec!["m3u8", "mp4", "flv"], 1..=3),
+            0u64..=21600,
+            1u64..=60,
+            10u64..=21600,
+            prop::sample::select(vec!["UTC", "Europe/Berlin", "Asia/Shanghai"]),
+            prop::sample::select(vec!["", "until_uploaded", "7d", "forever"]),
+            prop::sample::select(vec![
+                "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}",
+                "{AppName}/{Date}/{StreamName}_{StartTime}_{EndTime}",
+            ]),
+        )
+            .prop_map(|(app, stream, formats, window, slice, cycle, tz, keep, object)| {
+                let formats: Vec<String> = formats.iter().map(|f| format!("{f:?}")).collect();
+                let storage = if keep.is_empty() {
+                    String::new()
+                } else {
+                    format!("storage = \"s\"\nkeep_local = \"{keep}\"\n")
+                };
+                format!(
+                    "[[template]]\napp = \"{app}\"\nstream = \"{stream}\"\nformats = [{}]\ninterruption_window = {window}\ntimezone = \"{tz}\"\n{storage}[template.m3u8]\nslice_duration = {slice}\ncycle = {cycle}\n[template.mp4]\nobject = \"{object}\"\n",
+                    formats.join(", ")
+                )
+            });
+        let pull = (
+            prop::sample::select(vec![
+                "rtmp://127.0.0.1:9/a/b",
+                "http://127.0.0.1:9/x.flv",
+                "http://127.0.0.1:9/x.m3u8",
+            ]),
+            "[a-z]{1,6}",
+        )
+            .prop_map(|(url, s)| {
+                format!("[[pull]]\nurl = \"{url}\"\napp = \"remote\"\nstream = \"{s}\"\n")
+            });
+        (
+            ("[A-Za-z0-9]{0,8}", 2u64..=3600, 1u64..=600, 1u32..=1000, any::<bool>()),
+            prop::collection::vec(template, 0..3),
+            prop::collection::vec(pull, 0..2),
+            (any::<bool>(), any::<bool>(), any::<bool>(), 1u64..=5),
+            prop::sample::select(vec!["", "http://127.0.0.1:9/hook"]),
+        )
+            .prop_map(move |((key, idle, setup, max, control), templates, pulls, (storage, watch, delete, settle), callback)| {
+                let mut t = format!(
+                    "data_dir = {:?}\n[ingest]\nrtmp_listen = \"127.0.0.1:0\"\npublish_key = \"{key}\"\nidle_timeout = {idle}\nsetup_timeout = {setup}\nmax_connections = {max}\nmax_pending_connections = {}\n[callback]\nurl = \"{callback}\"\non_demand_url = \"{callback}\"\n[control]\nlisten = \"{}\"\n",
+                    format!("{dir}/data"),
+                    max.div_ceil(2),
+                    if control { "127.0.0.1:1" } else { "" },
+                );
+                if storage || watch {
+                    t.push_str("[[storage]]\nname = \"s\"\nprovider = \"custom\"\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"recordings\"\n");
+                    t.push_str("[[template]]\napp = \"obs\"\nstream = \"desk\"\nstorage = \"s\"\n");
+                }
+                if watch {
+                    t.push_str(&format!("[[watch]]\npath = {:?}\napp = \"obs\"\nstream = \"desk\"\nsettle = {settle}\ndelete_after_upload = {delete}\n", format!("{dir}/watched")));
+                }
+                for x in templates.iter().chain(&pulls) {
+                    t.push_str(x);
+                }
+                t
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Whatever a valid configuration holds, `serve` starts (binding its ports) and
+        /// stops without a panic, in any thread.
+        #[test]
+        fn serve_starts_and_stops_on_any_valid_config(
+            (dir, text) in Just(std::env::temp_dir().join(format!("tapedeck-serve-prop-{}", std::process::id())))
+                .prop_flat_map(|d| (Just(d.clone()), valid_looking(&d)))
+        ) {
+            count_panics();
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("watched")).unwrap();
+            let config = Config::from_toml(&text, Path::new("prop.toml"));
+            // Duplicated template keys and the like are refused: not this test's business.
+            prop_assume!(config.is_ok());
+            let mut config = config.unwrap();
+            if !config.control.listen.is_empty() {
+                // Any free port (validation wants a fixed one, for clients).
+                config.control.listen = "127.0.0.1:0".into();
+            }
+            let before = PANICS.load(Ordering::SeqCst);
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let started = runtime.block_on(async {
+                let running = start(config.clone(), None, "test".into()).await?;
+                let addrs = (running.rtmp, running.control_addr);
+                running.stop().await;
+                anyhow::Ok(addrs)
+            });
+            drop(runtime);
+            let (rtmp, control) = started.map_err(|e| TestCaseError::fail(format!("{e:#}\n{text}")))?;
+            prop_assert!(rtmp.port() != 0);
+            prop_assert_eq!(control.is_some(), !config.control.listen.is_empty());
+            if control.is_some() {
+                prop_assert!(crate::control::token::read(&config.data_dir).is_ok());
+            }
+            prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a task panicked:\n{}", text);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }

@@ -71,7 +71,7 @@ impl Guard {
             return false;
         };
         let host = host.trim().to_ascii_lowercase();
-        self.hosts.iter().any(|h| *h == host)
+        self.hosts.contains(&host)
     }
 
     fn token_ok(&self, headers: &HeaderMap) -> bool {

@@ -464,6 +464,17 @@ impl Catalog {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Retention may never delete this row's local copy (it lies outside where Tapedeck
+    /// deletes): its rule becomes `forever`, and it leaves every size budget.
+    pub fn keep_local_forever(&self, id: i64) -> Result<(), CatalogError> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE uploads SET keep_local = 'forever', keep_max = NULL WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
     /// Retention removed the local copy of a confirmed upload.
     pub fn local_deleted(&self, id: i64, now_ms: i64) -> Result<(), CatalogError> {
         let conn = self.conn();

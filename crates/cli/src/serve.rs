@@ -65,6 +65,9 @@ pub async fn start(config: Config, path: Option<PathBuf>, source: String) -> Res
     for f in &report.failed {
         warn!("could not recover {}: {}", f.path.display(), f.reason);
     }
+    for (path, why) in &report.skipped {
+        warn!("not looked into for left-overs: {}: {why}", path.display());
+    }
     let recorder = Recorder::new(config.clone());
     let catalog = Arc::new(crate::query::open(&config)?);
     recorder.set_catalog(catalog.clone());

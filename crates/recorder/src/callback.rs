@@ -137,7 +137,7 @@ impl Spool {
 
     fn save(&self, p: &Pending) -> std::io::Result<()> {
         let text = serde_json::to_vec(p).map_err(std::io::Error::other)?;
-        crate::files::write_atomically(&self.path(&p.id), &text)
+        crate::files::write_atomically(&self.dir, &self.path(&p.id), &text)
     }
 
     fn remove(&self, id: &str) {

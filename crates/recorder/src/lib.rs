@@ -23,6 +23,7 @@ pub mod recover;
 mod redact;
 pub mod tags;
 pub mod uploads;
+pub mod walk;
 
 pub use config::Config;
 pub use hub::{Recorder, Registry, WallClock};

@@ -82,6 +82,13 @@ pub enum UploadEvent {
         path: String,
         reason: String,
     },
+    /// Retention would have deleted this local copy, but it lies outside where Tapedeck
+    /// deletes (see `retention::Scope`): it is kept for good.
+    KeptLocal {
+        key: String,
+        path: String,
+        reason: String,
+    },
     /// `keep_local_max` is exceeded by files the bucket has not confirmed yet.
     OverBudget {
         group: String,
@@ -116,10 +123,12 @@ pub const DOWN_CAP: Duration = Duration::from_secs(30);
 /// The longest wait between attempts of one failing file.
 pub const FILE_CAP: Duration = Duration::from_secs(300);
 
-/// Starts one worker per profile; they stop with `cancel` (work in flight is abandoned
-/// and resumes from the catalog at the next start).
+/// Starts one worker per profile and retention (deleting only within `scope`); they stop
+/// with `cancel` (work in flight is abandoned and resumes from the catalog at the next
+/// start).
 pub fn start(
     catalog: Arc<Catalog>,
+    scope: retention::Scope,
     profiles: Vec<StorageProfile>,
     credentials: Arc<dyn CredentialStore>,
     env: fn(&str) -> Option<String>,
@@ -142,7 +151,13 @@ pub fn start(
         };
         tasks.spawn(worker.run(cancel.clone()));
     }
-    tasks.spawn(retention::run(catalog, events, waker.clone(), cancel));
+    tasks.spawn(retention::run(
+        catalog,
+        scope,
+        events,
+        waker.clone(),
+        cancel,
+    ));
     (waker, tasks)
 }
 

@@ -108,6 +108,14 @@ async fn log(mut rx: mpsc::UnboundedReceiver<UploadEvent>) {
                 error,
                 retry_in_secs,
             } => warn!("{profile}: {key}: attempt {attempt} failed: {error}; next in {retry_in_secs:.0} s"),
+            UploadEvent::LeftOut {
+                profile,
+                key,
+                segments,
+            } => warn!(
+                "{profile}: {key} uploaded without {} (their local files vanished before they could be uploaded; a discontinuity marks each hole)",
+                segments.join(", ")
+            ),
             UploadEvent::Lost {
                 profile,
                 key,

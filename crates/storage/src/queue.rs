@@ -61,6 +61,14 @@ pub enum UploadEvent {
         error: String,
         retry_in_secs: f64,
     },
+    /// A playlist or index went up as a copy without these segments (keys), whose local
+    /// files vanished before they could be uploaded: the bucket's copy names only
+    /// segments that are there (a discontinuity marks each hole).
+    LeftOut {
+        profile: String,
+        key: String,
+        segments: Vec<String>,
+    },
     /// The local file vanished before it was uploaded.
     Lost {
         profile: String,
@@ -344,6 +352,19 @@ impl Worker {
                     queued_ms: row.queued_ms,
                     done_ms,
                 });
+                if !sent.left_out.is_empty() {
+                    tracing::warn!(
+                        profile = %self.profile.name,
+                        "{} went up without {}: lost before they could be uploaded",
+                        row.key,
+                        sent.left_out.join(", ")
+                    );
+                    self.emit(UploadEvent::LeftOut {
+                        profile: self.profile.name.clone(),
+                        key: row.key.clone(),
+                        segments: sent.left_out,
+                    });
+                }
                 self.waker.wake();
             }
             // Queued again meanwhile (a rewritten playlist): it goes up once more.

@@ -368,7 +368,7 @@ mod tests {
         sweep(&c, &scope, 3);
         assert!(a.exists(), "no delete_after_upload: kept");
         let b = obs("b.mkv");
-        sweep(&c, &Scope::new(&data, &[watched.clone()]), 4);
+        sweep(&c, &Scope::new(&data, std::slice::from_ref(&watched)), 4);
         assert!(!b.exists(), "delete_after_upload: deleted once confirmed");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -464,6 +464,32 @@ impl Catalog {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Keys of `profile`'s uploads marked lost (their local file vanished before they
+    /// went up), playlists and indexes aside: what a playlist uploaded to that profile
+    /// must not name.
+    pub fn lost_keys(
+        &self,
+        profile: &str,
+    ) -> Result<std::collections::HashSet<String>, CatalogError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT key FROM uploads WHERE profile = ?1 AND state = 'lost' AND kind NOT IN ('playlist', 'index')",
+        )?;
+        let rows = q.query_map([profile], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Retention may never delete this row's local copy (it lies outside where Tapedeck
+    /// deletes): its rule becomes `forever`, and it leaves every size budget.
+    pub fn keep_local_forever(&self, id: i64) -> Result<(), CatalogError> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE uploads SET keep_local = 'forever', keep_max = NULL WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
     /// Retention removed the local copy of a confirmed upload.
     pub fn local_deleted(&self, id: i64, now_ms: i64) -> Result<(), CatalogError> {
         let conn = self.conn();

@@ -299,6 +299,7 @@ fn run(cli: Cli) -> Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(control::request_record(
                 &config.control.listen,
+                &config.data_dir,
                 &app,
                 &stream,
                 on,

@@ -1,5 +1,6 @@
 //! `tapedeck serve`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -8,9 +9,45 @@ use tapedeck_ingest::pull::{run_pull, PullSpec};
 use tapedeck_ingest::rtmp::{RtmpServer, RtmpServerOptions};
 use tapedeck_recorder::events::RecorderEvent;
 use tapedeck_recorder::{Config, Recorder};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::control::token::Origin;
+
+/// Runs until Ctrl-C or SIGTERM, then finalizes every open file.
 pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Result<()> {
+    let running = start(config, path, source).await?;
+    wait_for_stop().await;
+    running.stop().await;
+    Ok(())
+}
+
+/// A started server: every task `serve` runs, until [`Running::stop`].
+pub struct Running {
+    recorder: Recorder,
+    /// Where RTMP publishers connect (the log says it too; tests read it here).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub rtmp: SocketAddr,
+    /// Where the control API listens, when it does.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub control_addr: Option<SocketAddr>,
+    catalog: Arc<tapedeck_catalog::Catalog>,
+    uploads: Option<crate::uploads::Uploads>,
+    uploads_stop: CancellationToken,
+    callbacks: JoinHandle<()>,
+    callbacks_stop: CancellationToken,
+    server_task: JoinHandle<()>,
+    control: Option<JoinHandle<std::io::Result<()>>>,
+    watcher: Option<JoinHandle<()>>,
+    pulls: Vec<JoinHandle<()>>,
+    watches: Vec<JoinHandle<()>>,
+    event_log: JoinHandle<()>,
+}
+
+/// Everything `serve` does before it waits for a signal: recovery, the catalog, uploads,
+/// callbacks, the RTMP server, the control API, pulls and watched folders.
+pub async fn start(config: Config, path: Option<PathBuf>, source: String) -> Result<Running> {
     info!("configuration: {source}");
     let recordings = config.recordings_dir();
     std::fs::create_dir_all(&recordings)
@@ -27,6 +64,9 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
     }
     for f in &report.failed {
         warn!("could not recover {}: {}", f.path.display(), f.reason);
+    }
+    for (path, why) in &report.skipped {
+        warn!("not looked into for left-overs: {}: {why}", path.display());
     }
     let recorder = Recorder::new(config.clone());
     let catalog = Arc::new(crate::query::open(&config)?);
@@ -47,7 +87,8 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         publish_key: config.ingest.publish_key.clone(),
         idle_timeout: config.ingest.idle_timeout.as_duration(),
         setup_timeout: config.ingest.setup_timeout.as_duration(),
-        ..RtmpServerOptions::default()
+        max_connections: config.ingest.max_connections as usize,
+        max_pending: config.ingest.max_pending_connections as usize,
     };
     let server = RtmpServer::bind(
         &config.ingest.rtmp_listen,
@@ -83,24 +124,10 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         },
         None => None,
     };
-    let control = if config.control.listen.is_empty() {
-        None
+    let (control, control_addr) = if config.control.listen.is_empty() {
+        (None, None)
     } else {
-        match tokio::net::TcpListener::bind(&config.control.listen).await {
-            Ok(listener) => {
-                info!("control API on http://{}", config.control.listen);
-                Some(tokio::spawn(crate::control::serve(
-                    listener,
-                    recorder.clone(),
-                    shutdown.clone(),
-                )))
-            }
-            // Recording matters more than remote control: go on without it.
-            Err(e) => {
-                warn!("control API not available: cannot listen on {} ({e}); `tapedeck record` will not reach this server", config.control.listen);
-                None
-            }
-        }
+        start_control(&config, &recorder, &shutdown).await
     };
     let mut pulls = Vec::new();
     for p in &config.pull {
@@ -139,36 +166,107 @@ pub async fn serve(config: Config, path: Option<PathBuf>, source: String) -> Res
         }
     });
 
-    wait_for_stop().await;
-    info!("stopping: finalizing open recordings");
-    recorder.shutdown().await;
-    // After the recorder: the final files of the shutdown are notified too.
-    callbacks_stop.cancel();
-    let _ = callbacks.await;
-    let _ = server_task.await;
-    if let Some(c) = control {
-        let _ = c.await;
+    Ok(Running {
+        recorder,
+        rtmp: addr,
+        control_addr,
+        catalog,
+        uploads,
+        uploads_stop,
+        callbacks,
+        callbacks_stop,
+        server_task,
+        control,
+        watcher,
+        pulls,
+        watches,
+        event_log,
+    })
+}
+
+/// The control API with its token; `None` (and a warning) when either cannot be had:
+/// recording matters more than remote control.
+async fn start_control(
+    config: &Config,
+    recorder: &Recorder,
+    shutdown: &CancellationToken,
+) -> (Option<JoinHandle<std::io::Result<()>>>, Option<SocketAddr>) {
+    let listen = &config.control.listen;
+    let token = match crate::control::token::ensure(&config.data_dir) {
+        Ok((token, origin)) => {
+            let path = crate::control::token::path(&config.data_dir);
+            match origin {
+                Origin::Created => info!("control token written to {} (readable by you only)", path.display()),
+                Origin::Reused => {}
+                Origin::Replaced { mode } => warn!(
+                    "the control token {} could be read by others (mode {mode:o}): replaced with a new one that only you can read",
+                    path.display()
+                ),
+                Origin::Repaired => warn!("the control token {} held no token: wrote a new one", path.display()),
+            }
+            token
+        }
+        Err(e) => {
+            warn!("control API not available: {e}; `tapedeck record` will not reach this server");
+            return (None, None);
+        }
+    };
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => {
+            let local = listener.local_addr().ok();
+            info!(
+                "control API on http://{}",
+                local.map_or_else(|| listen.clone(), |a| a.to_string())
+            );
+            let task = tokio::spawn(crate::control::serve(
+                listener,
+                listen.clone(),
+                token,
+                recorder.clone(),
+                shutdown.clone(),
+            ));
+            (Some(task), local)
+        }
+        Err(e) => {
+            warn!("control API not available: cannot listen on {listen} ({e}); `tapedeck record` will not reach this server");
+            (None, None)
+        }
     }
-    if let Some(w) = watcher {
-        let _ = w.await;
+}
+
+impl Running {
+    /// Finalizes open recordings, delivers the last callbacks, lets uploads drain briefly,
+    /// and waits for every task.
+    pub async fn stop(self) {
+        info!("stopping: finalizing open recordings");
+        self.recorder.shutdown().await;
+        // After the recorder: the final files of the shutdown are notified too.
+        self.callbacks_stop.cancel();
+        let _ = self.callbacks.await;
+        let _ = self.server_task.await;
+        if let Some(c) = self.control {
+            let _ = c.await;
+        }
+        if let Some(w) = self.watcher {
+            let _ = w.await;
+        }
+        for p in self.pulls {
+            let _ = p.await;
+        }
+        for w in self.watches {
+            let _ = w.await;
+        }
+        if let Some(u) = &self.uploads {
+            crate::uploads::drain(&self.catalog, &u.waker).await;
+        }
+        // Uploads in flight stop here; each resumes from the catalog at the next start.
+        self.uploads_stop.cancel();
+        if let Some(u) = self.uploads {
+            u.stop().await;
+        }
+        self.event_log.abort();
+        info!("stopped");
     }
-    for p in pulls {
-        let _ = p.await;
-    }
-    for w in watches {
-        let _ = w.await;
-    }
-    if let Some(u) = &uploads {
-        crate::uploads::drain(&catalog, &u.waker).await;
-    }
-    // Uploads in flight stop here; each resumes from the catalog at the next start.
-    uploads_stop.cancel();
-    if let Some(u) = uploads {
-        u.stop().await;
-    }
-    event_log.abort();
-    info!("stopped");
-    Ok(())
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what service managers send).
@@ -191,5 +289,138 @@ async fn wait_for_stop() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts panics in every thread (a spawned task's panic does not reach the test).
+    fn count_panics() {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                PANICS.fetch_add(1, Ordering::SeqCst);
+                default(info);
+            }));
+        });
+    }
+
+    /// A configuration a user could write: every table, values within their ranges.
+    fn valid_looking(dir: &Path) -> impl Strategy<Value = String> {
+        let dir = dir.to_string_lossy().into_owned();
+        let template = (
+            prop::sample::select(vec!["*", "live", "obs"]),
+            prop::sample::select(vec!["*", "cam1", "desk"]),
+            prop::sample::subsequence(vec!["m3u8", "mp4", "flv"], 1..=3),
+            0u64..=21600,
+            1u64..=60,
+            10u64..=21600,
+            prop::sample::select(vec!["UTC", "Europe/Berlin", "Asia/Shanghai"]),
+            prop::sample::select(vec!["", "until_uploaded", "7d", "forever"]),
+            prop::sample::select(vec![
+                "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}",
+                "{AppName}/{Date}/{StreamName}_{StartTime}_{EndTime}",
+            ]),
+        )
+            .prop_map(|(app, stream, formats, window, slice, cycle, tz, keep, object)| {
+                let formats: Vec<String> = formats.iter().map(|f| format!("{f:?}")).collect();
+                let storage = if keep.is_empty() {
+                    String::new()
+                } else {
+                    format!("storage = \"s\"\nkeep_local = \"{keep}\"\n")
+                };
+                format!(
+                    "[[template]]\napp = \"{app}\"\nstream = \"{stream}\"\nformats = [{}]\ninterruption_window = {window}\ntimezone = \"{tz}\"\n{storage}[template.m3u8]\nslice_duration = {slice}\ncycle = {cycle}\n[template.mp4]\nobject = \"{object}\"\n",
+                    formats.join(", ")
+                )
+            });
+        let pull = (
+            prop::sample::select(vec![
+                "rtmp://127.0.0.1:9/a/b",
+                "http://127.0.0.1:9/x.flv",
+                "http://127.0.0.1:9/x.m3u8",
+            ]),
+            "[a-z]{1,6}",
+        )
+            .prop_map(|(url, s)| {
+                format!("[[pull]]\nurl = \"{url}\"\napp = \"remote\"\nstream = \"{s}\"\n")
+            });
+        (
+            ("[A-Za-z0-9]{0,8}", 2u64..=3600, 1u64..=600, 1u32..=1000, any::<bool>()),
+            prop::collection::vec(template, 0..3),
+            prop::collection::vec(pull, 0..2),
+            (any::<bool>(), any::<bool>(), any::<bool>(), 1u64..=5),
+            prop::sample::select(vec!["", "http://127.0.0.1:9/hook"]),
+        )
+            .prop_map(move |((key, idle, setup, max, control), templates, pulls, (storage, watch, delete, settle), callback)| {
+                let mut t = format!(
+                    "data_dir = {:?}\n[ingest]\nrtmp_listen = \"127.0.0.1:0\"\npublish_key = \"{key}\"\nidle_timeout = {idle}\nsetup_timeout = {setup}\nmax_connections = {max}\nmax_pending_connections = {}\n[callback]\nurl = \"{callback}\"\non_demand_url = \"{callback}\"\n[control]\nlisten = \"{}\"\n",
+                    format!("{dir}/data"),
+                    max.div_ceil(2),
+                    if control { "127.0.0.1:1" } else { "" },
+                );
+                if storage || watch {
+                    t.push_str("[[storage]]\nname = \"s\"\nprovider = \"custom\"\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"recordings\"\n");
+                    t.push_str("[[template]]\napp = \"obs\"\nstream = \"desk\"\nstorage = \"s\"\n");
+                }
+                if watch {
+                    t.push_str(&format!("[[watch]]\npath = {:?}\napp = \"obs\"\nstream = \"desk\"\nsettle = {settle}\ndelete_after_upload = {delete}\n", format!("{dir}/watched")));
+                }
+                for x in templates.iter().chain(&pulls) {
+                    t.push_str(x);
+                }
+                t
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Whatever a valid configuration holds, `serve` starts (binding its ports) and
+        /// stops without a panic, in any thread.
+        #[test]
+        fn serve_starts_and_stops_on_any_valid_config(
+            (dir, text) in Just(std::env::temp_dir().join(format!("tapedeck-serve-prop-{}", std::process::id())))
+                .prop_flat_map(|d| (Just(d.clone()), valid_looking(&d)))
+        ) {
+            count_panics();
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("watched")).unwrap();
+            let config = Config::from_toml(&text, Path::new("prop.toml"));
+            // Duplicated template keys and the like are refused: not this test's business.
+            prop_assume!(config.is_ok());
+            let mut config = config.unwrap();
+            if !config.control.listen.is_empty() {
+                // Any free port (validation wants a fixed one, for clients).
+                config.control.listen = "127.0.0.1:0".into();
+            }
+            let before = PANICS.load(Ordering::SeqCst);
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let started = runtime.block_on(async {
+                let running = start(config.clone(), None, "test".into()).await?;
+                let addrs = (running.rtmp, running.control_addr);
+                running.stop().await;
+                anyhow::Ok(addrs)
+            });
+            drop(runtime);
+            let (rtmp, control) = started.map_err(|e| TestCaseError::fail(format!("{e:#}\n{text}")))?;
+            prop_assert!(rtmp.port() != 0);
+            prop_assert_eq!(control.is_some(), !config.control.listen.is_empty());
+            if control.is_some() {
+                prop_assert!(crate::control::token::read(&config.data_dir).is_ok());
+            }
+            prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a task panicked:\n{}", text);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }

@@ -230,7 +230,9 @@ pub fn uploads(config: &Config, all: bool, json: bool, limit: usize) -> Result<(
     Ok(())
 }
 
-/// Files under `path` (itself when it is a file) with their keys relative to it.
+/// Files under `path` (itself when it is a file) with their keys relative to it. `path`
+/// itself may be a symbolic link (you named it); links inside are not followed
+/// (`tapedeck_recorder::walk`), and each is named on the terminal.
 fn walk(path: &Path, key_prefix: &str, out: &mut Vec<(PathBuf, String)>) -> Result<()> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     if meta.is_file() {
@@ -241,17 +243,13 @@ fn walk(path: &Path, key_prefix: &str, out: &mut Vec<(PathBuf, String)>) -> Resu
         out.push((path.to_owned(), format!("{key_prefix}{name}")));
         return Ok(());
     }
-    let mut stack = vec![path.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-            let p = e?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.is_file() {
-                let rel = tapedeck_recorder::files::key_of(path, &p);
-                out.push((p, format!("{key_prefix}{rel}")));
-            }
-        }
+    let walked = tapedeck_recorder::walk::walk_all(path);
+    for (p, why) in &walked.skipped {
+        eprintln!("skipped {}: {why}", p.display());
+    }
+    for p in walked.files {
+        let rel = tapedeck_recorder::files::key_of(path, &p);
+        out.push((p, format!("{key_prefix}{rel}")));
     }
     Ok(())
 }
@@ -297,6 +295,7 @@ pub fn upload(config: &Config, name: &str, paths: &[PathBuf], key_prefix: &str) 
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (_waker, mut tasks) = tapedeck_storage::queue::start(
             catalog.clone(),
+            crate::uploads::retention_scope(config),
             vec![p],
             std::sync::Arc::new(KeyringStore),
             process_env,

@@ -35,6 +35,7 @@ pub fn start(config: &Config, catalog: Arc<Catalog>, cancel: CancellationToken) 
     let (tx, rx) = mpsc::unbounded_channel();
     let (waker, tasks) = tapedeck_storage::queue::start(
         catalog,
+        retention_scope(config),
         config.storage.clone(),
         Arc::new(KeyringStore),
         process_env,
@@ -55,6 +56,11 @@ pub fn start(config: &Config, catalog: Arc<Catalog>, cancel: CancellationToken) 
         tasks,
         log: tokio::spawn(log(rx)),
     })
+}
+
+/// Where retention may delete: the data folder, and the watched folders that allow it.
+pub fn retention_scope(config: &Config) -> tapedeck_storage::retention::Scope {
+    tapedeck_storage::retention::Scope::new(&config.data_dir, &config.deletable_watch_folders())
 }
 
 async fn log(mut rx: mpsc::UnboundedReceiver<UploadEvent>) {
@@ -102,6 +108,14 @@ async fn log(mut rx: mpsc::UnboundedReceiver<UploadEvent>) {
                 error,
                 retry_in_secs,
             } => warn!("{profile}: {key}: attempt {attempt} failed: {error}; next in {retry_in_secs:.0} s"),
+            UploadEvent::LeftOut {
+                profile,
+                key,
+                segments,
+            } => warn!(
+                "{profile}: {key} uploaded without {} (their local files vanished before they could be uploaded; a discontinuity marks each hole)",
+                segments.join(", ")
+            ),
             UploadEvent::Lost {
                 profile,
                 key,
@@ -117,6 +131,9 @@ async fn log(mut rx: mpsc::UnboundedReceiver<UploadEvent>) {
             }
             UploadEvent::LocalDeleted { path, reason, .. } => {
                 info!("deleted the local copy {path} (uploaded; {reason})")
+            }
+            UploadEvent::KeptLocal { path, reason, .. } => {
+                warn!("kept {path} although its rule would delete it: {reason}")
             }
             UploadEvent::OverBudget { group, bytes, max } => warn!(
                 "local files of {group} take {bytes} bytes, over keep_local_max of {max}: the rest is not uploaded yet, so it stays"

@@ -3,6 +3,10 @@
 //! are complete: size and time unchanged for `settle`, and (on Linux) no process has them
 //! open for writing. Events come from `notify` through a debouncer; a scan at start picks
 //! up files that arrived while Tapedeck was not running.
+//!
+//! A watched file is the user's own: it is never deleted unless its `[[watch]]` says
+//! `delete_after_upload = true`, and then only after the bucket confirmed the upload
+//! (retention deletes outside the data folder only in such folders).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +20,7 @@ use tapedeck_recorder::config::WatchConfig;
 use tapedeck_recorder::naming::{render, NameContext};
 use tapedeck_recorder::uploads::UploadRule;
 use tapedeck_recorder::Config;
-use tapedeck_storage::Waker;
+use tapedeck_storage::{KeepLocal, Waker};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -147,12 +151,10 @@ impl Folder {
             })
     }
 
+    /// The folder's own files (not its subfolders; links are not followed).
     fn scan(&self, pending: &mut HashMap<PathBuf, Candidate>) {
-        let Ok(entries) = std::fs::read_dir(&self.watch.path) else {
-            return;
-        };
-        for e in entries.flatten() {
-            self.consider(&e.path(), pending);
+        for path in tapedeck_recorder::walk::walk(&self.watch.path, 1).files {
+            self.consider(&path, pending);
         }
     }
 
@@ -160,11 +162,14 @@ impl Folder {
         if !self.wanted(path) {
             return;
         }
-        let Ok(meta) = std::fs::metadata(path) else {
+        // The entry itself: a symbolic link in the folder is not followed to whatever it
+        // names (notify reports links too).
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
             pending.remove(path);
             return;
         };
         if !meta.is_file() {
+            pending.remove(path);
             return;
         }
         let mtime = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
@@ -246,10 +251,21 @@ impl Folder {
             tz: self.tz,
         };
         let key = render(&self.object, &names, &ext);
-        let upload = self
+        let mut upload = self
             .rule
             .entry(&key, path, "watched", &self.watch.app, &self.watch.stream)
             .ok_or("the file vanished before it could be queued")?;
+        // A watched file is the user's original (an OBS recording): the template's
+        // keep_local / keep_local_max are for Tapedeck's own files. It goes only when the
+        // watch says so, and then once the bucket confirmed it.
+        upload.keep_local = if self.watch.delete_after_upload {
+            KeepLocal::UntilUploaded
+        } else {
+            KeepLocal::Forever
+        }
+        .to_stored();
+        upload.keep_max = None;
+        upload.keep_group = String::new();
         let row = File {
             recording: format!(
                 "{}/{}/{}",

@@ -13,6 +13,7 @@ use common::*;
 #[derive(Debug, Clone)]
 struct Request {
     signature: Option<String>,
+    timestamp: Option<String>,
     body: String,
     answered: u16,
 }
@@ -23,6 +24,15 @@ struct HttpRequest {
     line: String,
     headers: Vec<(String, String)>,
     body: String,
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
 }
 
 fn read_request(stream: &std::net::TcpStream) -> HttpRequest {
@@ -67,10 +77,12 @@ fn receiver(failures: usize) -> (u16, Arc<Mutex<Vec<Request>>>) {
                 .iter()
                 .find(|(n, _)| n == "x-tapedeck-signature")
                 .map(|(_, v)| v.clone());
+            let timestamp = request.header("x-tapedeck-timestamp");
             let mut seen = log.lock().unwrap();
             let status = if seen.len() < failures { 500 } else { 200 };
             seen.push(Request {
                 signature,
+                timestamp,
                 body: request.body,
                 answered: status,
             });
@@ -83,9 +95,10 @@ fn receiver(failures: usize) -> (u16, Arc<Mutex<Vec<Request>>>) {
     (port, seen)
 }
 
-fn python_hmac(secret: &str, body: &str) -> String {
+/// What a receiver computes (the README's lines): HMAC-SHA256 of `<timestamp>.<body>`.
+fn python_hmac(secret: &str, timestamp: &str, body: &str) -> String {
     let mut child = std::process::Command::new("python3")
-        .args(["-c", &format!("import hmac,hashlib,sys; print('sha256=' + hmac.new({secret:?}.encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())")])
+        .args(["-c", &format!("import hmac,hashlib,sys; print('sha256=' + hmac.new({secret:?}.encode(), b'{timestamp}.' + sys.stdin.buffer.read(), hashlib.sha256).hexdigest())")])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -136,11 +149,18 @@ fn finished_files_and_status_events_are_posted_signed_and_retried() {
     assert_eq!(seen[0].body, seen[1].body);
     assert_eq!(seen[2].body, seen[0].body, "retried, not dropped");
     assert!(log.contains("retrying"), "{log}");
+    let now = chrono::Utc::now().timestamp();
     for r in &seen {
+        let ts = r
+            .timestamp
+            .as_deref()
+            .expect("X-Tapedeck-Timestamp on every request");
+        let t: i64 = ts.parse().expect("Unix seconds");
+        assert!((now - 120..=now).contains(&t), "timestamp {t}, now {now}");
         assert_eq!(
             r.signature.as_deref(),
-            Some(python_hmac("k3y", &r.body).as_str()),
-            "signature of {}",
+            Some(python_hmac("k3y", ts, &r.body).as_str()),
+            "signature of {ts}.{}",
             r.body
         );
     }
@@ -268,7 +288,8 @@ fn pending_callbacks_survive_a_restart() {
     let dir = TempDir::new("callbacks-restart");
     let input = make_input(dir.path(), 2);
     let port = free_port(); // nothing listens here yet
-    let toml = format!("[callback]\nurl = \"http://127.0.0.1:{port}/hook\"\n[[template]]\nformats = [\"mp4\"]\ninterruption_window = \"1s\"\n");
+                            // User-info and a query token, which the log must not show.
+    let toml = format!("[callback]\nurl = \"http://hook:hunter2@127.0.0.1:{port}/hook?token=s3cr3t\"\nsecret = \"k3y\"\n[[template]]\nformats = [\"mp4\"]\ninterruption_window = \"1s\"\n");
     let server = Server::start(dir.path(), &toml);
     push(&input, &server.url("live", "cam1"));
     wait_for(30, "a failed delivery", || {
@@ -290,16 +311,29 @@ fn pending_callbacks_survive_a_restart() {
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let got = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let body = read_request(&stream).body;
+        let request = read_request(&stream);
         let _ = write!(
             stream,
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
-        body
+        request
     });
+    // A notice spooled a while ago is signed with the time it is sent, not made.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let restarted = chrono::Utc::now().timestamp();
     let server = Server::start(dir.path(), &toml);
-    let body = got.join().unwrap();
+    let request = got.join().unwrap();
+    let body = &request.body;
     assert!(body.contains(".mp4"), "{body}");
+    let ts = request.header("x-tapedeck-timestamp").expect("a timestamp");
+    assert!(
+        ts.parse::<i64>().unwrap() >= restarted,
+        "{ts} < {restarted}"
+    );
+    assert_eq!(
+        request.header("x-tapedeck-signature").as_deref(),
+        Some(python_hmac("k3y", &ts, body).as_str())
+    );
     wait_for(20, "the spool to empty", || {
         (std::fs::read_dir(&spool)
             .unwrap()
@@ -314,4 +348,8 @@ fn pending_callbacks_survive_a_restart() {
         log.contains("1 callback(s) pending from an earlier run"),
         "{log}"
     );
+    assert!(log.contains("callback attempt 1 failed"), "{log}");
+    for secret in ["hunter2", "s3cr3t"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
 }

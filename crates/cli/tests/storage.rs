@@ -525,3 +525,168 @@ fn login_without_an_os_keyring_points_to_the_environment() {
         "{out}"
     );
 }
+
+/// An OBS recording in a `[[watch]]` folder is the user's original: it survives its
+/// upload although the template says `keep_local = "until_uploaded"`; only a watch with
+/// `delete_after_upload = true` deletes, and only once the bucket confirmed the file.
+#[test]
+fn a_watched_file_stays_unless_its_watch_says_delete_after_upload() {
+    let dir = TempDir::new("upload-watched-keep");
+    let s3 = S3Server::start(Kind::S3sFs, dir.path(), BUCKET);
+    let keep = dir.path().join("obs-keep");
+    let delete = dir.path().join("obs-delete");
+    std::fs::create_dir_all(&keep).unwrap();
+    std::fs::create_dir_all(&delete).unwrap();
+    let kept = keep.join("2026-11-24 20-15-00.mkv");
+    let deleted = delete.join("2026-11-24 21-00-00.mkv");
+    std::fs::write(&kept, noise(300_000)).unwrap();
+    std::fs::write(&deleted, noise(200_000)).unwrap();
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "{}\n[[template]]\napp = \"obs\"\nstream = \"*\"\nstorage = \"studio\"\nkeep_local = \"until_uploaded\"\n\
+             [[watch]]\npath = {:?}\napp = \"obs\"\nstream = \"desk\"\nsettle = \"1s\"\n\
+             [[watch]]\npath = {:?}\napp = \"obs\"\nstream = \"cam\"\nsettle = \"1s\"\ndelete_after_upload = true\n",
+            s3.profile_toml("studio", BUCKET, ""),
+            keep.to_str().unwrap(),
+            delete.to_str().unwrap()
+        ),
+    );
+    let data = server.data.clone();
+    wait_for(60, "both uploads confirmed", || {
+        let rows = uploads(&data);
+        (rows.len() == 2 && rows.iter().all(|u| u.state == UploadState::Done)).then_some(())
+    });
+    wait_for(20, "the file of the deleting watch to go", || {
+        (!deleted.exists()).then_some(())
+    });
+    // Retention has had its passes (after each confirmation, and at the stop).
+    let log = server.stop();
+    assert!(kept.exists(), "the original was deleted:\n{log}");
+    assert_eq!(std::fs::metadata(&kept).unwrap().len(), 300_000);
+    let remote = s3.list(BUCKET);
+    let keys: Vec<&str> = remote.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("record/obs/desk/") && k.ends_with(".mkv"))
+            && keys
+                .iter()
+                .any(|k| k.starts_with("record/obs/cam/") && k.ends_with(".mkv")),
+        "{keys:?}"
+    );
+    for u in uploads(&data) {
+        let expect = if u.group == "obs/cam" {
+            "until_uploaded"
+        } else {
+            "forever"
+        };
+        assert_eq!(u.keep_local, expect, "{u:?}");
+    }
+}
+
+/// A segment whose local file vanished before its upload is marked lost; the playlist
+/// that names it reaches the bucket as a copy without it (a discontinuity in its place),
+/// and the log and the upload events name it.
+#[test]
+fn a_playlist_in_the_bucket_never_names_a_lost_segment() {
+    let dir = TempDir::new("upload-lost-segment");
+    let s3 = S3Server::start(Kind::S3sFs, dir.path(), BUCKET);
+    let data = dir.path().join("data");
+    let folder = data.join("recordings/record/live/cam1");
+    std::fs::create_dir_all(&folder).unwrap();
+    let names = ["1795515330_0.ts", "1795515332_1.ts", "1795515334_2.ts"];
+    let mut playlist = String::from(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n",
+    );
+    for (i, n) in names.iter().enumerate() {
+        playlist.push_str(&format!(
+            "#EXT-X-PROGRAM-DATE-TIME:2026-11-24T10:15:{}.000Z\n#EXTINF:2.000,\n{n}\n",
+            30 + 2 * i
+        ));
+    }
+    playlist.push_str("#EXT-X-ENDLIST\n");
+    let playlist_name = "2026-11-24-10-15-30_2026-11-24-10-15-36.m3u8";
+    std::fs::write(folder.join(playlist_name), &playlist).unwrap();
+    // Queued as the recorder queues them: the segments, then the playlist.
+    {
+        let c = catalog(&data);
+        let queue = |name: &str, kind: &str, bytes: u64| {
+            let path = folder.join(name);
+            if kind == "segment" {
+                std::fs::write(&path, noise(bytes as usize)).unwrap();
+            }
+            c.enqueue_upload(&tapedeck_catalog::NewUpload {
+                profile: "studio".into(),
+                key: format!("record/live/cam1/{name}"),
+                path: path.to_string_lossy().into_owned(),
+                kind: kind.into(),
+                group: "live/cam1".into(),
+                bytes,
+                mtime_ms: 0,
+                keep_local: "forever".into(),
+                keep_group: "*/*".into(),
+                keep_max: None,
+                queued_ms: chrono::Utc::now().timestamp_millis(),
+            })
+            .unwrap();
+        };
+        for n in names {
+            queue(n, "segment", 50_000);
+        }
+        queue(playlist_name, "playlist", playlist.len() as u64);
+    }
+    // The middle segment vanishes before anything went up.
+    std::fs::remove_file(folder.join(names[1])).unwrap();
+
+    let server = Server::start(
+        dir.path(),
+        &s3.profile_toml("studio", BUCKET, "concurrency = 1"),
+    );
+    wait_for(60, "the playlist upload", || {
+        uploads(&data)
+            .iter()
+            .any(|u| u.kind == "playlist" && u.state == UploadState::Done)
+            .then_some(())
+    });
+    let log = server.stop();
+    let rows = uploads(&data);
+    let lost: Vec<&str> = rows
+        .iter()
+        .filter(|u| u.state == UploadState::Lost)
+        .map(|u| u.key.as_str())
+        .collect();
+    assert_eq!(lost, ["record/live/cam1/1795515332_1.ts"], "{rows:?}");
+    let remote: Vec<String> = s3.list(BUCKET).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        remote,
+        [
+            "record/live/cam1/1795515330_0.ts".to_string(),
+            "record/live/cam1/1795515334_2.ts".to_string(),
+            format!("record/live/cam1/{playlist_name}"),
+        ]
+    );
+    let copy =
+        String::from_utf8(s3.get(BUCKET, &format!("record/live/cam1/{playlist_name}"))).unwrap();
+    assert!(!copy.contains(names[1]), "{copy}");
+    assert!(copy.contains(names[0]) && copy.contains(names[2]), "{copy}");
+    assert!(
+        copy.contains("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-24T10:15:34.000Z\n#EXTINF:2.000,\n1795515334_2.ts"),
+        "{copy}"
+    );
+    // Every segment the copy names is in the bucket.
+    for line in copy.lines().filter(|l| l.ends_with(".ts")) {
+        assert!(
+            remote.contains(&format!("record/live/cam1/{line}")),
+            "{line}"
+        );
+    }
+    // The local playlist is the truth and stays whole.
+    assert_eq!(
+        std::fs::read_to_string(folder.join(playlist_name)).unwrap(),
+        playlist
+    );
+    assert!(
+        log.contains("uploaded without record/live/cam1/1795515332_1.ts"),
+        "the log does not name the segment:\n{log}"
+    );
+}

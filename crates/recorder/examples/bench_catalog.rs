@@ -119,7 +119,7 @@ fn main() {
         });
         let big = vec![b'x'; 9_000_000];
         let w = median(|| {
-            tapedeck_recorder::files::write_atomically(&dir.join("w.m3u8"), &big).unwrap();
+            tapedeck_recorder::files::write_atomically(&dir, &dir.join("w.m3u8"), &big).unwrap();
         });
         eprintln!("query {q:?}, 9 MB atomic write {w:?}");
     }

@@ -1,6 +1,14 @@
 //! HTTP callbacks: the cloud's "file generated" notice for every finished recording file,
 //! and status events when enabled. Signed with HMAC-SHA256 when a secret is set.
 //!
+//! Each attempt carries `X-Tapedeck-Timestamp: <Unix seconds>` (the time of that attempt,
+//! so a notice retried or delivered after a restart carries a fresh one) and, with a
+//! secret, `X-Tapedeck-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. The
+//! timestamp is covered by the signature, so a receiver that rejects old timestamps (5
+//! minutes is the usual window) cannot be fooled by a captured request sent again later.
+//!
+//! URLs are logged without user-info and query string: receivers put tokens there.
+//!
 //! Delivery never loses a notice: each one is written to a spool folder before the first
 //! attempt and removed only after the receiver answered 2xx. Attempts time out after 5 s
 //! and are retried with exponential backoff and jitter, in order (a later notice waits for
@@ -27,6 +35,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_ATTEMPTS: u32 = 10;
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "X-Tapedeck-Signature";
+/// The header that carries the attempt's time (Unix seconds), covered by the signature.
+pub const TIMESTAMP_HEADER: &str = "X-Tapedeck-Timestamp";
 
 /// One notice waiting to be delivered, as stored in the spool.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -39,12 +49,22 @@ struct Pending {
     next_at_ms: i64,
 }
 
-/// `sha256=<hex>` of `body` under `secret`.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+/// The `X-Tapedeck-Signature` value of a request sent at `timestamp` (Unix seconds):
+/// `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` under `secret`.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut message = format!("{timestamp}.").into_bytes();
+    message.extend_from_slice(body);
+    format!("sha256={}", hmac_hex(secret, &message))
+}
+
+/// Hex HMAC-SHA256 of `message` under `secret`.
+fn hmac_hex(secret: &str, message: &[u8]) -> String {
+    // HMAC takes keys of any length: longer ones are hashed first (RFC 2104).
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) else {
+        unreachable!("HMAC accepts keys of every length")
+    };
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The JSON body for an event, or `None` when it is not notified.
@@ -117,7 +137,7 @@ impl Spool {
 
     fn save(&self, p: &Pending) -> std::io::Result<()> {
         let text = serde_json::to_vec(p).map_err(std::io::Error::other)?;
-        crate::files::write_atomically(&self.path(&p.id), &text)
+        crate::files::write_atomically(&self.dir, &self.path(&p.id), &text)
     }
 
     fn remove(&self, id: &str) {
@@ -290,19 +310,19 @@ impl Notifier {
             }
             match deliver(&self.client, p, &secret).await {
                 Ok(()) => {
-                    debug!(url = %p.url, "callback delivered");
+                    debug!(url = %crate::redact::url(&p.url), "callback delivered");
                     self.spool.remove(&p.id);
                     self.queue.remove(0);
                 }
                 Err(e) => {
                     p.attempts += 1;
                     if p.attempts >= MAX_ATTEMPTS {
-                        warn!(url = %p.url, "callback failed {} times, giving up (kept in the spool's failed/ folder): {e}", p.attempts);
+                        warn!(url = %crate::redact::url(&p.url), "callback failed {} times, giving up (kept in the spool's failed/ folder): {e}", p.attempts);
                         self.spool.park(p);
                         self.queue.remove(0);
                     } else {
                         let delay = backoff(p.attempts);
-                        warn!(url = %p.url, "callback attempt {} failed ({e}); retrying in {delay:?}", p.attempts);
+                        warn!(url = %crate::redact::url(&p.url), "callback attempt {} failed ({e}); retrying in {delay:?}", p.attempts);
                         p.next_at_ms = now_ms() + delay.as_millis() as i64;
                         let _ = self.spool.save(p);
                         return;
@@ -314,14 +334,24 @@ impl Notifier {
 }
 
 async fn deliver(client: &reqwest::Client, p: &Pending, secret: &str) -> Result<(), String> {
+    // The time of this attempt, not of the event: a receiver checks it against its clock.
+    let timestamp = chrono::Utc::now().timestamp();
     let mut request = client
         .post(&p.url)
         .header("Content-Type", "application/json")
+        .header(TIMESTAMP_HEADER, timestamp.to_string())
         .body(p.body.clone());
     if !secret.is_empty() {
-        request = request.header(SIGNATURE_HEADER, signature(secret, p.body.as_bytes()));
+        request = request.header(
+            SIGNATURE_HEADER,
+            signature(secret, timestamp, p.body.as_bytes()),
+        );
     }
-    let response = request.send().await.map_err(|e| e.to_string())?;
+    // Without the URL: the log shows it redacted already.
+    let response = request
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
     if response.status().is_success() {
         Ok(())
     } else {
@@ -339,12 +369,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signature_matches_rfc_4231_case_2() {
+    fn hmac_matches_rfc_4231_case_2() {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
         assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            hmac_hex("Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn the_signature_covers_the_timestamp() {
+        let body = br#"{"app":"live"}"#;
+        let a = signature("k3y", 1_795_515_330, body);
+        assert_eq!(
+            a,
+            format!(
+                "sha256={}",
+                hmac_hex("k3y", br#"1795515330.{"app":"live"}"#)
+            )
+        );
+        assert_ne!(a, signature("k3y", 1_795_515_331, body));
+        assert_ne!(a, signature("k3y", 1_795_515_330, br#"{"app":"livf"}"#));
     }
 
     #[test]

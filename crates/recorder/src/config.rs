@@ -61,13 +61,18 @@ pub struct WatchConfig {
     #[serde(default)]
     pub object: String,
     /// A file counts as complete once its size and time have not changed for this long
-    /// and no process has it open for writing. Default `10s`.
+    /// and no process has it open for writing. Default `10s`; 1 s to 1 h.
     #[serde(default = "default_settle")]
     pub settle: Secs,
-    /// Extensions taken (others are ignored). Default: mp4, mkv, mov, flv, ts, m4a, aac,
-    /// mp3, wav.
+    /// Extensions taken (others are ignored), without the dot; at least one. Default: mp4,
+    /// mkv, mov, flv, ts, m4a, aac, mp3, wav.
     #[serde(default = "default_watch_extensions")]
     pub extensions: Vec<String>,
+    /// Delete each file from this folder once the bucket confirmed its upload. Default
+    /// false: a watched file is the user's original (an OBS recording) and stays, whatever
+    /// the template's `keep_local` says (that applies to Tapedeck's own recordings).
+    #[serde(default)]
+    pub delete_after_upload: bool,
 }
 
 fn default_settle() -> Secs {
@@ -84,8 +89,8 @@ fn default_watch_extensions() -> Vec<String> {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ControlConfig {
-    /// Listen address; it must be a loopback address. Default `127.0.0.1:8935`; `""` turns
-    /// the API off.
+    /// Listen address; it must be a loopback address with a port (not 0: clients must find
+    /// it). Default `127.0.0.1:8935`; `""` turns the API off.
     #[serde(default = "default_control_listen")]
     pub listen: String,
 }
@@ -110,8 +115,8 @@ pub struct CallbackConfig {
     /// Receiver URL; empty (the default) sends nothing.
     #[serde(default)]
     pub url: String,
-    /// When set, each request carries `X-Tapedeck-Signature: sha256=<hex HMAC-SHA256 of the
-    /// body>`. Default empty.
+    /// When set, each request carries `X-Tapedeck-Signature: sha256=<hex HMAC-SHA256 of
+    /// "<X-Tapedeck-Timestamp>.<body>">`. Default empty.
     #[serde(default)]
     pub secret: String,
     /// Also send `record_started`, `record_paused`, `record_resumed`, `record_stopped`.
@@ -171,20 +176,38 @@ impl Default for Config {
 #[serde(deny_unknown_fields)]
 pub struct IngestConfig {
     /// Listen address. Default `127.0.0.1:1935` (loopback only: set `0.0.0.0:1935` to accept
-    /// publishers from other machines).
+    /// publishers from other machines). Port 0 takes any free port (the log names it).
     #[serde(default = "default_listen")]
     pub rtmp_listen: String,
-    /// When not empty, publishers must add `?key=<publish_key>` to the stream name.
-    /// Default empty.
+    /// When not empty, publishers must add `?key=<publish_key>` to the stream name. At most
+    /// 256 of the characters a query can carry as they are: letters, digits, `-`, `.`,
+    /// `_`, `~`. Default empty.
     #[serde(default)]
     pub publish_key: String,
-    /// A publisher silent for this long is dropped. Default `15s`.
+    /// A publisher silent for this long is dropped. Default `15s`; 2 s to 1 h.
     #[serde(default = "default_idle")]
     pub idle_timeout: Secs,
     /// A connection that has not started publishing this long after its handshake is
-    /// closed. Default `20s`.
+    /// closed. Default `20s`; 1 s to 10 min.
     #[serde(default = "default_setup")]
     pub setup_timeout: Secs,
+    /// How many RTMP connections are served at once (publishers and connections still
+    /// setting up); more are closed as they arrive. Default 256; 1 to 65536.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// How many of those may be connections that have not started publishing yet (a
+    /// handshake or `connect` in progress): a flood of idle connections cannot crowd out
+    /// publishers. Default 64; 1 to `max_connections`.
+    #[serde(default = "default_max_pending_connections")]
+    pub max_pending_connections: u32,
+}
+
+fn default_max_connections() -> u32 {
+    256
+}
+
+fn default_max_pending_connections() -> u32 {
+    64
 }
 
 fn default_setup() -> Secs {
@@ -206,6 +229,8 @@ impl Default for IngestConfig {
             publish_key: String::new(),
             idle_timeout: default_idle(),
             setup_timeout: default_setup(),
+            max_connections: default_max_connections(),
+            max_pending_connections: default_max_pending_connections(),
         }
     }
 }
@@ -274,7 +299,8 @@ pub struct Template {
     #[serde(default)]
     pub storage: String,
     /// How long local copies stay once their upload is confirmed: `"forever"` (default),
-    /// `"until_uploaded"`, or an age like `"7d"`. Playlists and indexes always stay.
+    /// `"until_uploaded"`, or an age like `"7d"` (at most 36500d). Playlists and indexes
+    /// always stay, and so do files of `[[watch]]` folders (see `delete_after_upload`).
     #[serde(default)]
     pub keep_local: KeepLocal,
     /// Local copies of this template's files beyond this size are deleted, oldest
@@ -401,6 +427,32 @@ impl Default for FileOptions {
     }
 }
 
+/// The longest `keep_local` age: 100 years (beyond it, "forever" says what is meant).
+pub const MAX_KEEP_LOCAL_SECS: u64 = 36_500 * 86_400;
+
+/// A sentence when `value` is outside `min..=max` seconds.
+fn out_of_range(value: Secs, min: u64, max: u64) -> Option<String> {
+    (!(min..=max).contains(&value.0))
+        .then(|| format!("{value} is outside {}-{}", Secs(min), Secs(max)))
+}
+
+/// A URL the clients can use: one of `schemes`, a host, and no spaces or control
+/// characters (which no HTTP client sends as they are).
+fn check_url(url: &str, schemes: &[&str]) -> Result<(), String> {
+    let Some(rest) = schemes.iter().find_map(|s| url.strip_prefix(s)) else {
+        return Err(format!("{url:?} must start with {}", schemes.join(", ")));
+    };
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{url:?} contains {c:?}; write spaces as %20"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("{url:?} names no host"));
+    }
+    Ok(())
+}
+
 /// One problem found in a configuration, naming its field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -462,6 +514,18 @@ impl Config {
     pub fn validate(&self) -> Vec<Problem> {
         let mut p = Vec::new();
         let mut add = |field: String, message: String| p.push(Problem { field, message });
+        let data_dir = self.data_dir.as_os_str();
+        if data_dir.is_empty() {
+            add(
+                "data_dir".into(),
+                "is empty: name a folder, like \"./tapedeck-data\"".into(),
+            );
+        } else if data_dir.to_string_lossy().contains('\0') {
+            add(
+                "data_dir".into(),
+                "contains a NUL character, which no file system takes".into(),
+            );
+        }
         if self
             .ingest
             .rtmp_listen
@@ -476,43 +540,75 @@ impl Config {
                 ),
             );
         }
-        if self.ingest.idle_timeout.0 < 2 {
-            add("ingest.idle_timeout".into(), "must be at least 2s".into());
+        let key = &self.ingest.publish_key;
+        if key.len() > 256 {
+            add(
+                "ingest.publish_key".into(),
+                format!("is {} characters long; at most 256", key.len()),
+            );
+        }
+        if let Some(c) = key
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "-._~".contains(*c)))
+        {
+            add(
+                "ingest.publish_key".into(),
+                format!("contains {c:?}, which a publisher cannot put in `?key=` as it is: use letters, digits, '-', '.', '_' or '~'"),
+            );
+        }
+        for (field, value, min, max) in [
+            ("ingest.idle_timeout", self.ingest.idle_timeout, 2, 3600),
+            ("ingest.setup_timeout", self.ingest.setup_timeout, 1, 600),
+        ] {
+            if let Some(m) = out_of_range(value, min, max) {
+                add(field.into(), m);
+            }
+        }
+        let max_conn = self.ingest.max_connections;
+        if !(1..=65536).contains(&max_conn) {
+            add(
+                "ingest.max_connections".into(),
+                format!("{max_conn} is outside 1-65536"),
+            );
+        }
+        let pending = self.ingest.max_pending_connections;
+        if pending == 0 || pending > max_conn.max(1) {
+            add(
+                "ingest.max_pending_connections".into(),
+                format!(
+                    "{pending} is outside 1-{} (ingest.max_connections)",
+                    max_conn.max(1)
+                ),
+            );
         }
         if !self.control.listen.is_empty() {
             match self.control.listen.parse::<std::net::SocketAddr>() {
-                Ok(a) if a.ip().is_loopback() => {}
-                Ok(_) => add("control.listen".into(), "must be a loopback address (127.0.0.1 or [::1]): the control API has no authentication".into()),
+                Ok(a) if !a.ip().is_loopback() => add("control.listen".into(), "must be a loopback address (127.0.0.1 or [::1]): the control API is for this machine only".into()),
+                Ok(a) if a.port() == 0 => add("control.listen".into(), "needs a port (not 0): `tapedeck record` must know where to find the API".into()),
+                Ok(_) => {}
                 Err(_) => add("control.listen".into(), format!("{:?} is not an address like \"127.0.0.1:8935\"", self.control.listen)),
             }
         }
-        let od = &self.callback.on_demand_url;
-        if !(od.is_empty() || od.starts_with("http://") || od.starts_with("https://")) {
-            add(
-                "callback.on_demand_url".into(),
-                format!("{od:?} must start with http:// or https://"),
-            );
+        for (field, url) in [
+            ("callback.on_demand_url", &self.callback.on_demand_url),
+            ("callback.url", &self.callback.url),
+        ] {
+            if !url.is_empty() {
+                if let Err(m) = check_url(url, &["http://", "https://"]) {
+                    add(field.into(), m);
+                }
+            }
         }
-        let cb = &self.callback.url;
-        if !(cb.is_empty() || cb.starts_with("http://") || cb.starts_with("https://")) {
+        if self.callback.domain.len() > 255 || self.callback.domain.chars().any(char::is_control) {
             add(
-                "callback.url".into(),
-                format!("{cb:?} must start with http:// or https://"),
+                "callback.domain".into(),
+                "must be at most 255 characters, without control characters".into(),
             );
         }
         for (i, pull) in self.pull.iter().enumerate() {
             let f = |name: &str| format!("pull[{i}].{name}");
-            let scheme_ok = ["rtmp://", "http://", "https://"]
-                .iter()
-                .any(|s| pull.url.starts_with(s));
-            if !scheme_ok {
-                add(
-                    f("url"),
-                    format!(
-                        "{:?} must start with rtmp://, http:// or https://",
-                        pull.url
-                    ),
-                );
+            if let Err(m) = check_url(&pull.url, &["rtmp://", "http://", "https://"]) {
+                add(f("url"), m);
             }
             if let Err(e) = tapedeck_ingest::names::validate_name("app", &pull.app) {
                 add(f("app"), e);
@@ -588,6 +684,17 @@ impl Config {
             for message in naming::check_slice_template(&t.m3u8.slice_object) {
                 add(f("m3u8.slice_object"), message);
             }
+            if let KeepLocal::For(secs) = t.keep_local {
+                if secs > MAX_KEEP_LOCAL_SECS {
+                    add(
+                        f("keep_local"),
+                        format!(
+                            "{} is longer than 36500d (100 years); use \"forever\"",
+                            t.keep_local
+                        ),
+                    );
+                }
+            }
             if t.storage.is_empty() {
                 if t.keep_local != KeepLocal::Forever {
                     add(f("keep_local"), "needs `storage`: local copies are deleted only after their upload is confirmed".into());
@@ -641,11 +748,36 @@ impl Config {
                     add(f("object"), message);
                 }
             }
-            if w.settle.0 < 1 {
-                add(f("settle"), "must be at least 1s".into());
+            if let Some(m) = out_of_range(w.settle, 1, 3600) {
+                add(f("settle"), m);
+            }
+            if w.extensions.is_empty() {
+                add(
+                    f("extensions"),
+                    "lists no extension, so no file would ever be taken; like [\"mp4\", \"mkv\"]"
+                        .into(),
+                );
+            }
+            for e in &w.extensions {
+                if e.is_empty() || e.len() > 16 || !e.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    add(
+                        f("extensions"),
+                        format!("{e:?} is not an extension: up to 16 letters or digits, without the dot"),
+                    );
+                }
             }
         }
         p
+    }
+
+    /// The folders whose files retention may delete besides the data folder: the
+    /// `[[watch]]` folders with `delete_after_upload = true`.
+    pub fn deletable_watch_folders(&self) -> Vec<PathBuf> {
+        self.watch
+            .iter()
+            .filter(|w| w.delete_after_upload)
+            .map(|w| w.path.clone())
+            .collect()
     }
 
     /// The storage profile a template uploads to, if any.
@@ -793,6 +925,68 @@ object = "../outside/{EscapedStartTime}"
         ] {
             assert!(fields.contains(&want), "missing {want} in {fields:?}");
         }
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_refused_by_field() {
+        let storage = "[[storage]]\nname = \"s\"\nprovider = \"custom\"\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"recordings\"\n[[template]]\nstorage = \"s\"\n";
+        let watch = |extra: &str| {
+            format!(
+                "{storage}[[watch]]\npath = \"/tmp\"\napp = \"obs\"\nstream = \"desk\"\n{extra}"
+            )
+        };
+        let cases: Vec<(String, &str)> = vec![
+            ("data_dir = \"\"".into(), "data_dir"),
+            ("[ingest]\nidle_timeout = \"1s\"".into(), "ingest.idle_timeout"),
+            ("[ingest]\nidle_timeout = \"2h\"".into(), "ingest.idle_timeout"),
+            ("[ingest]\nsetup_timeout = 0".into(), "ingest.setup_timeout"),
+            ("[ingest]\nsetup_timeout = \"11m\"".into(), "ingest.setup_timeout"),
+            ("[ingest]\npublish_key = \"a&b=c\"".into(), "ingest.publish_key"),
+            ("[ingest]\npublish_key = \"has space\"".into(), "ingest.publish_key"),
+            (format!("[ingest]\npublish_key = \"{}\"", "k".repeat(257)), "ingest.publish_key"),
+            ("[ingest]\nmax_connections = 0".into(), "ingest.max_connections"),
+            ("[ingest]\nmax_connections = 65537".into(), "ingest.max_connections"),
+            ("[ingest]\nmax_connections = 8\nmax_pending_connections = 9".into(), "ingest.max_pending_connections"),
+            ("[ingest]\nmax_pending_connections = 0".into(), "ingest.max_pending_connections"),
+            ("[control]\nlisten = \"127.0.0.1:0\"".into(), "control.listen"),
+            ("[control]\nlisten = \"0.0.0.0:8935\"".into(), "control.listen"),
+            ("[callback]\nurl = \"http:///hook\"".into(), "callback.url"),
+            ("[callback]\nurl = \"http://host/a b\"".into(), "callback.url"),
+            ("[callback]\non_demand_url = \"ftp://host/\"".into(), "callback.on_demand_url"),
+            ("[[pull]]\nurl = \"rtmp://\"\napp = \"a\"\nstream = \"b\"".into(), "pull[0].url"),
+            (format!("{storage}keep_local = \"36501d\""), "template[0].keep_local"),
+            (watch("extensions = []"), "watch[0].extensions"),
+            (watch("extensions = [\".mp4\"]"), "watch[0].extensions"),
+            (watch("settle = \"0s\""), "watch[0].settle"),
+            (watch("settle = \"2h\""), "watch[0].settle"),
+            ("[[storage]]\nname = \"s\"\nprovider = \"aws\"\nbucket = \"recordings\"\nregion = \"us east\"".into(), "storage[0].region"),
+            ("[[storage]]\nname = \"s\"\nprovider = \"aws\"\nbucket = \"recordings\"\nmultipart_threshold = \"6GiB\"".into(), "storage[0].multipart_threshold"),
+            ("[[storage]]\nname = \"s\"\nprovider = \"custom\"\nbucket = \"recordings\"\nendpoint = \"http://\"".into(), "storage[0].endpoint"),
+        ];
+        for (text, field) in cases {
+            match parse(&text) {
+                Err(ConfigError::Invalid { problems, .. }) => assert!(
+                    problems.iter().any(|p| p.field == field),
+                    "{field} not named for {text:?}: {problems:?}"
+                ),
+                other => panic!("{text:?} was not refused: {other:?}"),
+            }
+        }
+        // The edges that work.
+        for text in [
+            "[ingest]\nidle_timeout = \"1h\"\nsetup_timeout = \"10m\"\nmax_connections = 65536\nmax_pending_connections = 65536",
+            "[ingest]\nrtmp_listen = \"127.0.0.1:0\"\npublish_key = \"A-z_0.9~\"\nmax_connections = 1\nmax_pending_connections = 1",
+        ] {
+            assert!(parse(text).is_ok(), "{text}: {:?}", parse(text).err());
+        }
+        let c = parse("").unwrap();
+        assert_eq!(
+            (c.ingest.max_connections, c.ingest.max_pending_connections),
+            (256, 64)
+        );
+        let c = parse(&watch("")).unwrap();
+        assert!(!c.watch[0].delete_after_upload);
+        assert!(c.deletable_watch_folders().is_empty());
     }
 
     #[test]

@@ -1,10 +1,18 @@
 //! Files on disk: everything being written carries a `.part` suffix and becomes its final
 //! name by an atomic rename once complete, so a reader (a player, the uploader, a user
 //! browsing the folder) never sees half a file under a final name.
+//!
+//! Writes stay inside their root (the recordings folder; the callback spool): folders are
+//! created by [`create_dir_within`], which refuses a folder on the way that is a symbolic
+//! link leading out of the root, and new files are never created through a symbolic link
+//! ([`create_file`]). The root itself may be a link the user made (to another disk, say):
+//! it is resolved once, and that real folder is what a write may not leave.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// Suffix of files still being written.
 pub const PART_SUFFIX: &str = ".part";
@@ -19,13 +27,13 @@ pub struct PartFile {
 }
 
 impl PartFile {
-    /// Creates `<key>.part` under `root`, with its folders.
+    /// Creates `<key>.part` under `root`, with its folders (see [`create_dir_within`]).
     pub fn create(root: &Path, key: &str) -> io::Result<PartFile> {
         let path = part_path(&root.join(key));
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
+            create_dir_within(root, dir)?;
         }
-        let file = File::create(&path)?;
+        let file = create_file(&path)?;
         Ok(PartFile {
             path,
             out: BufWriter::with_capacity(8 * 1024, file),
@@ -71,6 +79,9 @@ impl PartFile {
     pub fn complete(self, root: &Path, key: &str) -> io::Result<PathBuf> {
         let part = self.close()?;
         let dest = root.join(key);
+        if let Some(dir) = dest.parent() {
+            create_dir_within(root, dir)?;
+        }
         rename_into_place(&part, &dest)?;
         Ok(dest)
     }
@@ -131,27 +142,124 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Renames `from` to `to`, creating `to`'s folder.
+/// Renames `from` to `to`, whose folder exists (made by [`create_dir_within`]). A rename
+/// replaces a link at `to` itself; it never writes through one.
 pub fn rename_into_place(from: &Path, to: &Path) -> io::Result<()> {
-    if let Some(dir) = to.parent() {
-        fs::create_dir_all(dir)?;
-    }
     fs::rename(from, to)
 }
 
-/// Writes a whole small file (a playlist) atomically: `.part` then rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomically_parts(path, &[bytes])
+/// The real location of `root`, resolved at its first use in this process (created if
+/// need be): the folder writes under `root` may not leave.
+fn real_root(root: &Path) -> io::Result<PathBuf> {
+    static ROOTS: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let roots = ROOTS.get_or_init(Default::default);
+    // A poisoned lock only means another thread panicked mid-insert: the map is intact.
+    let mut roots = roots.lock().unwrap_or_else(|e| e.into_inner());
+    fs::create_dir_all(root)?;
+    if let Some(real) = roots.get(root) {
+        return Ok(real.clone());
+    }
+    let real = fs::canonicalize(root)?;
+    roots.insert(root.to_owned(), real.clone());
+    Ok(real)
+}
+
+fn refused(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, message)
+}
+
+/// Creates the folder `dir` under `root` and every folder between them, never through a
+/// symbolic link that leads outside `root`'s real location. A link that stays inside is
+/// followed (a user's own layout); one that leads out is an error naming it.
+pub fn create_dir_within(root: &Path, dir: &Path) -> io::Result<()> {
+    let real = real_root(root)?;
+    let rel = dir.strip_prefix(root).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not inside {}", dir.display(), root.display()),
+        )
+    })?;
+    let mut cur = real.clone();
+    let mut shown = root.to_path_buf();
+    for c in rel.components() {
+        let Component::Normal(name) = c else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} leaves {} ({c:?})", dir.display(), root.display()),
+            ));
+        };
+        shown.push(name);
+        let next = cur.join(name);
+        cur = loop {
+            match fs::symlink_metadata(&next) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let target = fs::canonicalize(&next).map_err(|e| {
+                        refused(format!(
+                            "{} is a symbolic link that cannot be followed ({e})",
+                            shown.display()
+                        ))
+                    })?;
+                    if !target.starts_with(&real) {
+                        return Err(refused(format!(
+                            "{} is a symbolic link to {}, outside the folder {}: nothing is written through it",
+                            shown.display(),
+                            target.display(),
+                            root.display()
+                        )));
+                    }
+                    if !target.is_dir() {
+                        return Err(refused(format!(
+                            "{} is a link to a file, not a folder",
+                            shown.display()
+                        )));
+                    }
+                    break target;
+                }
+                Ok(m) if m.is_dir() => break next,
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("{} is a file, not a folder", shown.display()),
+                    ))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&next) {
+                    Ok(()) => break next,
+                    // Made by another recording meanwhile: look again.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Creates (or truncates) the file at `path`, unless that name is a symbolic link: a
+/// link planted where Tapedeck writes would send the write elsewhere.
+pub fn create_file(path: &Path) -> io::Result<File> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refused(format!(
+            "{} is a symbolic link: nothing is written through it",
+            path.display()
+        )));
+    }
+    File::create(path)
+}
+
+/// Writes a whole small file (a playlist) under `root` atomically: `.part` then rename.
+pub fn write_atomically(root: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_parts(root, path, &[bytes])
 }
 
 /// [`write_atomically`] of `parts`, one after the other.
-pub fn write_atomically_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+pub fn write_atomically_parts(root: &Path, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
+        create_dir_within(root, dir)?;
     }
     let tmp = part_path(path);
     {
-        let mut f = File::create(&tmp)?;
+        let mut f = create_file(&tmp)?;
         for p in parts {
             f.write_all(p)?;
         }
@@ -355,9 +463,69 @@ mod tests {
         let dest = f.complete(&root, "a/b/c.ts").unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"abc");
         assert!(!root.join("a/b/c.ts.part").exists());
-        write_atomically(&root.join("p.m3u8"), b"#EXTM3U").unwrap();
+        write_atomically(&root, &root.join("p.m3u8"), b"#EXTM3U").unwrap();
         assert_eq!(fs::read(root.join("p.m3u8")).unwrap(), b"#EXTM3U");
         fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Folders are made inside the root only: a link on the way that leads out is refused
+    /// by name; a link that stays inside, and a root that is itself a link, are fine.
+    #[cfg(unix)]
+    #[test]
+    fn writes_never_go_through_a_link_out_of_the_root() {
+        use std::os::unix::fs::symlink;
+        let base = std::env::temp_dir().join(format!("tapedeck-confined-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let real = base.join("disk");
+        let outside = base.join("outside");
+        fs::create_dir_all(real.join("record/live")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        // The user's own link for the whole folder.
+        let root = base.join("recordings");
+        symlink(&real, &root).unwrap();
+        symlink(&outside, real.join("record/live/cam1")).unwrap();
+        symlink(real.join("record"), real.join("alias")).unwrap();
+
+        let e = PartFile::create(&root, "record/live/cam1/1_0.ts").unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(
+            text.contains(&root.join("record/live/cam1").display().to_string())
+                && text.contains("outside"),
+            "{text}"
+        );
+        let e = write_atomically(
+            &root,
+            &root.join("record/live/cam1/deep/x.m3u8"),
+            b"#EXTM3U",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            0,
+            "nothing was written outside"
+        );
+
+        let mut f = PartFile::create(&root, "record/live/cam2/1_0.ts").unwrap();
+        f.write(b"ts").unwrap();
+        f.complete(&root, "record/live/cam2/1_0.ts").unwrap();
+        assert_eq!(
+            fs::read(real.join("record/live/cam2/1_0.ts")).unwrap(),
+            b"ts"
+        );
+        write_atomically(&root, &root.join("alias/live/cam3/p.m3u8"), b"#EXTM3U").unwrap();
+        assert!(real.join("record/live/cam3/p.m3u8").exists());
+
+        // A file name that is a link is not written through either.
+        symlink(
+            outside.join("victim"),
+            real.join("record/live/cam2/2_1.ts.part"),
+        )
+        .unwrap();
+        assert!(PartFile::create(&root, "record/live/cam2/2_1.ts").is_err());
+        assert!(!outside.join("victim").exists());
+        fs::remove_dir_all(&base).unwrap();
     }
 
     /// Pages of a file being written leave the page cache once on disk, one window behind

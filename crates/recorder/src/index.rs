@@ -139,7 +139,7 @@ pub fn create(
     catalog.add_index_with(&new, |record| {
         let parts = index.parts(&IndexTag::of(record).to_text());
         let parts = parts.each_ref().map(|p| p.as_bytes());
-        write_atomically_parts(&path, &parts).map_err(|source| IndexError::Write {
+        write_atomically_parts(root, &path, &parts).map_err(|source| IndexError::Write {
             path: path.display().to_string(),
             source,
         })?;

@@ -20,8 +20,10 @@ pub mod output;
 pub mod rebuild;
 mod recording;
 pub mod recover;
+mod redact;
 pub mod tags;
 pub mod uploads;
+pub mod walk;
 
 pub use config::Config;
 pub use hub::{Recorder, Registry, WallClock};

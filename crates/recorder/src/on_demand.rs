@@ -71,11 +71,15 @@ pub async fn ask(on_demand: &OnDemand, facts: &StreamFacts) -> Result<Decision, 
         ])
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        // Without the URL: it may carry a token, and the caller logs this.
+        .map_err(|e| e.without_url().to_string())?;
     if !response.status().is_success() {
         return Err(format!("answered {}", response.status()));
     }
-    let text = response.text().await.map_err(|e| e.to_string())?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
     serde_json::from_str(&text)
         .map_err(|e| format!("answered {text:?}, which is not a decision: {e}"))
 }

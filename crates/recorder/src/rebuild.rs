@@ -35,7 +35,8 @@ pub struct RebuildReport {
     pub indexes: usize,
     /// MP4 and FLV files without a Tapedeck tag, left out.
     pub untagged: Vec<PathBuf>,
-    /// Playlists, segments, files or tags that could not be read, with why.
+    /// Playlists, segments, files or tags that could not be read, and what the walk did
+    /// not enter (symbolic links are not followed), with why.
     pub skipped: Vec<(PathBuf, String)>,
 }
 
@@ -43,9 +44,16 @@ pub struct RebuildReport {
 pub fn rebuild(root: &Path, catalog: &Catalog) -> Result<RebuildReport, CatalogError> {
     let mut report = RebuildReport::default();
     let mut recordings = BTreeSet::new();
-    let mut found = Vec::new();
-    collect(root, &mut found);
-    found.sort();
+    let walked = crate::walk::walk_all(root);
+    report.skipped.extend(walked.skipped);
+    let found: Vec<PathBuf> = walked
+        .files
+        .into_iter()
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "m3u8" || x == "mp4" || x == "flv")
+        })
+        .collect();
     for path in &found {
         let (kind, tag) = match path.extension().and_then(|x| x.to_str()) {
             Some("mp4") => ("mp4", FileTag::read_mp4(path)),
@@ -235,21 +243,4 @@ fn probe(path: &Path) -> Result<Probe, String> {
         height: video.as_ref().map_or(0, |v| v.height),
         keyframes,
     })
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|x| x == "m3u8" || x == "mp4" || x == "flv")
-        {
-            out.push(p);
-        }
-    }
 }

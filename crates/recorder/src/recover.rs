@@ -51,15 +51,25 @@ pub struct Unrecoverable {
 pub struct Report {
     pub recovered: Vec<Recovered>,
     pub failed: Vec<Unrecoverable>,
+    /// What the walk did not enter (symbolic links, unreadable folders), with why.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 /// Recovers every left-over under `root` (the recordings folder). Blocking: call it before
-/// accepting streams, or on the blocking pool.
+/// accepting streams, or on the blocking pool. Symbolic links are not followed
+/// ([`crate::walk`]): a link in the folder, even a loop, is skipped and reported.
 pub fn recover(root: &Path) -> Report {
     let mut report = Report::default();
+    let walked = crate::walk::walk_all(root);
+    report.skipped = walked.skipped;
     let mut parts = Vec::new();
-    collect(root, &mut parts);
-    parts.sort();
+    for p in walked.files {
+        if ends(&p, ".finalizing") {
+            let _ = fs::remove_file(&p);
+        } else if ends(&p, PART_SUFFIX) {
+            parts.push(p);
+        }
+    }
     // Segments first: the playlists of their folders append them.
     let mut segments: Vec<(PathBuf, PlaylistSegment)> = Vec::new();
     for p in parts.iter().filter(|p| ends(p, ".ts.part")) {
@@ -103,22 +113,6 @@ pub fn recover(root: &Path) -> Report {
 
 fn ends(p: &Path, suffix: &str) -> bool {
     p.to_string_lossy().ends_with(suffix)
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else if ends(&p, ".finalizing") {
-            let _ = fs::remove_file(&p);
-        } else if ends(&p, PART_SUFFIX) {
-            out.push(p);
-        }
-    }
 }
 
 fn modified(p: &Path) -> DateTime<Utc> {
@@ -237,7 +231,7 @@ fn recover_playlist(
     }
     playlist.ended = true;
     let to = final_path(part);
-    write_atomically(&to, playlist.render().as_bytes()).map_err(|e| e.to_string())?;
+    write_atomically(dir, &to, playlist.render().as_bytes()).map_err(|e| e.to_string())?;
     fs::remove_file(part).map_err(|e| e.to_string())?;
     Ok(to)
 }

@@ -10,6 +10,7 @@ pub mod check;
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod playlist;
 pub mod profile;
 pub mod queue;
 pub mod retention;

@@ -101,6 +101,8 @@ fn default_part_size() -> ByteSize {
 /// S3's limits on multipart uploads.
 pub const MIN_PART: u64 = 5 << 20;
 pub const MAX_PARTS: u64 = 10_000;
+/// S3's largest single PUT (and largest part).
+pub const MAX_PUT: u64 = 5 << 30;
 
 /// Where and how requests go, derived from a profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,9 +187,15 @@ impl StorageProfile {
         if let Err(e) = check_bucket_name(&self.bucket) {
             p.push(("bucket", e));
         }
-        if !(self.endpoint.is_empty()
-            || self.endpoint.starts_with("http://")
-            || self.endpoint.starts_with("https://"))
+        let endpoint_host = ["http://", "https://"]
+            .iter()
+            .find_map(|s| self.endpoint.strip_prefix(s))
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        if !(self.endpoint.is_empty() || endpoint_host.is_some_and(|h| !h.is_empty()))
+            || self
+                .endpoint
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
         {
             p.push((
                 "endpoint",
@@ -239,6 +247,37 @@ impl StorageProfile {
             }
             Provider::Aws => {}
         }
+        // They go into host names and headers: letters, digits and '-' (and '_' for classes).
+        for (field, value, extra) in [
+            ("region", &self.region, "-"),
+            ("account_id", &self.account_id, ""),
+            ("storage_class", &self.storage_class, "_"),
+        ] {
+            if value.len() > 64
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+            {
+                p.push((
+                    field,
+                    format!(
+                        "{value:?} is not a {}: at most 64 letters, digits{}",
+                        field.replace('_', " "),
+                        match extra {
+                            "-" => " or '-'",
+                            "_" => " or '_'",
+                            _ => "",
+                        }
+                    ),
+                ));
+            }
+        }
+        if self.prefix.len() > 512 || self.prefix.chars().any(char::is_control) {
+            p.push((
+                "prefix",
+                "must be at most 512 characters, without control characters".into(),
+            ));
+        }
         if !self.prefix.is_empty() && (self.prefix.starts_with('/') || self.prefix.contains("..")) {
             p.push((
                 "prefix",
@@ -260,7 +299,7 @@ impl StorageProfile {
                 "must be at least 5MiB (S3's smallest part)".into(),
             ));
         }
-        if self.part_size.0 > 5 << 30 {
+        if self.part_size.0 > MAX_PUT {
             p.push((
                 "part_size",
                 "must be at most 5GiB (S3's largest part)".into(),
@@ -268,6 +307,12 @@ impl StorageProfile {
         }
         if self.multipart_threshold.0 < MIN_PART {
             p.push(("multipart_threshold", "must be at least 5MiB".into()));
+        }
+        if self.multipart_threshold.0 > MAX_PUT {
+            p.push((
+                "multipart_threshold",
+                "must be at most 5GiB (S3's largest single upload)".into(),
+            ));
         }
         if let Some(rate) = self.max_upload_rate {
             if rate.0 < 8 * 1024 {

@@ -61,6 +61,14 @@ pub enum UploadEvent {
         error: String,
         retry_in_secs: f64,
     },
+    /// A playlist or index went up as a copy without these segments (keys), whose local
+    /// files vanished before they could be uploaded: the bucket's copy names only
+    /// segments that are there (a discontinuity marks each hole).
+    LeftOut {
+        profile: String,
+        key: String,
+        segments: Vec<String>,
+    },
     /// The local file vanished before it was uploaded.
     Lost {
         profile: String,
@@ -78,6 +86,13 @@ pub enum UploadEvent {
     },
     /// Retention removed a local copy whose upload was confirmed.
     LocalDeleted {
+        key: String,
+        path: String,
+        reason: String,
+    },
+    /// Retention would have deleted this local copy, but it lies outside where Tapedeck
+    /// deletes (see `retention::Scope`): it is kept for good.
+    KeptLocal {
         key: String,
         path: String,
         reason: String,
@@ -116,10 +131,12 @@ pub const DOWN_CAP: Duration = Duration::from_secs(30);
 /// The longest wait between attempts of one failing file.
 pub const FILE_CAP: Duration = Duration::from_secs(300);
 
-/// Starts one worker per profile; they stop with `cancel` (work in flight is abandoned
-/// and resumes from the catalog at the next start).
+/// Starts one worker per profile and retention (deleting only within `scope`); they stop
+/// with `cancel` (work in flight is abandoned and resumes from the catalog at the next
+/// start).
 pub fn start(
     catalog: Arc<Catalog>,
+    scope: retention::Scope,
     profiles: Vec<StorageProfile>,
     credentials: Arc<dyn CredentialStore>,
     env: fn(&str) -> Option<String>,
@@ -142,7 +159,13 @@ pub fn start(
         };
         tasks.spawn(worker.run(cancel.clone()));
     }
-    tasks.spawn(retention::run(catalog, events, waker.clone(), cancel));
+    tasks.spawn(retention::run(
+        catalog,
+        scope,
+        events,
+        waker.clone(),
+        cancel,
+    ));
     (waker, tasks)
 }
 
@@ -329,6 +352,19 @@ impl Worker {
                     queued_ms: row.queued_ms,
                     done_ms,
                 });
+                if !sent.left_out.is_empty() {
+                    tracing::warn!(
+                        profile = %self.profile.name,
+                        "{} went up without {}: lost before they could be uploaded",
+                        row.key,
+                        sent.left_out.join(", ")
+                    );
+                    self.emit(UploadEvent::LeftOut {
+                        profile: self.profile.name.clone(),
+                        key: row.key.clone(),
+                        segments: sent.left_out,
+                    });
+                }
                 self.waker.wake();
             }
             // Queued again meanwhile (a rewritten playlist): it goes up once more.

@@ -48,12 +48,15 @@ impl std::fmt::Display for Failure {
 }
 
 /// What a finished attempt did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
     pub bytes: u64,
     /// Parts that an earlier attempt had already sent (multipart resume).
     pub resumed_parts: u32,
     pub parts: u32,
+    /// A playlist or index went up as a copy without these segments (keys), whose uploads
+    /// were lost (see [`crate::playlist`]).
+    pub left_out: Vec<String>,
 }
 
 /// Everything one attempt needs.
@@ -97,6 +100,9 @@ impl Job<'_> {
 
     /// Uploads the file and checks the object's size.
     pub async fn run(&self) -> Result<Sent, Failure> {
+        if let Some(sent) = self.without_lost_segments().await? {
+            return Ok(sent);
+        }
         let meta = match tokio::fs::metadata(&self.row.path).await {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -124,6 +130,37 @@ impl Job<'_> {
         Ok(sent)
     }
 
+    /// A playlist or index that names segments whose uploads were lost goes up as a copy
+    /// without them (one PUT: playlists are small). `None`: upload the file as it is.
+    async fn without_lost_segments(&self) -> Result<Option<Sent>, Failure> {
+        if !tapedeck_catalog::LISTING_KINDS.contains(&self.row.kind.as_str()) {
+            return Ok(None);
+        }
+        let lost = self
+            .catalog
+            .lost_keys(&self.row.profile)
+            .map_err(|e| Failure::Local(e.to_string()))?;
+        if lost.is_empty() {
+            return Ok(None);
+        }
+        let text = tokio::fs::read_to_string(&self.row.path)
+            .await
+            .map_err(|e| read_failure(&self.row.path, e))?;
+        let Some(copy) = crate::playlist::leave_out(&text, &self.row.key, &lost) else {
+            return Ok(None);
+        };
+        let data = copy.text.into_bytes();
+        let size = data.len() as u64;
+        self.put_bytes(data).await?;
+        self.verify(size).await?;
+        Ok(Some(Sent {
+            bytes: size,
+            resumed_parts: 0,
+            parts: 1,
+            left_out: copy.left_out,
+        }))
+    }
+
     async fn put_whole(&self, size: u64) -> Result<Sent, Failure> {
         let data = tokio::fs::read(&self.row.path)
             .await
@@ -134,6 +171,18 @@ impl Job<'_> {
                 self.row.path
             )));
         }
+        self.put_bytes(data).await?;
+        Ok(Sent {
+            bytes: size,
+            resumed_parts: 0,
+            parts: 1,
+            left_out: Vec::new(),
+        })
+    }
+
+    /// One PUT of `data` under the row's object key.
+    async fn put_bytes(&self, data: Vec<u8>) -> Result<(), Failure> {
+        let size = data.len() as u64;
         let key = self.object_key();
         let (endpoint, region) = self.labels();
         self.sent.store(0, Ordering::Relaxed);
@@ -149,11 +198,7 @@ impl Job<'_> {
             .send()
             .await
             .map_err(|e| Failure::Storage(explain(&e, self.cx(&endpoint, &region, &key))))?;
-        Ok(Sent {
-            bytes: size,
-            resumed_parts: 0,
-            parts: 1,
-        })
+        Ok(())
     }
 
     fn labels(&self) -> (String, String) {
@@ -314,6 +359,7 @@ impl Job<'_> {
                     bytes: size,
                     resumed_parts,
                     parts: count as u32,
+                    left_out: Vec::new(),
                 });
             }
             if let StorageError::UploadGone { .. } = err {
@@ -327,6 +373,7 @@ impl Job<'_> {
             bytes: size,
             resumed_parts,
             parts: count as u32,
+            left_out: Vec::new(),
         })
     }
 

@@ -76,7 +76,7 @@ impl DailyIndex {
             playlist.segments.push(entry);
             playlist.ended = false;
             self.file
-                .rewrite(&path, &playlist)
+                .rewrite(&ctx.root, &path, &playlist)
                 .map_err(OutputError::io(&path))?;
         }
         let mut written = vec![key.clone()];
@@ -85,7 +85,7 @@ impl DailyIndex {
             let mut done = load(&previous)?;
             if !done.segments.is_empty() && !done.ended {
                 done.ended = true;
-                write_atomically(&previous, done.render().as_bytes())
+                write_atomically(&ctx.root, &previous, done.render().as_bytes())
                     .map_err(OutputError::io(&previous))?;
                 written.push(previous_key);
             }

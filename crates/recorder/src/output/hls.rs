@@ -162,7 +162,7 @@ impl HlsOutput {
         }
         let live_path = part_path(&self.ctx.root.join(&pl.live_key));
         pl.live_file
-            .update(&live_path, &pl.playlist)
+            .update(&self.ctx.root, &live_path, &pl.playlist)
             .map_err(OutputError::io(&live_path))?;
         if let Some(catalog) = &self.ctx.catalog {
             let row = tapedeck_catalog::Segment {
@@ -236,7 +236,7 @@ impl HlsOutput {
         }
         let text = pl.playlist.render();
         let path = self.ctx.root.join(&key);
-        write_atomically(&path, text.as_bytes()).map_err(OutputError::io(&path))?;
+        write_atomically(&self.ctx.root, &path, text.as_bytes()).map_err(OutputError::io(&path))?;
         let _ = std::fs::remove_file(&live_path);
         if let Some(catalog) = &self.ctx.catalog {
             // As a rebuild reads them back from the playlist: the first segment's

@@ -56,10 +56,15 @@ impl PlaylistFile {
 
     /// Writes the whole `playlist` to `path` (atomically); later segments may be appended
     /// unless it has ended.
-    pub fn rewrite(&mut self, path: &Path, playlist: &MediaPlaylist) -> io::Result<()> {
+    pub fn rewrite(
+        &mut self,
+        root: &Path,
+        path: &Path,
+        playlist: &MediaPlaylist,
+    ) -> io::Result<()> {
         self.on_disk = None;
         let text = playlist.render();
-        write_atomically(path, text.as_bytes())?;
+        write_atomically(root, path, text.as_bytes())?;
         if !playlist.ended && playlist.media_sequence == 0 {
             self.on_disk = Some(OnDisk {
                 len: text.len() as u64,
@@ -70,13 +75,13 @@ impl PlaylistFile {
     }
 
     /// Appends the last segment of `playlist` when it can, or rewrites it.
-    pub fn update(&mut self, path: &Path, playlist: &MediaPlaylist) -> io::Result<()> {
+    pub fn update(&mut self, root: &Path, path: &Path, playlist: &MediaPlaylist) -> io::Result<()> {
         if let Some(last) = playlist.segments.last() {
             if playlist.segments.len() > 1 && !playlist.ended && self.append(path, last)? {
                 return Ok(());
             }
         }
-        self.rewrite(path, playlist)
+        self.rewrite(root, path, playlist)
     }
 }
 
@@ -120,14 +125,14 @@ mod tests {
                 // Someone else rewrote the file: the writer notices and rewrites.
                 std::fs::write(&path, "#EXTM3U\n").unwrap();
             }
-            file.update(&path, &playlist).unwrap();
+            file.update(&dir, &path, &playlist).unwrap();
             let text = std::fs::read_to_string(&path).unwrap();
             assert_eq!(text, playlist.render(), "after segment {i}");
         }
         // Rewritten: the first segment, the longer one (20), after the change (30).
         assert_eq!(file.appends, 37);
         playlist.ended = true;
-        file.update(&path, &playlist).unwrap();
+        file.update(&dir, &path, &playlist).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), playlist.render());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -167,6 +167,9 @@ impl<F: FileFormat> SingleFileOutput<F> {
         let start_ms = tag.start_ms;
         let finish = move || {
             let dest = ctx.root.join(&key);
+            if let Some(dir) = dest.parent() {
+                crate::files::create_dir_within(&ctx.root, dir).map_err(OutputError::io(dir))?;
+            }
             let finalized = finalize_into_by::<F>(&part, &dest, Some(&tag), in_place(), known)?;
             if let Some(catalog) = &ctx.catalog {
                 let row = tapedeck_catalog::File {
@@ -293,7 +296,8 @@ pub fn finalize_into_by<F: FileFormat>(
     let tmp = with_suffix(dest, ".finalizing");
     let finalized = {
         let input = BufReader::new(File::open(part).map_err(OutputError::io(part))?);
-        let output = BufWriter::new(File::create(&tmp).map_err(OutputError::io(&tmp))?);
+        let output =
+            BufWriter::new(crate::files::create_file(&tmp).map_err(OutputError::io(&tmp))?);
         F::finalize(input, output, tag).map_err(|detail| OutputError::Format {
             path: part.to_owned(),
             detail,

@@ -41,8 +41,18 @@ const DATE: u8 = 0x0b;
 const LONG_STRING: u8 = 0x0c;
 
 /// Nesting allowed when decoding: metadata is two levels deep (`keyframes.times`); the
-/// limit keeps a hostile script tag from overflowing the stack.
+/// limit keeps a hostile script tag from overflowing the stack. Checked before recursing.
 const MAX_DEPTH: usize = 32;
+
+/// Values one decode call may produce (nested ones included). A value takes one byte of
+/// input but 32 bytes of memory (a property 56), so a 16 MiB script tag of one-byte nulls
+/// would otherwise become half a gigabyte. Our own `keyframes` index of a 24-hour
+/// recording with a key frame a second is about 173,000 values.
+pub const MAX_VALUES: usize = 1 << 20;
+
+/// Elements reserved up front for a strict array, whatever its count says: the count is
+/// not trusted, and a longer array grows as its elements actually decode.
+const RESERVE_MAX: usize = 4096;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Amf0Error {
@@ -54,6 +64,8 @@ pub enum Amf0Error {
     BadUtf8 { offset: usize },
     #[error("AMF0 value nested deeper than {MAX_DEPTH} levels at byte {offset}")]
     TooDeep { offset: usize },
+    #[error("AMF0 input holds more than {MAX_VALUES} values (at byte {offset})")]
+    TooManyValues { offset: usize },
 }
 
 impl Amf0Value {
@@ -140,14 +152,14 @@ impl Amf0Value {
 
     /// Decodes one value from the start of `input`; returns it and the bytes consumed.
     pub fn decode(input: &[u8]) -> Result<(Amf0Value, usize), Amf0Error> {
-        let mut d = Decoder { input, pos: 0 };
+        let mut d = Decoder::new(input);
         let v = d.value(0)?;
         Ok((v, d.pos))
     }
 
     /// Decodes every value in `input` (a script tag body: a name, then its arguments).
     pub fn decode_all(input: &[u8]) -> Result<Vec<Amf0Value>, Amf0Error> {
-        let mut d = Decoder { input, pos: 0 };
+        let mut d = Decoder::new(input);
         let mut values = Vec::new();
         while d.pos < input.len() {
             values.push(d.value(0)?);
@@ -191,9 +203,19 @@ fn encode_properties(props: &[(String, Amf0Value)], out: &mut Vec<u8>) {
 struct Decoder<'a> {
     input: &'a [u8],
     pos: usize,
+    /// Values decoded so far, against [`MAX_VALUES`].
+    values: usize,
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Decoder {
+            input,
+            pos: 0,
+            values: 0,
+        }
+    }
+
     fn take(&mut self, n: usize) -> Result<&[u8], Amf0Error> {
         let end = self
             .pos
@@ -238,6 +260,10 @@ impl Decoder<'_> {
         if depth > MAX_DEPTH {
             return Err(Amf0Error::TooDeep { offset: self.pos });
         }
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(Amf0Error::TooManyValues { offset: self.pos });
+        }
         let offset = self.pos;
         Ok(match self.u8()? {
             NUMBER => Amf0Value::Number(self.f64()?),
@@ -261,8 +287,10 @@ impl Decoder<'_> {
             STRICT_ARRAY => {
                 let count = self.u32()? as usize;
                 // Every element takes at least one byte: a count larger than what is left
-                // is a lie, and must not size an allocation.
-                let mut items = Vec::with_capacity(count.min(self.input.len() - self.pos));
+                // is a lie, and must not size an allocation (nor, bounded by what is
+                // left, reserve 32 times that before a single element decoded).
+                let left = self.input.len() - self.pos;
+                let mut items = Vec::with_capacity(count.min(left).min(RESERVE_MAX));
                 for _ in 0..count {
                     items.push(self.value(depth + 1)?);
                 }
@@ -425,6 +453,22 @@ mod tests {
             Amf0Value::decode(&deep),
             Err(Amf0Error::TooDeep { .. })
         ));
+        // Deep nesting of every container kind, checked before recursing (a stack overflow
+        // would abort the process, not fail the test).
+        for (open, deep_enough) in [
+            (&[0x0a, 0, 0, 0, 1][..], 100_000),
+            (&[0x03, 0, 1, b'k'][..], 100_000),
+            (&[0x08, 0, 0, 0, 1, 0, 1, b'k'][..], 100_000),
+        ] {
+            let nested = open.repeat(deep_enough);
+            assert!(
+                matches!(
+                    Amf0Value::decode(&nested),
+                    Err(Amf0Error::TooDeep { offset }) if offset == open.len() * (MAX_DEPTH + 1)
+                ),
+                "{open:02x?}"
+            );
+        }
         assert!(matches!(
             Amf0Value::decode(&[0x11]),
             Err(Amf0Error::UnsupportedMarker { marker: 0x11, .. })
@@ -433,5 +477,35 @@ mod tests {
             Amf0Value::decode(&[0x02, 0, 1, 0xff]),
             Err(Amf0Error::BadUtf8 { offset: 3 })
         ));
+    }
+
+    #[test]
+    fn a_script_tag_of_tiny_values_stops_at_the_value_budget() {
+        // 2 million one-byte nulls in one strict array: 2 MB of input, 64 MB of values.
+        let n = 2 * MAX_VALUES;
+        let mut bytes = vec![0x0a];
+        bytes.extend_from_slice(&(n as u32).to_be_bytes());
+        bytes.resize(5 + n, 0x05);
+        assert!(matches!(
+            Amf0Value::decode(&bytes),
+            Err(Amf0Error::TooManyValues { .. })
+        ));
+        // The same budget counts across the values of a whole tag.
+        let mut many = Vec::new();
+        for _ in 0..MAX_VALUES + 1 {
+            many.push(0x05);
+        }
+        assert!(matches!(
+            Amf0Value::decode_all(&many),
+            Err(Amf0Error::TooManyValues { .. })
+        ));
+        // Just under the budget still decodes.
+        let mut ok = vec![0x0a];
+        ok.extend_from_slice(&((MAX_VALUES - 1) as u32).to_be_bytes());
+        ok.resize(5 + MAX_VALUES - 1, 0x05);
+        assert_eq!(
+            Amf0Value::decode(&ok).map(|(v, _)| v.as_array().map(<[_]>::len)),
+            Ok(Some(MAX_VALUES - 1))
+        );
     }
 }

@@ -173,8 +173,8 @@ pub(crate) mod tests {
         let sps = c.parameter_sets[0].clone();
         let pps = c.parameter_sets[1].clone();
         // 32 SPS would be written as a count of 0 (5 bits), 256 PPS as 0.
-        assert!(build_avcc(&vec![sps.clone(); 32], &[pps.clone()]).is_err());
-        assert!(build_avcc(&[sps.clone()], &vec![pps.clone(); 256]).is_err());
+        assert!(build_avcc(&vec![sps.clone(); 32], std::slice::from_ref(&pps)).is_err());
+        assert!(build_avcc(std::slice::from_ref(&sps), &vec![pps.clone(); 256]).is_err());
         assert!(build_avcc(&vec![sps.clone(); 31], &vec![pps.clone(); 255]).is_ok());
         let mut long = sps.to_vec();
         long.resize(70_000, 0x80);

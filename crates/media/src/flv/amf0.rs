@@ -491,10 +491,7 @@ mod tests {
             Err(Amf0Error::TooManyValues { .. })
         ));
         // The same budget counts across the values of a whole tag.
-        let mut many = Vec::new();
-        for _ in 0..MAX_VALUES + 1 {
-            many.push(0x05);
-        }
+        let many = vec![0x05; MAX_VALUES + 1];
         assert!(matches!(
             Amf0Value::decode_all(&many),
             Err(Amf0Error::TooManyValues { .. })

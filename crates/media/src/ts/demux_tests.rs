@@ -395,8 +395,7 @@ fn stream_with_pes(tracks: &Tracks, pid: u16, stream_id: u8, payload: &[u8]) -> 
 #[test]
 fn an_audio_pes_of_thousands_of_empty_adts_frames_stops_at_the_limit() {
     let config = aac_config();
-    let payload: Vec<u8> = std::iter::repeat(config.adts_header(0))
-        .take(2 * MAX_ADTS_FRAMES_PER_PES)
+    let payload: Vec<u8> = std::iter::repeat_n(config.adts_header(0), 2 * MAX_ADTS_FRAMES_PER_PES)
         .flatten()
         .collect();
     let ts = stream_with_pes(&tracks(None, Some(config)), PID_AUDIO, 0xc0, &payload);

@@ -583,6 +583,42 @@ pub(crate) fn parse_moof(
     Ok(trafs)
 }
 
+/// Walks the top-level boxes of an MP4 in memory as the finalizer's survey reads them: box
+/// headers, the first `moov` as an init segment, and every `moof` after it. Returns the
+/// `moof`s that parsed. For the fuzz targets (`mp4_read`): the same readers, without a
+/// file.
+pub(crate) fn probe(data: &[u8]) -> Result<u64, Mp4Error> {
+    let len = data.len() as u64;
+    let mut r = io::Cursor::new(data);
+    let (mut pos, mut tracks, mut moofs) = (0u64, None::<Vec<InitTrack>>, 0);
+    while let HeaderRead::Box(h) = read_header(&mut r, pos, len)? {
+        if h.end() > len {
+            break;
+        }
+        match (&h.kind, &tracks) {
+            (b"moov", None) => {
+                let body = read_body(&mut r, &h, 64 << 20)?;
+                tracks = Some(parse_init_moov(Cursor::new(&body, h.body_start()))?);
+            }
+            (b"moof", Some(tracks)) => {
+                let body = read_body(&mut r, &h, 64 << 20)?;
+                let trafs = parse_moof(Cursor::new(&body, h.body_start()), h.start, tracks)?;
+                let samples: usize = trafs
+                    .iter()
+                    .flat_map(|t| &t.runs)
+                    .map(|r| r.samples.len())
+                    .sum();
+                debug_assert!(samples <= MAX_MOOF_SAMPLES, "a moof past its sample budget");
+                moofs += 1;
+            }
+            _ => {}
+        }
+        debug_assert!(h.end() > pos, "box offsets always advance");
+        pos = h.end();
+    }
+    Ok(moofs)
+}
+
 /// Length of a seekable stream, leaving the position at the start.
 pub(crate) fn stream_len<R: Seek>(r: &mut R) -> Result<u64, Mp4Error> {
     let len = r

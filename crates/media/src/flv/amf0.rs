@@ -168,6 +168,102 @@ impl Amf0Value {
     }
 }
 
+/// Checks, without recursing, that the AMF0 values in `input` nest at most 32 containers
+/// deep (the limit [`Amf0Value::decode`] applies), the way a recursive decoder would walk
+/// them: objects, ECMA arrays and strict arrays (a strict array also ends at an object-end
+/// marker, as `rml_amf0` reads it). The scan stops without error where the input ends or
+/// holds a marker no decoder here reads; only nesting is judged.
+///
+/// For decoders that recurse without a limit: `rml_amf0` 0.3, which `rml_rtmp` runs on
+/// every RTMP command and data message, overflows the stack (aborting the process, which
+/// `catch_unwind` cannot stop) on a message of a few hundred thousand nested arrays, found
+/// by the `amf0` fuzz target. Call this on a message payload before handing it to one.
+pub fn check_nesting(input: &[u8]) -> Result<(), Amf0Error> {
+    enum Open {
+        /// An object or ECMA array: properties until an empty name and 0x09.
+        Properties,
+        /// A strict array with this many elements left.
+        Items(u32),
+    }
+    let mut stack: Vec<Open> = Vec::new();
+    let mut pos = 0usize;
+    let at = |pos: usize, n: usize| input.get(pos..pos.checked_add(n)?);
+    loop {
+        // What comes next: a property name, an array element or a top-level value.
+        match stack.last_mut() {
+            Some(Open::Properties) => {
+                let Some(len) = at(pos, 2) else { return Ok(()) };
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                pos += 2;
+                if len == 0 {
+                    // The end marker (any other byte is an error to both decoders).
+                    pos += 1;
+                    stack.pop();
+                    continue;
+                }
+                pos = pos.saturating_add(len);
+            }
+            Some(Open::Items(0)) => {
+                stack.pop();
+                continue;
+            }
+            Some(Open::Items(n)) => *n -= 1,
+            None => {}
+        }
+        let Some(&marker) = input.get(pos) else {
+            return Ok(());
+        };
+        pos += 1;
+        let skip = match marker {
+            NUMBER => 8,
+            BOOLEAN => 1,
+            NULL | UNDEFINED => 0,
+            DATE => 10,
+            STRING => match at(pos, 2) {
+                Some(b) => 2 + usize::from(u16::from_be_bytes([b[0], b[1]])),
+                None => return Ok(()),
+            },
+            LONG_STRING => match at(pos, 4) {
+                Some(b) => {
+                    4usize.saturating_add(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                }
+                None => return Ok(()),
+            },
+            OBJECT_END => match stack.last() {
+                // rml_amf0 ends a strict array early at an object-end marker.
+                Some(Open::Items(_)) => {
+                    stack.pop();
+                    continue;
+                }
+                _ => return Ok(()),
+            },
+            OBJECT | ECMA_ARRAY | STRICT_ARRAY => {
+                let open = match marker {
+                    OBJECT => Open::Properties,
+                    ECMA_ARRAY => {
+                        pos += 4;
+                        Open::Properties
+                    }
+                    _ => match at(pos, 4) {
+                        Some(b) => {
+                            pos += 4;
+                            Open::Items(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                        }
+                        None => return Ok(()),
+                    },
+                };
+                stack.push(open);
+                if stack.len() > MAX_DEPTH {
+                    return Err(Amf0Error::TooDeep { offset: pos });
+                }
+                0
+            }
+            _ => return Ok(()),
+        };
+        pos = pos.saturating_add(skip);
+    }
+}
+
 /// Strings of 64 KiB and more need the long-string marker (section 2.14).
 fn encode_string(s: &str, out: &mut Vec<u8>) {
     if let Ok(len) = u16::try_from(s.len()) {
@@ -477,6 +573,44 @@ mod tests {
             Amf0Value::decode(&[0x02, 0, 1, 0xff]),
             Err(Amf0Error::BadUtf8 { offset: 3 })
         ));
+    }
+
+    #[test]
+    fn nesting_is_checked_without_recursion() {
+        assert_eq!(check_nesting(&sample().to_bytes()), Ok(()));
+        assert_eq!(check_nesting(&[]), Ok(()));
+        for (open, close) in [
+            (&[0x0a, 0, 0, 0, 1][..], &[][..]),
+            (&[0x03, 0, 1, b'k'][..], &[0, 0, 9][..]),
+            (&[0x08, 0, 0, 0, 1, 0, 1, b'k'][..], &[0, 0, 9][..]),
+        ] {
+            // As deep as the decoder allows, then one more.
+            for (depth, ok) in [(MAX_DEPTH, true), (MAX_DEPTH + 1, false), (100_000, false)] {
+                let mut nested = open.repeat(depth);
+                nested.push(0x05);
+                nested.extend(close.repeat(depth));
+                assert_eq!(check_nesting(&nested).is_ok(), ok, "{open:02x?} x {depth}");
+                // Agrees with the decoder's own limit (which counts the top level as 0).
+                assert_eq!(
+                    Amf0Value::decode(&nested).is_ok(),
+                    ok,
+                    "{open:02x?} x {depth}"
+                );
+            }
+        }
+        // Siblings do not add up: a thousand shallow arrays in a row are fine.
+        let mut wide = Vec::new();
+        for _ in 0..1000 {
+            wide.extend_from_slice(&[0x0a, 0, 0, 0, 1, 0x0a, 0, 0, 0, 0]);
+        }
+        assert_eq!(check_nesting(&wide), Ok(()));
+        // A strict array closed early by an object-end marker (rml_amf0's reading) does not
+        // leave its level open.
+        let mut closed = Vec::new();
+        for _ in 0..100 {
+            closed.extend_from_slice(&[0x0a, 0, 0, 0, 5, 0x09]);
+        }
+        assert_eq!(check_nesting(&closed), Ok(()));
     }
 
     #[test]

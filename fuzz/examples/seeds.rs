@@ -168,7 +168,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // flv_reader: the short FLV whole, in 1- and 7-byte reads, with a long header, with a
     // hostile DataOffset, and cut inside a tag.
-    write(&corpus, "flv_reader", "whole", &[[0u8].as_slice(), &short].concat())?;
+    write(
+        &corpus,
+        "flv_reader",
+        "whole",
+        &[[0u8].as_slice(), &short].concat(),
+    )?;
     write(
         &corpus,
         "flv_reader",
@@ -187,7 +192,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let mut hostile = short.clone();
     hostile[5..9].copy_from_slice(&u32::MAX.to_be_bytes());
-    write(&corpus, "flv_reader", "data-offset-4g", &[[0u8].as_slice(), &hostile].concat())?;
+    write(
+        &corpus,
+        "flv_reader",
+        "data-offset-4g",
+        &[[0u8].as_slice(), &hostile].concat(),
+    )?;
     write(
         &corpus,
         "flv_reader",
@@ -214,7 +224,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     writer.finish(&mut frag);
     let mut finalized = Vec::new();
     mp4::finalize(std::io::Cursor::new(&frag), &mut finalized)?;
-    write(&corpus, "mp4_recover", "fragmented", &[[9u8].as_slice(), &frag].concat())?;
+    write(
+        &corpus,
+        "mp4_recover",
+        "fragmented",
+        &[[9u8].as_slice(), &frag].concat(),
+    )?;
     write(
         &corpus,
         "mp4_recover",
@@ -252,7 +267,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         session.push(0);
     }
     write(&corpus, "hls_playlist", "session", &session)?;
-    let top = [[0u8].as_slice(), &live(u64::MAX - 2, 3), &[0, 0], &live(0, 3)].concat();
+    let top = [
+        [0u8].as_slice(),
+        &live(u64::MAX - 2, 3),
+        &[0, 0],
+        &live(0, 3),
+    ]
+    .concat();
     write(&corpus, "hls_playlist", "sequence-top", &top)?;
     Ok(())
 }

@@ -41,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(reader.position() <= stream.len() as u64);
     // Tags tile the stream after the header.
     for pair in tags.windows(2) {
-        assert_eq!(pair[1].offset, pair[0].offset + 15 + pair[0].body.len() as u64);
+        assert_eq!(
+            pair[1].offset,
+            pair[0].offset + 15 + pair[0].body.len() as u64
+        );
     }
 
     // Recovery of the same bytes as a `.flv.part`.
@@ -52,9 +55,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = read_metadata(stream);
     let file = MemFile::new(stream.to_vec(), 512);
-    if let Ok(InPlace::Done(summary)) = finalize_in_place(file.clone(), &FinalizeOptions::default()) {
+    if let Ok(InPlace::Done(summary)) = finalize_in_place(file.clone(), &FinalizeOptions::default())
+    {
         // An already finished file keeps bytes after its last tag; one finished now is
         // cut to its last tag.
-        assert!(summary.bytes <= file.len(), "the summary counts past the file");
+        assert!(
+            summary.bytes <= file.len(),
+            "the summary counts past the file"
+        );
     }
 });

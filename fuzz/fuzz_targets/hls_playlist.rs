@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
                 for s in &m.segments {
                     let key = s.url.as_str().to_owned();
                     if handed.len() < REMEMBERED_SEGMENTS && fetched.len() < REMEMBERED_SEGMENTS {
-                        assert!(!fetched.contains(&key), "a fetched segment handed out again");
+                        assert!(
+                            !fetched.contains(&key),
+                            "a fetched segment handed out again"
+                        );
                         assert!(handed.insert(key.clone()), "a segment handed out twice");
                     }
                     if control & 2 != 0 {

@@ -33,8 +33,13 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let mem = MemFile::new(file.to_vec(), 8 << (b % 10));
-    if let Ok(InPlace::Done(summary)) = finalize_in_place(mem.clone(), &FinalizeOptions::default()) {
-        assert_eq!(summary.bytes, mem.len(), "the summary counts the finished file");
+    if let Ok(InPlace::Done(summary)) = finalize_in_place(mem.clone(), &FinalizeOptions::default())
+    {
+        assert_eq!(
+            summary.bytes,
+            mem.len(),
+            "the summary counts the finished file"
+        );
         let finished = mem.data.borrow().clone();
         let _ = read_user_data(Cursor::new(&finished));
     }

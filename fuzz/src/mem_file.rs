@@ -44,7 +44,9 @@ fn too_large() -> io::Error {
 impl Read for MemFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let data = self.data.borrow();
-        let start = usize::try_from(self.pos).unwrap_or(usize::MAX).min(data.len());
+        let start = usize::try_from(self.pos)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
         let n = buf.len().min(data.len() - start);
         buf[..n].copy_from_slice(&data[start..start + n]);
         self.pos += n as u64;
@@ -90,7 +92,10 @@ impl InPlaceFile for MemFile {
     fn insert_front(&mut self, len: u64) -> io::Result<()> {
         if len % self.block != 0 {
             // The finalizers promise block multiples: a broken promise is a finding.
-            panic!("insert of {len} bytes, not a multiple of the block {}", self.block);
+            panic!(
+                "insert of {len} bytes, not a multiple of the block {}",
+                self.block
+            );
         }
         let mut data = self.data.borrow_mut();
         let len = usize::try_from(len).map_err(|_| too_large())?;

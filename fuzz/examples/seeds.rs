@@ -12,6 +12,7 @@ use tapedeck_fuzz::Publisher;
 use tapedeck_media::flv::amf0::Amf0Value;
 use tapedeck_media::flv::reader::{FlvReader, FlvTag};
 use tapedeck_media::flv::tag::{TagDecoder, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+use tapedeck_media::mp4::{self, Fmp4Writer, UserBox};
 use tapedeck_media::ts::TsMuxer;
 use tapedeck_media::{MediaEvent, Tracks};
 
@@ -137,7 +138,156 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "h264-aac-by-7",
         &[[1u8].as_slice(), &ts].concat(),
     )?;
+
+    // Deeply nested AMF0 (strict arrays, objects, ECMA arrays, 100 and 100,000 deep): the
+    // depth limit must stop them before the stack does.
+    for depth in [100, 100_000] {
+        for (name, open, close) in [
+            ("strict", &[0x0a, 0, 0, 0, 1][..], &[][..]),
+            ("object", &[0x03, 0, 1, b'k'][..], &[0, 0, 9][..]),
+            ("ecma", &[0x08, 0, 0, 0, 1, 0, 1, b'k'][..], &[0, 0, 9][..]),
+        ] {
+            let mut nested = open.repeat(depth);
+            nested.push(0x05);
+            nested.extend(close.repeat(depth));
+            write(&corpus, "amf0", &format!("nested-{name}-{depth}"), &nested)?;
+            let mut body = Vec::new();
+            Amf0Value::String("onMetaData".into()).encode(&mut body);
+            body.extend_from_slice(&nested);
+            let mut flv_nested = vec![0u8];
+            flv_nested.extend_from_slice(&flv[..13]);
+            push_tag(&mut flv_nested, TAG_SCRIPT, 0, &body);
+            write(
+                &corpus,
+                "flv_tags",
+                &format!("nested-{name}-{depth}"),
+                &flv_nested,
+            )?;
+        }
+    }
+
+    // flv_reader: the short FLV whole, in 1- and 7-byte reads, with a long header, with a
+    // hostile DataOffset, and cut inside a tag.
+    write(
+        &corpus,
+        "flv_reader",
+        "whole",
+        &[[0u8].as_slice(), &short].concat(),
+    )?;
+    write(
+        &corpus,
+        "flv_reader",
+        "by-1-and-7",
+        &[[2u8, 1, 7].as_slice(), &short].concat(),
+    )?;
+    let mut long_header = short[..9].to_vec();
+    long_header[5..9].copy_from_slice(&100u32.to_be_bytes());
+    long_header.resize(100, 0xee);
+    long_header.extend_from_slice(&short[9..]);
+    write(
+        &corpus,
+        "flv_reader",
+        "long-header",
+        &[[1u8, 3].as_slice(), &long_header].concat(),
+    )?;
+    let mut hostile = short.clone();
+    hostile[5..9].copy_from_slice(&u32::MAX.to_be_bytes());
+    write(
+        &corpus,
+        "flv_reader",
+        "data-offset-4g",
+        &[[0u8].as_slice(), &hostile].concat(),
+    )?;
+    write(
+        &corpus,
+        "flv_reader",
+        "cut",
+        &[[0u8].as_slice(), &short[..short.len() / 2]].concat(),
+    )?;
+
+    // mp4_recover / mp4_read: the same frames as a fragmented recording (with the
+    // recorder's user data), cut by a crash, and finalized.
+    let mut writer = Fmp4Writer::new(&tracks)?.with_user_data(vec![UserBox {
+        kind: *b"tpdk",
+        payload: br#"{"recording":"live/fuzz/1"}"#.to_vec(),
+    }]);
+    let mut frag = Vec::new();
+    writer.init_segment(&mut frag);
+    for ev in &events {
+        if let MediaEvent::Frame(f) = ev {
+            writer.push(f.clone())?;
+            if writer.ready_for_fragment() {
+                writer.take_fragment(&mut frag);
+            }
+        }
+    }
+    writer.finish(&mut frag);
+    let mut finalized = Vec::new();
+    mp4::finalize(std::io::Cursor::new(&frag), &mut finalized)?;
+    write(
+        &corpus,
+        "mp4_recover",
+        "fragmented",
+        &[[9u8].as_slice(), &frag].concat(),
+    )?;
+    write(
+        &corpus,
+        "mp4_recover",
+        "cut",
+        &[[0u8].as_slice(), &frag[..frag.len() - frag.len() / 3]].concat(),
+    )?;
+    write(&corpus, "mp4_read", "fragmented", &frag)?;
+    write(&corpus, "mp4_read", "finalized", &finalized)?;
+
+    // hls_playlist: a live join, a reload, a reconnect after fetching, a master playlist,
+    // an ended one, and numbers at the top of u64.
+    let live = |seq: u64, n: u64| {
+        let mut p = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{seq}\n"
+        );
+        for i in seq..seq.saturating_add(n) {
+            p.push_str(&format!("#EXTINF:2.000,\nseg{i}.ts\n"));
+        }
+        p.into_bytes()
+    };
+    let mut session = Vec::new();
+    for (control, body) in [
+        (0u8, live(10, 5)),
+        (2, live(11, 5)),
+        (3, live(12, 6)),
+        (
+            1,
+            b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nhigh/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=100000\nlow.m3u8\n".to_vec(),
+        ),
+        (0, live(0, 3)),
+        (2, [live(5, 2), b"#EXT-X-ENDLIST\n".to_vec()].concat()),
+    ] {
+        session.push(control);
+        session.extend_from_slice(&body);
+        session.push(0);
+    }
+    write(&corpus, "hls_playlist", "session", &session)?;
+    let top = [
+        [0u8].as_slice(),
+        &live(u64::MAX - 2, 3),
+        &[0, 0],
+        &live(0, 3),
+    ]
+    .concat();
+    write(&corpus, "hls_playlist", "sequence-top", &top)?;
     Ok(())
+}
+
+/// Appends one FLV tag.
+fn push_tag(out: &mut Vec<u8>, kind: u8, ts_ms: u32, body: &[u8]) {
+    let size = body.len() as u32;
+    out.push(kind);
+    out.extend_from_slice(&size.to_be_bytes()[1..]);
+    out.extend_from_slice(&ts_ms.to_be_bytes()[1..]);
+    out.push((ts_ms >> 24) as u8);
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(body);
+    out.extend_from_slice(&(size + 11).to_be_bytes());
 }
 
 /// A tag body cut to about `MAX_BODY` bytes, except sequence headers (kept whole: a cut

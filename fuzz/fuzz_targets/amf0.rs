@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tapedeck_media::flv::amf0::Amf0Value;
+use tapedeck_media::flv::amf0::{check_nesting, Amf0Value};
 
 fuzz_target!(|data: &[u8]| {
     // Ours: any input is a value or an error. What decodes re-encodes to bytes that decode
@@ -19,7 +19,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = Amf0Value::decode_all(data);
 
-    // rml_amf0, as `rml_rtmp` calls it on command payloads.
+    // rml_amf0, as `rml_rtmp` calls it on command payloads. It recurses without a limit:
+    // nested a few hundred thousand deep, a payload overflows the stack and aborts the
+    // process (found by this target with the nested seeds). The RTMP code must run
+    // `check_nesting` on a payload first, as here; what passes it must then be safe.
+    if check_nesting(data).is_err() {
+        return;
+    }
     let mut cursor = std::io::Cursor::new(data);
     if let Ok(values) = rml_amf0::deserialize(&mut cursor) {
         // Our raw replies (`_result`, `onFCPublish`) serialize with it too.

@@ -259,3 +259,26 @@ fn packet_bytes(r: ClientSessionResult) -> Vec<u8> {
         _ => Vec::new(),
     }
 }
+
+pub mod mem_file;
+pub use mem_file::MemFile;
+
+/// Read sizes taken from the input: each byte of `sizes` (cycled) is one read of 1-256
+/// bytes, or, for a 0, the rest at once. A reader must give the same result for every
+/// way its input is cut.
+pub fn chunks<'a>(sizes: &'a [u8], mut data: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if data.is_empty() {
+            return None;
+        }
+        let n = match sizes.get(i % sizes.len().max(1)) {
+            None | Some(0) => data.len(),
+            Some(&s) => usize::from(s).min(data.len()),
+        };
+        i += 1;
+        let (piece, rest) = data.split_at(n);
+        data = rest;
+        Some(piece)
+    })
+}

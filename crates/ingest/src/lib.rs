@@ -8,6 +8,7 @@
 pub mod names;
 pub mod publish;
 pub mod pull;
+pub mod redact;
 pub mod rtmp;
 
 pub use publish::{Closed, MediaSender, Publication, PublishRequest, PublishSink, Refusal};

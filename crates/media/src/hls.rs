@@ -18,6 +18,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use m3u8_rs::{MediaPlaylistType, MediaSegment, Playlist};
 
+pub mod follow;
+
 /// The protocol version we write (see the module docs).
 pub const VERSION: usize = 3;
 
@@ -253,7 +255,12 @@ pub fn parse_media_playlist_uris(text: &str) -> Result<LiveListing, HlsError> {
     let target_duration = playlist.target_duration();
     let first = playlist.media_sequence;
     Ok(LiveListing {
-        segments: (first..).zip(playlist.segments).collect(),
+        // Numbers past 2^64-1 do not exist: those segments are left out (a `first..`
+        // range overflowed there).
+        segments: (0u64..)
+            .zip(playlist.segments)
+            .map_while(|(i, s)| Some((first.checked_add(i)?, s)))
+            .collect(),
         ended: playlist.ended,
         target_duration,
     })

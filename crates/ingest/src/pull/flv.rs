@@ -1,4 +1,9 @@
 //! HTTP-FLV pull, and FLV file replay (the no-network source tests use).
+//!
+//! Hostile servers: the FLV header may skip at most
+//! [`tapedeck_media::flv::reader::MAX_DATA_OFFSET`] bytes (the reader's limit), a server
+//! that sends nothing for [`IDLE_TIMEOUT`] is dropped (and reconnected), and bad tags are
+//! logged a few at a time, never one line each.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,7 +15,14 @@ use tapedeck_media::MediaEvent;
 use tokio::io::AsyncReadExt;
 use tracing::warn;
 
-use super::{Source, SourceError};
+use super::{describe, Source, SourceError};
+use crate::redact;
+
+/// A live HTTP-FLV stream that sends no byte for this long is dropped.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bad tags logged one by one before only every thousandth is.
+const BAD_TAGS_LOGGED: u64 = 10;
 
 enum Body {
     Http(reqwest::Response),
@@ -29,23 +41,24 @@ pub struct FlvSource {
     tags: Vec<FlvTag>,
     /// For real-time file replay: the instant and tag time of the first tag.
     clock: Option<(tokio::time::Instant, u32)>,
+    /// Tags that did not decode.
+    bad_tags: u64,
 }
 
 impl FlvSource {
     pub async fn connect_http(url: &str) -> Result<FlvSource, SourceError> {
         let err = |detail: String| SourceError::Connect {
-            url: url.to_string(),
+            url: redact::url(url),
             detail,
         };
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| err(e.to_string()))?;
-        let response = client
-            .get(url)
-            .send()
+            .map_err(|e| err(describe(e)))?;
+        let response = tokio::time::timeout(IDLE_TIMEOUT, client.get(url).send())
             .await
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|_| err(format!("no response in {IDLE_TIMEOUT:?}")))?
+            .map_err(|e| err(describe(e)))?;
         if !response.status().is_success() {
             return Err(err(format!("HTTP {}", response.status())));
         }
@@ -66,12 +79,13 @@ impl FlvSource {
 
     fn new(url: &str, body: Body) -> FlvSource {
         FlvSource {
-            url: url.to_string(),
+            url: redact::url(url),
             body,
             reader: FlvReader::new(),
             decoder: TagDecoder::new(),
             tags: Vec::new(),
             clock: None,
+            bad_tags: 0,
         }
     }
 
@@ -86,10 +100,16 @@ impl FlvSource {
 impl Source for FlvSource {
     async fn read(&mut self, out: &mut Vec<MediaEvent>) -> Result<bool, SourceError> {
         let chunk: Option<Bytes> = match &mut self.body {
-            Body::Http(r) => r.chunk().await.map_err(|e| SourceError::Stream {
-                url: self.url.clone(),
-                detail: e.to_string(),
-            })?,
+            Body::Http(r) => tokio::time::timeout(IDLE_TIMEOUT, r.chunk())
+                .await
+                .map_err(|_| SourceError::Stream {
+                    url: self.url.clone(),
+                    detail: format!("no data for {IDLE_TIMEOUT:?}"),
+                })?
+                .map_err(|e| SourceError::Stream {
+                    url: self.url.clone(),
+                    detail: describe(e),
+                })?,
             Body::File { file, .. } => {
                 let mut buf = vec![0u8; 64 * 1024];
                 let n = file.read(&mut buf).await.map_err(|e| SourceError::Stream {
@@ -119,7 +139,10 @@ impl Source for FlvSource {
                 _ => Ok(()),
             };
             if let Err(e) = result {
-                warn!(url = %self.url, "skipping a bad FLV tag at byte {}: {e}", tag.offset);
+                self.bad_tags += 1;
+                if self.bad_tags <= BAD_TAGS_LOGGED || self.bad_tags.is_multiple_of(1000) {
+                    warn!(url = %self.url, bad_tags = self.bad_tags, "skipping a bad FLV tag at byte {}: {e}", tag.offset);
+                }
             }
         }
         Ok(true)

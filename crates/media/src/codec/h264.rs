@@ -9,6 +9,11 @@ use super::{CodecError, VideoCodec, VideoConfig};
 
 const WHAT: &str = "H.264 configuration record (avcC)";
 
+/// SPS an `avcC` can list (`numOfSequenceParameterSets` is 5 bits).
+pub const MAX_SPS: usize = 31;
+/// PPS an `avcC` can list (`numOfPictureParameterSets` is 8 bits).
+pub const MAX_PPS: usize = 255;
+
 /// Parses an `avcC` record as FLV/RTMP and MP4 carry it.
 pub fn parse_avcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
     if record.len() < 7 {
@@ -67,6 +72,28 @@ pub fn build_avcc(sps: &[Bytes], pps: &[Bytes]) -> Result<VideoConfig, CodecErro
         .ok_or_else(|| CodecError::invalid(WHAT, "no SPS"))?;
     if first.len() < 4 {
         return Err(CodecError::Truncated { what: "H.264 SPS" });
+    }
+    // The record's counts are 5 bits (SPS) and 8 bits (PPS), each set's length 16 bits:
+    // more would be written truncated and describe something else.
+    if sps.len() > MAX_SPS || pps.len() > MAX_PPS {
+        return Err(CodecError::invalid(
+            WHAT,
+            format!(
+                "{} SPS and {} PPS, more than the {MAX_SPS} and {MAX_PPS} a record holds",
+                sps.len(),
+                pps.len()
+            ),
+        ));
+    }
+    if let Some(long) = sps
+        .iter()
+        .chain(pps)
+        .find(|s| s.len() > usize::from(u16::MAX))
+    {
+        return Err(CodecError::invalid(
+            WHAT,
+            format!("a parameter set of {} bytes, more than 65535", long.len()),
+        ));
     }
     let mut rec = vec![
         1,
@@ -138,6 +165,23 @@ pub(crate) mod tests {
         // x264 appends the High-profile chroma/bit-depth extension; the rest is identical.
         assert_eq!(rebuilt.record[..], c.record[..rebuilt.record.len()]);
         assert_eq!(rebuilt.parameter_sets, c.parameter_sets);
+    }
+
+    #[test]
+    fn build_refuses_what_a_record_cannot_hold() {
+        let c = parse_avcc(AVCC_320X240).unwrap();
+        let sps = c.parameter_sets[0].clone();
+        let pps = c.parameter_sets[1].clone();
+        // 32 SPS would be written as a count of 0 (5 bits), 256 PPS as 0.
+        assert!(build_avcc(&vec![sps.clone(); 32], std::slice::from_ref(&pps)).is_err());
+        assert!(build_avcc(std::slice::from_ref(&sps), &vec![pps.clone(); 256]).is_err());
+        assert!(build_avcc(&vec![sps.clone(); 31], &vec![pps.clone(); 255]).is_ok());
+        let mut long = sps.to_vec();
+        long.resize(70_000, 0x80);
+        assert!(matches!(
+            build_avcc(&[Bytes::from(long)], &[pps]),
+            Err(CodecError::Invalid { .. })
+        ));
     }
 
     #[test]

@@ -12,6 +12,24 @@ pub const NAL_VPS: u8 = 32;
 pub const NAL_SPS: u8 = 33;
 pub const NAL_PPS: u8 = 34;
 
+/// Parameter sets kept per type: as many as there are ids (H.265 7.4.3.1-7.4.3.3:
+/// `vps_video_parameter_set_id` and `sps_seq_parameter_set_id` 0-15,
+/// `pps_pic_parameter_set_id` 0-63). A record or access unit listing more is refused,
+/// which bounds what a hostile record of millions of empty NAL units can allocate.
+pub const MAX_VPS: usize = 16;
+pub const MAX_SPS: usize = 16;
+pub const MAX_PPS: usize = 64;
+
+/// The limit of parameter sets of `nal_type` (VPS, SPS, PPS), with its name.
+pub fn parameter_set_limit(nal_type: u8) -> Option<(usize, &'static str)> {
+    match nal_type {
+        NAL_VPS => Some((MAX_VPS, "VPS")),
+        NAL_SPS => Some((MAX_SPS, "SPS")),
+        NAL_PPS => Some((MAX_PPS, "PPS")),
+        _ => None,
+    }
+}
+
 /// The HEVC NAL unit type from the first header byte.
 pub fn nal_type(header: u8) -> u8 {
     (header >> 1) & 0x3f
@@ -44,6 +62,7 @@ pub fn parse_hvcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
     let mut pos = 23;
     let (mut vps, mut sps, mut pps) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..num_arrays {
+        let array_at = pos;
         let header = *record
             .get(pos)
             .ok_or(CodecError::Truncated { what: WHAT })?;
@@ -55,13 +74,21 @@ pub fn parse_hvcc(record: &[u8]) -> Result<VideoConfig, CodecError> {
                 .get(pos + 2..pos + 2 + len)
                 .ok_or(CodecError::Truncated { what: WHAT })?;
             pos += 2 + len;
-            let nal = Bytes::copy_from_slice(nal);
-            match header & 0x3f {
-                NAL_VPS => vps.push(nal),
-                NAL_SPS => sps.push(nal),
-                NAL_PPS => pps.push(nal),
-                _ => {} // SEI arrays are allowed and not needed.
+            let list = match header & 0x3f {
+                NAL_VPS => &mut vps,
+                NAL_SPS => &mut sps,
+                NAL_PPS => &mut pps,
+                _ => continue, // SEI arrays are allowed and not needed.
+            };
+            if let Some((max, name)) = parameter_set_limit(header & 0x3f) {
+                if list.len() == max {
+                    return Err(CodecError::invalid(
+                        WHAT,
+                        format!("more than {max} {name} (array at byte {array_at})"),
+                    ));
+                }
             }
+            list.push(Bytes::copy_from_slice(nal));
         }
     }
     let first_sps = sps
@@ -98,6 +125,38 @@ pub fn build_hvcc(vps: &[Bytes], sps: &[Bytes], pps: &[Bytes]) -> Result<VideoCo
         .get(1..13)
         .ok_or(CodecError::Truncated { what: SPS_WHAT })?;
     let info = parse_sps(first)?;
+    // Bit depths are 3-bit fields in the record (H.265 allows up to 8 + 8 = 16 bits; a
+    // 16-bit stream cannot be described), counts and lengths 16-bit.
+    if info.bit_depth_luma_minus8 > 7 || info.bit_depth_chroma_minus8 > 7 {
+        return Err(CodecError::invalid(
+            SPS_WHAT,
+            format!(
+                "bit depths {} and {} do not fit an hvcC",
+                u64::from(info.bit_depth_luma_minus8) + 8,
+                u64::from(info.bit_depth_chroma_minus8) + 8
+            ),
+        ));
+    }
+    for (nal_type, sets) in [(NAL_VPS, vps), (NAL_SPS, sps), (NAL_PPS, pps)] {
+        if let Some((max, name)) = parameter_set_limit(nal_type) {
+            if sets.len() > max {
+                return Err(CodecError::invalid(
+                    WHAT,
+                    format!("{} {name}, more than {max}", sets.len()),
+                ));
+            }
+        }
+        if let Some(long) = sets.iter().find(|s| s.len() > usize::from(u16::MAX)) {
+            return Err(CodecError::invalid(
+                WHAT,
+                format!(
+                    "a {} of {} bytes, more than 65535",
+                    nal_name(nal_type),
+                    long.len()
+                ),
+            ));
+        }
+    }
     let mut rec = Vec::with_capacity(64);
     rec.push(1);
     rec.extend_from_slice(ptl);
@@ -121,6 +180,10 @@ pub fn build_hvcc(vps: &[Bytes], sps: &[Bytes], pps: &[Bytes]) -> Result<VideoCo
         }
     }
     parse_hvcc(&rec)
+}
+
+fn nal_name(nal_type: u8) -> &'static str {
+    parameter_set_limit(nal_type).map_or("NAL unit", |(_, name)| name)
 }
 
 struct SpsInfo {
@@ -249,6 +312,40 @@ mod tests {
         assert_eq!((rebuilt.width, rebuilt.height), (320, 240));
         assert_eq!(rebuilt.codec_string, c.codec_string);
         assert_eq!(rebuilt.record[1..13], c.record[1..13]);
+    }
+
+    #[test]
+    fn parameter_set_counts_are_limited() {
+        let c = parse_hvcc(HVCC_320X240).unwrap();
+        let (vps, sps, pps) = (
+            &c.parameter_sets[..1],
+            &c.parameter_sets[1..2],
+            &c.parameter_sets[2..],
+        );
+        // A record whose PPS array lists 65535 empty NAL units: refused at the 65th.
+        let mut rec = HVCC_320X240.to_vec();
+        rec[22] += 1;
+        rec.extend_from_slice(&[0x80 | NAL_PPS, 0xff, 0xff]);
+        rec.resize(rec.len() + 2 * 0xffff, 0);
+        match parse_hvcc(&rec) {
+            Err(CodecError::Invalid { detail, .. }) => {
+                assert!(detail.contains("more than 64 PPS"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Arrays of other types (SEI) are skipped whatever their length.
+        let mut sei = HVCC_320X240.to_vec();
+        sei[22] += 1;
+        sei.extend_from_slice(&[39, 0x10, 0x00]);
+        sei.resize(sei.len() + 2 * 0x1000, 0);
+        assert!(parse_hvcc(&sei).is_ok());
+        // Building: more sets than ids, and sets too long for a 16-bit length.
+        assert!(build_hvcc(vps, sps, &vec![pps[0].clone(); 65]).is_err());
+        assert!(build_hvcc(&vec![vps[0].clone(); 17], sps, pps).is_err());
+        let mut long = pps[0].to_vec();
+        long.resize(70_000, 0x80);
+        assert!(build_hvcc(vps, sps, &[Bytes::from(long)]).is_err());
+        assert!(build_hvcc(vps, sps, &vec![pps[0].clone(); 64]).is_ok());
     }
 
     #[test]

@@ -41,8 +41,18 @@ const DATE: u8 = 0x0b;
 const LONG_STRING: u8 = 0x0c;
 
 /// Nesting allowed when decoding: metadata is two levels deep (`keyframes.times`); the
-/// limit keeps a hostile script tag from overflowing the stack.
+/// limit keeps a hostile script tag from overflowing the stack. Checked before recursing.
 const MAX_DEPTH: usize = 32;
+
+/// Values one decode call may produce (nested ones included). A value takes one byte of
+/// input but 32 bytes of memory (a property 56), so a 16 MiB script tag of one-byte nulls
+/// would otherwise become half a gigabyte. Our own `keyframes` index of a 24-hour
+/// recording with a key frame a second is about 173,000 values.
+pub const MAX_VALUES: usize = 1 << 20;
+
+/// Elements reserved up front for a strict array, whatever its count says: the count is
+/// not trusted, and a longer array grows as its elements actually decode.
+const RESERVE_MAX: usize = 4096;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Amf0Error {
@@ -54,6 +64,8 @@ pub enum Amf0Error {
     BadUtf8 { offset: usize },
     #[error("AMF0 value nested deeper than {MAX_DEPTH} levels at byte {offset}")]
     TooDeep { offset: usize },
+    #[error("AMF0 input holds more than {MAX_VALUES} values (at byte {offset})")]
+    TooManyValues { offset: usize },
 }
 
 impl Amf0Value {
@@ -140,19 +152,115 @@ impl Amf0Value {
 
     /// Decodes one value from the start of `input`; returns it and the bytes consumed.
     pub fn decode(input: &[u8]) -> Result<(Amf0Value, usize), Amf0Error> {
-        let mut d = Decoder { input, pos: 0 };
+        let mut d = Decoder::new(input);
         let v = d.value(0)?;
         Ok((v, d.pos))
     }
 
     /// Decodes every value in `input` (a script tag body: a name, then its arguments).
     pub fn decode_all(input: &[u8]) -> Result<Vec<Amf0Value>, Amf0Error> {
-        let mut d = Decoder { input, pos: 0 };
+        let mut d = Decoder::new(input);
         let mut values = Vec::new();
         while d.pos < input.len() {
             values.push(d.value(0)?);
         }
         Ok(values)
+    }
+}
+
+/// Checks, without recursing, that the AMF0 values in `input` nest at most 32 containers
+/// deep (the limit [`Amf0Value::decode`] applies), the way a recursive decoder would walk
+/// them: objects, ECMA arrays and strict arrays (a strict array also ends at an object-end
+/// marker, as `rml_amf0` reads it). The scan stops without error where the input ends or
+/// holds a marker no decoder here reads; only nesting is judged.
+///
+/// For decoders that recurse without a limit: `rml_amf0` 0.3, which `rml_rtmp` runs on
+/// every RTMP command and data message, overflows the stack (aborting the process, which
+/// `catch_unwind` cannot stop) on a message of a few hundred thousand nested arrays, found
+/// by the `amf0` fuzz target. Call this on a message payload before handing it to one.
+pub fn check_nesting(input: &[u8]) -> Result<(), Amf0Error> {
+    enum Open {
+        /// An object or ECMA array: properties until an empty name and 0x09.
+        Properties,
+        /// A strict array with this many elements left.
+        Items(u32),
+    }
+    let mut stack: Vec<Open> = Vec::new();
+    let mut pos = 0usize;
+    let at = |pos: usize, n: usize| input.get(pos..pos.checked_add(n)?);
+    loop {
+        // What comes next: a property name, an array element or a top-level value.
+        match stack.last_mut() {
+            Some(Open::Properties) => {
+                let Some(len) = at(pos, 2) else { return Ok(()) };
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                pos += 2;
+                if len == 0 {
+                    // The end marker (any other byte is an error to both decoders).
+                    pos += 1;
+                    stack.pop();
+                    continue;
+                }
+                pos = pos.saturating_add(len);
+            }
+            Some(Open::Items(0)) => {
+                stack.pop();
+                continue;
+            }
+            Some(Open::Items(n)) => *n -= 1,
+            None => {}
+        }
+        let Some(&marker) = input.get(pos) else {
+            return Ok(());
+        };
+        pos += 1;
+        let skip = match marker {
+            NUMBER => 8,
+            BOOLEAN => 1,
+            NULL | UNDEFINED => 0,
+            DATE => 10,
+            STRING => match at(pos, 2) {
+                Some(b) => 2 + usize::from(u16::from_be_bytes([b[0], b[1]])),
+                None => return Ok(()),
+            },
+            LONG_STRING => match at(pos, 4) {
+                Some(b) => {
+                    4usize.saturating_add(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                }
+                None => return Ok(()),
+            },
+            OBJECT_END => match stack.last() {
+                // rml_amf0 ends a strict array early at an object-end marker.
+                Some(Open::Items(_)) => {
+                    stack.pop();
+                    continue;
+                }
+                _ => return Ok(()),
+            },
+            OBJECT | ECMA_ARRAY | STRICT_ARRAY => {
+                let open = match marker {
+                    OBJECT => Open::Properties,
+                    ECMA_ARRAY => {
+                        pos += 4;
+                        Open::Properties
+                    }
+                    _ => match at(pos, 4) {
+                        Some(b) => {
+                            pos += 4;
+                            Open::Items(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                        }
+                        None => return Ok(()),
+                    },
+                };
+                stack.push(open);
+                if stack.len() > MAX_DEPTH {
+                    return Err(Amf0Error::TooDeep { offset: pos });
+                }
+                0
+            }
+            _ => return Ok(()),
+        };
+        pos = pos.saturating_add(skip);
     }
 }
 
@@ -191,9 +299,19 @@ fn encode_properties(props: &[(String, Amf0Value)], out: &mut Vec<u8>) {
 struct Decoder<'a> {
     input: &'a [u8],
     pos: usize,
+    /// Values decoded so far, against [`MAX_VALUES`].
+    values: usize,
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Decoder {
+            input,
+            pos: 0,
+            values: 0,
+        }
+    }
+
     fn take(&mut self, n: usize) -> Result<&[u8], Amf0Error> {
         let end = self
             .pos
@@ -238,6 +356,10 @@ impl Decoder<'_> {
         if depth > MAX_DEPTH {
             return Err(Amf0Error::TooDeep { offset: self.pos });
         }
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(Amf0Error::TooManyValues { offset: self.pos });
+        }
         let offset = self.pos;
         Ok(match self.u8()? {
             NUMBER => Amf0Value::Number(self.f64()?),
@@ -261,8 +383,10 @@ impl Decoder<'_> {
             STRICT_ARRAY => {
                 let count = self.u32()? as usize;
                 // Every element takes at least one byte: a count larger than what is left
-                // is a lie, and must not size an allocation.
-                let mut items = Vec::with_capacity(count.min(self.input.len() - self.pos));
+                // is a lie, and must not size an allocation (nor, bounded by what is
+                // left, reserve 32 times that before a single element decoded).
+                let left = self.input.len() - self.pos;
+                let mut items = Vec::with_capacity(count.min(left).min(RESERVE_MAX));
                 for _ in 0..count {
                     items.push(self.value(depth + 1)?);
                 }
@@ -425,6 +549,22 @@ mod tests {
             Amf0Value::decode(&deep),
             Err(Amf0Error::TooDeep { .. })
         ));
+        // Deep nesting of every container kind, checked before recursing (a stack overflow
+        // would abort the process, not fail the test).
+        for (open, deep_enough) in [
+            (&[0x0a, 0, 0, 0, 1][..], 100_000),
+            (&[0x03, 0, 1, b'k'][..], 100_000),
+            (&[0x08, 0, 0, 0, 1, 0, 1, b'k'][..], 100_000),
+        ] {
+            let nested = open.repeat(deep_enough);
+            assert!(
+                matches!(
+                    Amf0Value::decode(&nested),
+                    Err(Amf0Error::TooDeep { offset }) if offset == open.len() * (MAX_DEPTH + 1)
+                ),
+                "{open:02x?}"
+            );
+        }
         assert!(matches!(
             Amf0Value::decode(&[0x11]),
             Err(Amf0Error::UnsupportedMarker { marker: 0x11, .. })
@@ -433,5 +573,70 @@ mod tests {
             Amf0Value::decode(&[0x02, 0, 1, 0xff]),
             Err(Amf0Error::BadUtf8 { offset: 3 })
         ));
+    }
+
+    #[test]
+    fn nesting_is_checked_without_recursion() {
+        assert_eq!(check_nesting(&sample().to_bytes()), Ok(()));
+        assert_eq!(check_nesting(&[]), Ok(()));
+        for (open, close) in [
+            (&[0x0a, 0, 0, 0, 1][..], &[][..]),
+            (&[0x03, 0, 1, b'k'][..], &[0, 0, 9][..]),
+            (&[0x08, 0, 0, 0, 1, 0, 1, b'k'][..], &[0, 0, 9][..]),
+        ] {
+            // As deep as the decoder allows, then one more.
+            for (depth, ok) in [(MAX_DEPTH, true), (MAX_DEPTH + 1, false), (100_000, false)] {
+                let mut nested = open.repeat(depth);
+                nested.push(0x05);
+                nested.extend(close.repeat(depth));
+                assert_eq!(check_nesting(&nested).is_ok(), ok, "{open:02x?} x {depth}");
+                // Agrees with the decoder's own limit (which counts the top level as 0).
+                assert_eq!(
+                    Amf0Value::decode(&nested).is_ok(),
+                    ok,
+                    "{open:02x?} x {depth}"
+                );
+            }
+        }
+        // Siblings do not add up: a thousand shallow arrays in a row are fine.
+        let mut wide = Vec::new();
+        for _ in 0..1000 {
+            wide.extend_from_slice(&[0x0a, 0, 0, 0, 1, 0x0a, 0, 0, 0, 0]);
+        }
+        assert_eq!(check_nesting(&wide), Ok(()));
+        // A strict array closed early by an object-end marker (rml_amf0's reading) does not
+        // leave its level open.
+        let mut closed = Vec::new();
+        for _ in 0..100 {
+            closed.extend_from_slice(&[0x0a, 0, 0, 0, 5, 0x09]);
+        }
+        assert_eq!(check_nesting(&closed), Ok(()));
+    }
+
+    #[test]
+    fn a_script_tag_of_tiny_values_stops_at_the_value_budget() {
+        // 2 million one-byte nulls in one strict array: 2 MB of input, 64 MB of values.
+        let n = 2 * MAX_VALUES;
+        let mut bytes = vec![0x0a];
+        bytes.extend_from_slice(&(n as u32).to_be_bytes());
+        bytes.resize(5 + n, 0x05);
+        assert!(matches!(
+            Amf0Value::decode(&bytes),
+            Err(Amf0Error::TooManyValues { .. })
+        ));
+        // The same budget counts across the values of a whole tag.
+        let many = vec![0x05; MAX_VALUES + 1];
+        assert!(matches!(
+            Amf0Value::decode_all(&many),
+            Err(Amf0Error::TooManyValues { .. })
+        ));
+        // Just under the budget still decodes.
+        let mut ok = vec![0x0a];
+        ok.extend_from_slice(&((MAX_VALUES - 1) as u32).to_be_bytes());
+        ok.resize(5 + MAX_VALUES - 1, 0x05);
+        assert_eq!(
+            Amf0Value::decode(&ok).map(|(v, _)| v.as_array().map(<[_]>::len)),
+            Ok(Some(MAX_VALUES - 1))
+        );
     }
 }

@@ -91,6 +91,7 @@ pub fn finalize_with<R: Read + Seek, W: Write>(
         .stream_position()
         .map_err(|source| FlvError::Read { offset: 0, source })?;
     let scan = Scan::run(&mut input)?;
+    scan.check_index_fits()?;
     input
         .seek(SeekFrom::Start(start))
         .map_err(|source| FlvError::Read { offset: 0, source })?;
@@ -125,7 +126,7 @@ pub fn finalize_with<R: Read + Seek, W: Write>(
     };
     if meta.len() > MAX_TAG_BODY {
         return Err(FlvError::MetadataTooLarge {
-            keyframes: scan.keyframes.len() as u64,
+            keyframes: scan.keyframe_count(),
         });
     }
 
@@ -163,7 +164,7 @@ impl Scan {
             duration: MediaTime::from_millis(duration),
             video_frames: self.video.frames,
             audio_frames: self.audio.frames,
-            keyframes: self.keyframes.len() as u64,
+            keyframes: self.keyframe_count(),
             bytes,
             truncated_tail: self.truncated,
             discarded_bytes: self.input_len - self.valid_end,

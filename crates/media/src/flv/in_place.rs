@@ -84,6 +84,7 @@ pub fn finalize_in_place_known<F: InPlaceFile>(
         Some(index) if room == 0 && index.len() == len => index.0.clone(),
         _ => scan_from(&mut file, room)?,
     };
+    scan.check_index_fits()?;
     // The media tags must follow the provisional onMetaData directly, with no other
     // metadata later (a copy drops those).
     let (true, 1, Some(media)) = (scan.first_is_metadata, scan.dropped_tags, scan.first_kept)
@@ -119,7 +120,7 @@ pub fn finalize_in_place_known<F: InPlaceFile>(
     let (mut out, meta_len) = build(room);
     if meta_len > MAX_TAG_BODY {
         return Err(FlvError::MetadataTooLarge {
-            keyframes: scan.keyframes.len() as u64,
+            keyframes: scan.keyframe_count(),
         });
     }
     // The header and the filler's tag header fit in the room.

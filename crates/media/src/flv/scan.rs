@@ -22,6 +22,13 @@ const AUDIO_TAIL_COUNTS_MS: i64 = 1000;
 /// new intervals are not counted, which only coarsens an estimate.
 const MAX_INTERVALS: usize = 256;
 
+/// Key frames indexed at most: each costs 18 bytes of `onMetaData` (two AMF0 numbers), so
+/// more than this can never fit the 16 MiB metadata tag and the finalize fails with
+/// `MetadataTooLarge` anyway (over ten days at one key frame a second). Past it the scan
+/// only counts them, so a hostile file of tiny key frames cannot grow the index, or the
+/// metadata built from it, without bound.
+pub(super) const MAX_KEYFRAMES: usize = super::writer::MAX_TAG_BODY / 18;
+
 /// True for the tags finalize leaves out: every `onMetaData` (the provisional one, and any
 /// a source sent), since the final file has exactly one, written first.
 pub(super) fn is_metadata(tag: &FlvTag) -> bool {
@@ -68,8 +75,11 @@ pub(super) struct Scan {
     pub(super) tags: u64,
     /// Bytes of the tags that are copied.
     pub(super) kept_bytes: u64,
-    /// (tag time in ms, offset of the tag within the copied tags).
+    /// (tag time in ms, offset of the tag within the copied tags), at most
+    /// [`MAX_KEYFRAMES`] of them.
     pub(super) keyframes: Vec<(i64, u64)>,
+    /// Key frames past [`MAX_KEYFRAMES`], counted and not indexed.
+    pub(super) keyframes_over: u64,
     pub(super) video_config: Option<Arc<VideoConfig>>,
     pub(super) audio_config: Option<Arc<AudioConfig>>,
     pub(super) encoder: Option<String>,
@@ -245,7 +255,11 @@ impl Scan {
                         v.last_dts = ts;
                         v.last_was_key = f.keyframe;
                         if f.keyframe {
-                            self.keyframes.push((ts, position));
+                            if self.keyframes.len() < MAX_KEYFRAMES {
+                                self.keyframes.push((ts, position));
+                            } else {
+                                self.keyframes_over += 1;
+                            }
                         }
                     } else {
                         self.audio.frames += 1;
@@ -267,6 +281,21 @@ impl Scan {
             }
         }
         0
+    }
+
+    /// Every key frame seen, indexed or not.
+    pub(super) fn keyframe_count(&self) -> u64 {
+        self.keyframes.len() as u64 + self.keyframes_over
+    }
+
+    /// The error a finalize returns before building metadata that cannot fit a tag.
+    pub(super) fn check_index_fits(&self) -> Result<(), FlvError> {
+        if self.keyframes_over > 0 {
+            return Err(FlvError::MetadataTooLarge {
+                keyframes: self.keyframe_count(),
+            });
+        }
+        Ok(())
     }
 
     pub(super) fn timing(&self) -> Timing {
@@ -407,5 +436,46 @@ pub(super) fn read_some<R: Read>(
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(source) => return Err(FlvError::Read { offset, source }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flv::writer::FlvError;
+
+    const AVCC: &[u8] = include_bytes!("../../../../tests/fixtures/h264_320x240.avcc");
+
+    fn tag(kind: u8, ts: u32, body: &[u8], out: &mut Vec<u8>) {
+        let size = body.len() as u32;
+        out.push(kind);
+        out.extend_from_slice(&size.to_be_bytes()[1..]);
+        out.extend_from_slice(&ts.to_be_bytes()[1..]);
+        out.push((ts >> 24) as u8);
+        out.extend_from_slice(&[0, 0, 0]);
+        out.extend_from_slice(body);
+        out.extend_from_slice(&(11 + size).to_be_bytes());
+    }
+
+    #[test]
+    fn the_key_frame_index_stops_growing_where_no_metadata_could_hold_it() {
+        // A hostile file: a sequence header, then tiny key frames (25 bytes each), more than
+        // a metadata tag can index.
+        let mut file = b"FLV\x01\x01\x00\x00\x00\x09\x00\x00\x00\x00".to_vec();
+        let mut header = vec![0x17, 0, 0, 0, 0];
+        header.extend_from_slice(AVCC);
+        tag(9, 0, &header, &mut file);
+        let extra = 10;
+        for i in 0..(MAX_KEYFRAMES + extra) as u32 {
+            tag(9, i, &[0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65], &mut file);
+        }
+        let scan = Scan::run(&mut &file[..]).unwrap();
+        assert_eq!(scan.keyframes.len(), MAX_KEYFRAMES);
+        assert_eq!(scan.keyframe_count(), (MAX_KEYFRAMES + extra) as u64);
+        let err = crate::flv::finalize(std::io::Cursor::new(&file), std::io::sink()).unwrap_err();
+        assert!(
+            matches!(err, FlvError::MetadataTooLarge { keyframes } if keyframes == (MAX_KEYFRAMES + extra) as u64),
+            "{err:?}"
+        );
     }
 }

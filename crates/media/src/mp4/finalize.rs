@@ -58,6 +58,15 @@ const MAX_SMALL_BOX: u64 = 64 << 20;
 /// before. Bounded, so the memory a finalize takes does not grow with the recording.
 const MOOF_CACHE_MAX: usize = 8 << 20;
 
+/// Top-level boxes in a row without a `moof` that has samples, after which the survey
+/// takes the rest for garbage. Between two fragments a writer puts an `mdat` and perhaps
+/// `styp`, `sidx`, `prft`, `emsg` or `free`; a hostile file of 8-byte boxes (or of empty
+/// `moof`s) would otherwise cost a seek and a read each, on every pass.
+const MAX_BOXES_WITHOUT_MEDIA: u32 = 4096;
+
+/// Memory one cached `moof` costs besides its body.
+const MOOF_CACHE_ENTRY: usize = std::mem::size_of::<(u64, u64, usize)>();
+
 /// The `moof` boxes the survey read, in file order, while they fit in `max` bytes.
 #[derive(Debug, Default)]
 struct MoofCache {
@@ -74,7 +83,9 @@ impl MoofCache {
         if self.overflowed {
             return;
         }
-        if self.bodies.len() + body.len() > self.max {
+        // The index counts too: a file of empty moofs has no bodies to fill the cache.
+        let entries = (self.boxes.len() + 1) * MOOF_CACHE_ENTRY;
+        if self.bodies.len() + body.len() + entries > self.max {
             *self = MoofCache {
                 overflowed: true,
                 ..MoofCache::default()
@@ -271,7 +282,14 @@ impl Movie {
         boxes::mvhd(
             &mut mvhd,
             movie_duration,
-            plans.iter().map(|p| p.init.id).max().unwrap_or(0) + 1,
+            // next_track_ID; a hostile track_ID of 2^32-1 leaves none free (the
+            // field's 0 would mean "search"), which only matters to an editor.
+            plans
+                .iter()
+                .map(|p| p.init.id)
+                .max()
+                .unwrap_or(0)
+                .saturating_add(1),
         );
         let moov_size = 8
             + mvhd.len() as u64
@@ -384,6 +402,12 @@ impl<R: Read + Seek> Source<R> {
         let (mut first_moof, mut pos, mut tail_detail) = (None, 0u64, None::<String>);
         let (mut fragments, mut total_data, mut last_chunk_start) = (0, 0u64, 0u64);
         let mut last_run_offset = 0u64;
+        // What the fragments claim, each sample counted as at least one byte: no more than
+        // the file holds, so neither the samples (the work of every pass, the size of the
+        // tables) nor the data (the size of the output) can be made to exceed the input by
+        // runs that overlap or samples of zero bytes.
+        let mut claimed = 0u64;
+        let mut without_media = 0u32;
         let mut moofs = MoofCache {
             max: cache_max,
             ..MoofCache::default()
@@ -404,6 +428,13 @@ impl<R: Read + Seek> Source<R> {
                     h.kind_str(),
                     h.size,
                     file_len - pos
+                ));
+                break;
+            }
+            without_media += 1;
+            if without_media > MAX_BOXES_WITHOUT_MEDIA {
+                tail_detail = Some(format!(
+                    "at byte {pos}: {MAX_BOXES_WITHOUT_MEDIA} boxes in a row without samples"
                 ));
                 break;
             }
@@ -449,6 +480,27 @@ impl<R: Read + Seek> Source<R> {
                         ));
                         break;
                     }
+                    let claims = trafs
+                        .iter()
+                        .flat_map(|t| &t.runs)
+                        .map(|run| run.bytes.max(run.samples.len() as u64))
+                        .fold(0u64, u64::saturating_add);
+                    if claimed.saturating_add(claims) > file_len {
+                        tail_detail = Some(format!(
+                            "moof at byte {pos}: the fragments so far claim more sample data \
+                             ({} bytes) than the file holds ({file_len})",
+                            claimed.saturating_add(claims)
+                        ));
+                        break;
+                    }
+                    claimed += claims;
+                    if claims == 0 {
+                        // Nothing of ours in it (a foreign track's fragment, or empty):
+                        // not a fragment to copy, and no reason to keep it.
+                        pos = h.end();
+                        continue;
+                    }
+                    without_media = 0;
                     moofs.keep(&h, &body);
                     first_moof.get_or_insert(h.start);
                     fragments += 1;
@@ -625,7 +677,12 @@ impl TrackPlan {
     /// When this track's first presented sample plays, in the movie timescale, counted from
     /// the recording's time 0 (the first DTS of any track).
     fn movie_start(&self) -> u64 {
-        self.to_movie(self.first_decode_time.unwrap_or(0) + self.first_presented())
+        // Saturating: a hostile tfdt may be near 2^64.
+        self.to_movie(
+            self.first_decode_time
+                .unwrap_or(0)
+                .saturating_add(self.first_presented()),
+        )
     }
 
     /// Edit list: `(empty, media_time, media_duration)`, the empty edit in the movie
@@ -647,7 +704,7 @@ impl TrackPlan {
         let start = self.movie_start();
         let empty = start.saturating_sub(lead);
         let skip = self.movie_to_track(lead.saturating_sub(start));
-        let media_time = self.first_presented() + skip;
+        let media_time = self.first_presented().saturating_add(skip);
         let mut media_duration = self.duration.saturating_sub(skip);
         if let Some(limit) = limit {
             media_duration = media_duration.min(self.movie_to_track(limit.saturating_sub(empty)));
@@ -699,7 +756,7 @@ impl TableStats {
         }
         for s in &run.samples {
             plan.samples += 1;
-            plan.duration += u64::from(s.duration);
+            plan.duration = plan.duration.saturating_add(u64::from(s.duration));
             plan.sync_samples += u64::from(s.sync);
             plan.first_cto.get_or_insert(s.cto);
             if let Some((n, v)) = self.stts.push(s.duration) {
@@ -789,7 +846,7 @@ impl TrakParts {
                         }
                     });
                 });
-                empty + media_duration
+                empty.saturating_add(media_duration)
             }
             None => p.to_movie(p.duration),
         };
@@ -1289,5 +1346,159 @@ mod tests {
         let (file, _) = finalize_bytes(&frag).unwrap();
         let ctts = file.windows(4).position(|w| w == b"ctts").unwrap();
         assert_eq!(file[ctts + 4], 0);
+    }
+
+    /// A recording of two seconds and what a finalize of it reports.
+    fn clean_recording() -> (Vec<u8>, FinalizeSummary) {
+        let (tracks, frames) = synthetic(2, MediaTime::ZERO);
+        let (frag, _) = write_fragmented(&tracks, &frames).unwrap();
+        let (_, summary) = finalize_bytes(&frag).unwrap();
+        (frag, summary)
+    }
+
+    fn full_box(kind: &[u8; 4], version_flags: u32, body: &[u8]) -> Vec<u8> {
+        let mut b = ((12 + body.len()) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(&version_flags.to_be_bytes());
+        b.extend_from_slice(body);
+        b
+    }
+
+    fn plain_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut b = ((8 + body.len()) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(body);
+        b
+    }
+
+    /// A moof with one traf for track 1 holding one trun of `count` samples with the
+    /// fields `trun_flags` asks for (`per_sample` bytes of them for each sample).
+    fn moof(count: u32, trun_flags: u32, per_sample: &[u8]) -> Vec<u8> {
+        let tfhd = full_box(b"tfhd", 0x2_0000, &1u32.to_be_bytes());
+        let mut trun_body = count.to_be_bytes().to_vec();
+        for _ in 0..count {
+            trun_body.extend_from_slice(per_sample);
+        }
+        let trun = full_box(b"trun", trun_flags, &trun_body);
+        let traf = plain_box(b"traf", &[tfhd, trun].concat());
+        plain_box(b"moof", &traf)
+    }
+
+    #[test]
+    fn a_largesize_that_wraps_the_offset_is_a_broken_tail() {
+        let (mut frag, clean) = clean_recording();
+        // Before: `start + size` overflowed (a panic in debug builds; in release the next
+        // offset wrapped to the start of the file and the survey went round forever).
+        let at = frag.len() as u64;
+        frag.extend_from_slice(&1u32.to_be_bytes());
+        frag.extend_from_slice(b"free");
+        frag.extend_from_slice(&(u64::MAX - at + 1).to_be_bytes());
+        let (_, s) = finalize_bytes(&frag).unwrap();
+        assert!(s.truncated_tail);
+        assert!(
+            s.tail_detail.as_deref().unwrap_or("").contains("runs past"),
+            "{s:?}"
+        );
+        assert_eq!(
+            (s.video_frames, s.audio_frames),
+            (clean.video_frames, clean.audio_frames)
+        );
+    }
+
+    #[test]
+    fn thousands_of_empty_moofs_end_the_survey() {
+        let (mut frag, clean) = clean_recording();
+        for _ in 0..10_000 {
+            frag.extend_from_slice(&plain_box(b"moof", &[]));
+        }
+        let (_, s) = finalize_bytes(&frag).unwrap();
+        assert!(s.truncated_tail, "{s:?}");
+        assert!(s
+            .tail_detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("without samples"));
+        assert_eq!(s.fragments, clean.fragments);
+        assert_eq!(s.video_frames, clean.video_frames);
+    }
+
+    #[test]
+    fn empty_moofs_count_against_the_moof_cache() {
+        let mut cache = MoofCache {
+            max: 1000,
+            ..MoofCache::default()
+        };
+        let h = read::BoxHeader {
+            kind: *b"moof",
+            start: 0,
+            header_len: 8,
+            size: 8,
+        };
+        for _ in 0..1000 {
+            cache.keep(&h, &[]);
+        }
+        assert!(cache.overflowed);
+        assert!(cache.boxes.is_empty());
+    }
+
+    #[test]
+    fn samples_claimed_beyond_the_file_size_end_the_survey() {
+        let (mut frag, clean) = clean_recording();
+        // A 40-byte trun claiming a million samples of the trex's default size (0).
+        frag.extend_from_slice(&moof(1_000_000, 0, &[]));
+        let (out, s) = finalize_bytes(&frag).unwrap();
+        assert!(s.truncated_tail, "{s:?}");
+        assert!(s
+            .tail_detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("claim more"));
+        assert_eq!(s.video_frames, clean.video_frames);
+        assert!(
+            out.len() < frag.len() + 4096,
+            "no table of a million entries"
+        );
+        // Runs that all point at the same data claim it again each time.
+        let (mut frag, clean) = clean_recording();
+        let data_at = frag.len() as u64 + 8;
+        frag.extend_from_slice(&plain_box(b"mdat", &[0x55; 1000]));
+        for _ in 0..(frag.len() / 1000 + 2) {
+            let mut m = moof(1, 0x201, &[]);
+            // trun: data offset (from this moof) back at the mdat, one 1000-byte sample.
+            let moof_at = frag.len() as u64;
+            let trun = m.len() - 12 - 4;
+            m.truncate(trun + 12 + 4);
+            m.extend_from_slice(&((data_at as i64 - moof_at as i64) as i32).to_be_bytes());
+            m.extend_from_slice(&1000u32.to_be_bytes());
+            let len = m.len() as u32;
+            m[..4].copy_from_slice(&len.to_be_bytes());
+            let traf_len = len - 8;
+            m[8..12].copy_from_slice(&traf_len.to_be_bytes());
+            let trun_len = 12 + 4 + 4 + 4;
+            m[trun..trun + 4].copy_from_slice(&(trun_len as u32).to_be_bytes());
+            frag.extend_from_slice(&m);
+        }
+        let (_, s) = finalize_bytes(&frag).unwrap();
+        assert!(s.truncated_tail, "{s:?}");
+        assert!(
+            s.video_frames > clean.video_frames,
+            "some were taken: {s:?}"
+        );
+        assert!(s.bytes < 2 * frag.len() as u64);
+    }
+
+    #[test]
+    fn a_moof_over_the_sample_budget_does_not_parse() {
+        let (frag, _) = clean_recording();
+        let top = Cursor::new(&frag, 0);
+        let (_, moov) = top.require(b"moov", "file").unwrap();
+        let tracks = read::parse_init_moov(moov).unwrap();
+        // Sizes given per sample: before, only the bytes left bounded the count.
+        let m = moof(read::MAX_MOOF_SAMPLES as u32 + 1, 0x200, &[0, 0, 0, 1]);
+        let body = Cursor::new(&m[8..], 8);
+        let err = read::parse_moof(body, 0, &tracks).unwrap_err();
+        assert!(err.to_string().contains("more than"), "{err}");
+        let ok = moof(1000, 0x200, &[0, 0, 0, 1]);
+        assert!(read::parse_moof(Cursor::new(&ok[8..], 8), 0, &tracks).is_ok());
     }
 }

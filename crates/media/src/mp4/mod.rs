@@ -30,6 +30,14 @@ pub use finalize::{
 pub use fragment::Fmp4Writer;
 pub use udta::{read_user_data, UserBox};
 
+/// The box readers of the finalizer over an MP4 in memory: how many `moof`s parse after
+/// the init segment. For the fuzz targets (`fuzz/fuzz_targets/mp4_read.rs`), which cannot
+/// reach the crate-private readers; not an API to build on.
+#[doc(hidden)]
+pub fn probe_boxes(data: &[u8]) -> Result<u64, Mp4Error> {
+    read::probe(data)
+}
+
 /// Version of the bytes the writer and finalizer produce.
 ///
 /// The golden tests pin a digest of a synthetic recording's fragmented and finalized

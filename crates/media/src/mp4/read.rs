@@ -2,7 +2,17 @@
 //! boxes (`moov` of an init segment, `moof`) parsed from memory.
 //!
 //! Every length read from the file is checked against what is left, so a corrupt or
-//! truncated box yields an error, never a panic or an allocation sized by garbage.
+//! truncated box yields an error, never a panic or an allocation sized by garbage:
+//!
+//! - a box size smaller than its header, or one (64-bit `largesize` included) that runs
+//!   past the end of the address space, is a broken box; one past its parent or the file
+//!   is reported by the callers as a cut box;
+//! - a body is read into memory only below a limit the caller gives, and memory grows as
+//!   its bytes actually arrive, never by what its size field says;
+//! - sample counts are checked against the bytes that must hold them, and one `moof`
+//!   describes at most [`MAX_MOOF_SAMPLES`] samples;
+//! - nothing here recurses: boxes are looked up along fixed paths (`trak/mdia/minf/stbl`),
+//!   so a deeply nested hostile file costs no stack.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -23,8 +33,9 @@ pub(crate) struct BoxHeader {
 }
 
 impl BoxHeader {
+    /// File offset after the box ([`read_header`] refuses sizes for which this overflows).
     pub fn end(&self) -> u64 {
-        self.start + self.size
+        self.start.saturating_add(self.size)
     }
 
     pub fn body_start(&self) -> u64 {
@@ -99,6 +110,14 @@ pub(crate) fn read_header<R: Read + Seek>(
             "box size {size} is smaller than its header"
         )));
     }
+    // A 64-bit size that makes the box end past 2^64 would wrap the next box's offset
+    // back into the file (and a loop over the boxes never end).
+    if pos.checked_add(size).is_none() {
+        return Ok(HeaderRead::Broken(format!(
+            "{} box size {size} runs past the end of any file",
+            String::from_utf8_lossy(&kind)
+        )));
+    }
     Ok(HeaderRead::Box(BoxHeader {
         kind,
         start: pos,
@@ -126,11 +145,37 @@ pub(crate) fn read_body<R: Read + Seek>(
     }
     r.seek(SeekFrom::Start(h.body_start()))
         .map_err(Mp4Error::io("seeking to a box body"))?;
-    let mut body = vec![0; len as usize];
-    r.read_exact(&mut body)
+    // Grown as the bytes arrive: a size that lies about a short file must not allocate
+    // what it claims first.
+    let mut body = Vec::with_capacity(len.min(READ_RESERVE_MAX) as usize);
+    r.take(len)
+        .read_to_end(&mut body)
         .map_err(Mp4Error::io("reading a box body"))?;
+    if (body.len() as u64) < len {
+        return Err(Mp4Error::Io {
+            context: "reading a box body",
+            source: io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} box at byte {} is cut: {} of {len} bytes",
+                    h.kind_str(),
+                    h.start,
+                    body.len()
+                ),
+            ),
+        });
+    }
     Ok(body)
 }
+
+/// Bytes [`read_body`] reserves before any arrive.
+const READ_RESERVE_MAX: u64 = 1 << 20;
+
+/// Samples one `moof` may describe, over all its `trun`s. Our fragments hold half a second
+/// (a few dozen samples); a foreign file with one fragment per recording still holds an
+/// hour of 30 fps video and 48 kHz audio in about 280,000. Each costs 24 bytes while the
+/// `moof` is parsed, so a hostile one is bounded at 24 MiB.
+pub(crate) const MAX_MOOF_SAMPLES: usize = 1 << 20;
 
 /// A child box: its type, its whole bytes (header included), a cursor over its body.
 pub(crate) type Child<'a> = ([u8; 4], &'a [u8], Cursor<'a>);
@@ -388,6 +433,7 @@ pub(crate) fn parse_moof(
     tracks: &[InitTrack],
 ) -> Result<Vec<Traf>, Mp4Error> {
     let mut trafs = Vec::new();
+    let mut budget = MAX_MOOF_SAMPLES;
     let mut c = moof;
     // Without base-data-offset and default-base-is-moof, the first traf's base is the moof
     // and each later traf's base is the end of the previous traf's data.
@@ -468,12 +514,16 @@ pub(crate) fn parse_moof(
                     format!("trun claims {count} samples"),
                 ));
             }
-            if per_sample == 0 && count > 1_000_000 {
+            if count as usize > budget {
                 return Err(Mp4Error::malformed(
                     trun.offset(),
-                    format!("trun claims {count} samples"),
+                    format!(
+                        "trun claims {count} samples, more than the {MAX_MOOF_SAMPLES} a moof \
+                         may hold"
+                    ),
                 ));
             }
+            budget -= count as usize;
             let mut samples = Vec::with_capacity(count as usize);
             let mut bytes = 0u64;
             for i in 0..count {
@@ -512,7 +562,9 @@ pub(crate) fn parse_moof(
                     cto,
                 });
             }
-            next_offset = offset + bytes;
+            next_offset = offset.checked_add(bytes).ok_or_else(|| {
+                Mp4Error::malformed(trun.offset(), "trun data runs past the end of any file")
+            })?;
             if !samples.is_empty() {
                 runs.push(Run {
                     offset,
@@ -529,6 +581,42 @@ pub(crate) fn parse_moof(
         });
     }
     Ok(trafs)
+}
+
+/// Walks the top-level boxes of an MP4 in memory as the finalizer's survey reads them: box
+/// headers, the first `moov` as an init segment, and every `moof` after it. Returns the
+/// `moof`s that parsed. For the fuzz targets (`mp4_read`): the same readers, without a
+/// file.
+pub(crate) fn probe(data: &[u8]) -> Result<u64, Mp4Error> {
+    let len = data.len() as u64;
+    let mut r = io::Cursor::new(data);
+    let (mut pos, mut tracks, mut moofs) = (0u64, None::<Vec<InitTrack>>, 0);
+    while let HeaderRead::Box(h) = read_header(&mut r, pos, len)? {
+        if h.end() > len {
+            break;
+        }
+        match (&h.kind, &tracks) {
+            (b"moov", None) => {
+                let body = read_body(&mut r, &h, 64 << 20)?;
+                tracks = Some(parse_init_moov(Cursor::new(&body, h.body_start()))?);
+            }
+            (b"moof", Some(tracks)) => {
+                let body = read_body(&mut r, &h, 64 << 20)?;
+                let trafs = parse_moof(Cursor::new(&body, h.body_start()), h.start, tracks)?;
+                let samples: usize = trafs
+                    .iter()
+                    .flat_map(|t| &t.runs)
+                    .map(|r| r.samples.len())
+                    .sum();
+                debug_assert!(samples <= MAX_MOOF_SAMPLES, "a moof past its sample budget");
+                moofs += 1;
+            }
+            _ => {}
+        }
+        debug_assert!(h.end() > pos, "box offsets always advance");
+        pos = h.end();
+    }
+    Ok(moofs)
 }
 
 /// Length of a seekable stream, leaving the position at the start.

@@ -24,6 +24,12 @@ use super::Mp4Error;
 /// Largest `udta` read back. Ours holds a few hundred bytes of text.
 const MAX_UDTA: u64 = 1 << 20;
 
+/// Boxes looked at on one level before giving up: the `moov` is the second top-level box
+/// of every file we write (the last of a few in a foreign progressive file), and a `moov`
+/// holds `mvhd`, a few `trak`s, `mvex` and `udta`. A hostile file of millions of 8-byte
+/// boxes would otherwise cost a seek and a read each.
+const MAX_BOXES_SEARCHED: u32 = 4096;
+
 /// One box of user data: a four-character type and its payload (the box body).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserBox {
@@ -94,7 +100,7 @@ fn find_box<R: Read + Seek>(
     kind: &[u8; 4],
 ) -> Result<Option<BoxHeader>, Mp4Error> {
     let mut pos = from;
-    loop {
+    for _ in 0..MAX_BOXES_SEARCHED {
         let h = match read::read_header(r, pos, end)? {
             HeaderRead::Box(h) => h,
             HeaderRead::End | HeaderRead::Broken(_) => return Ok(None),
@@ -107,6 +113,13 @@ fn find_box<R: Read + Seek>(
         }
         pos = h.end();
     }
+    Err(Mp4Error::malformed(
+        from,
+        format!(
+            "no {} box among the first {MAX_BOXES_SEARCHED} boxes",
+            String::from_utf8_lossy(kind)
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -168,5 +181,51 @@ mod tests {
             })
         });
         assert!(read_user_data(std::io::Cursor::new(&bad)).is_err());
+    }
+
+    #[test]
+    fn hostile_box_sizes_and_counts() {
+        let moov = |file: &mut Vec<u8>| {
+            write_box(file, b"moov", |o| {
+                write_udta(
+                    o,
+                    &[UserBox {
+                        kind: *b"tpdk",
+                        payload: b"x".to_vec(),
+                    }],
+                )
+            })
+        };
+        // A largesize that wraps the next offset back to the start of the file: before,
+        // the search went round forever in a release build (and overflowed in a debug one).
+        let mut wrap = Vec::new();
+        write_box(&mut wrap, b"ftyp", |o| o.put_slice(b"isom"));
+        let at = wrap.len() as u64;
+        wrap.put_u32(1);
+        wrap.put_slice(b"free");
+        wrap.put_u64(u64::MAX - at + 1);
+        moov(&mut wrap);
+        assert_eq!(
+            read_user_data(std::io::Cursor::new(&wrap)).map_err(|e| e.to_string()),
+            Err("malformed MP4 at byte 0: no moov box: not an MP4 movie".to_string())
+        );
+        // A moov claiming a gigabyte in a small file is a cut box: an error.
+        let mut liar = Vec::new();
+        liar.put_u32(8 + 8 + (1 << 30));
+        liar.put_slice(b"moov");
+        liar.put_u32(8 + (1 << 30) - 1);
+        liar.put_slice(b"udta");
+        liar.put_slice(&[0; 64]);
+        assert!(read_user_data(std::io::Cursor::new(&liar)).is_err());
+        // Thousands of empty boxes before the moov: the search gives up.
+        let mut many = Vec::new();
+        for _ in 0..MAX_BOXES_SEARCHED {
+            write_box(&mut many, b"free", |_| {});
+        }
+        moov(&mut many);
+        assert!(matches!(
+            read_user_data(std::io::Cursor::new(&many)),
+            Err(Mp4Error::Malformed { detail, .. }) if detail.contains("4096")
+        ));
     }
 }

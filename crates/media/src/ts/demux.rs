@@ -36,7 +36,7 @@ use super::{
     TsError, PACKET_SIZE, PID_PAT, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, STREAM_TYPE_H265,
     SYNC_BYTE,
 };
-use crate::codec::{aac, h264, hevc, AudioConfig, VideoCodec, VideoConfig};
+use crate::codec::{aac, h264, hevc, AudioConfig, CodecError, VideoCodec, VideoConfig};
 use crate::frame::{Frame, MediaEvent, TrackKind};
 use crate::time::MediaTime;
 
@@ -45,6 +45,10 @@ use crate::time::MediaTime;
 const MAX_PES_SIZE: usize = 32 << 20;
 /// A PSI section is at most 1024 bytes (13818-1 2.4.4.11: section_length <= 1021).
 const MAX_SECTION_SIZE: usize = 1024;
+/// ADTS frames read from one audio PES. Packagers put a few (ffmpeg up to 0.7 s of audio,
+/// about 30); a hostile PES of 7-byte empty frames would otherwise become millions of
+/// frame events. The frames past the limit are dropped with an error.
+pub const MAX_ADTS_FRAMES_PER_PES: usize = 1024;
 
 /// Demuxes the first program of an MPEG-TS stream into [`MediaEvent`]s.
 #[derive(Debug, Default)]
@@ -365,17 +369,33 @@ impl TsDemuxer {
         let mut frame = Vec::with_capacity(p.payload.len() + 16);
         let mut keyframe = false;
         for n in nal::split_annexb(p.payload) {
-            match nal::classify(v.codec, n) {
+            let kind = nal::classify(v.codec, n);
+            let (list, max, name) = match kind {
                 NalKind::AccessUnitDelimiter => continue,
-                NalKind::Vps => vps.push(Bytes::copy_from_slice(n)),
-                NalKind::Sps => sps.push(Bytes::copy_from_slice(n)),
-                NalKind::Pps => pps.push(Bytes::copy_from_slice(n)),
+                NalKind::Vps => (&mut vps, hevc::MAX_VPS, "VPS"),
+                NalKind::Sps if v.codec == VideoCodec::H264 => (&mut sps, h264::MAX_SPS, "SPS"),
+                NalKind::Pps if v.codec == VideoCodec::H264 => (&mut pps, h264::MAX_PPS, "PPS"),
+                NalKind::Sps => (&mut sps, hevc::MAX_SPS, "SPS"),
+                NalKind::Pps => (&mut pps, hevc::MAX_PPS, "PPS"),
                 kind => {
                     keyframe |= kind == NalKind::RandomAccess;
                     frame.extend_from_slice(&(n.len() as u32).to_be_bytes());
                     frame.extend_from_slice(n);
+                    continue;
                 }
+            };
+            // More sets than a record can hold (or than the codec has ids) is not a stream:
+            // refused before a hostile PES of millions of them is copied.
+            if list.len() == max {
+                return Err(TsError::Codec {
+                    pid,
+                    source: CodecError::invalid(
+                        "access unit",
+                        format!("more than {max} {name} in one access unit"),
+                    ),
+                });
             }
+            list.push(Bytes::copy_from_slice(n));
         }
         // Sets absent from this AU stay as they were (a PPS may be repeated alone).
         let changed = (!vps.is_empty() && vps != v.vps)
@@ -434,7 +454,19 @@ impl TsDemuxer {
         let pts = self.clock.unwrap(pts);
         let mut rest = p.payload;
         let mut samples: i64 = 0;
+        let mut frames = 0;
         while !rest.is_empty() {
+            if frames == MAX_ADTS_FRAMES_PER_PES {
+                return Err(TsError::Pes {
+                    pid,
+                    detail: format!(
+                        "more than {MAX_ADTS_FRAMES_PER_PES} ADTS frames in one PES; the rest \
+                         ({} bytes) is dropped",
+                        rest.len()
+                    ),
+                });
+            }
+            frames += 1;
             let f = aac::parse_adts(rest).map_err(|source| TsError::Codec { pid, source })?;
             if a.config.as_ref().is_none_or(|c| c.asc != f.config.asc) {
                 let config = Arc::new(f.config.clone());

@@ -373,3 +373,63 @@ fn random_and_mutated_input_never_panics() {
     }
     assert!(errors > 0, "mutations are noticed");
 }
+
+/// A PES with a 5-byte PTS header around `payload`, on `pid`, after the muxer's PAT and
+/// PMT for `tracks`.
+fn stream_with_pes(tracks: &Tracks, pid: u16, stream_id: u8, payload: &[u8]) -> Vec<u8> {
+    let codec = tracks.video.as_ref().map(|v| v.codec);
+    let frames = synthetic_frames(codec, tracks.audio.is_some(), 1);
+    let good = mux(tracks, &frames, 1000);
+    let mut ts = good[..2 * 188].to_vec();
+    let mut pes = vec![0, 0, 1, stream_id];
+    let len = u16::try_from(payload.len() + 8).unwrap_or(0);
+    pes.extend_from_slice(&len.to_be_bytes());
+    pes.extend_from_slice(&[0x80, 0x80, 5]);
+    crate::ts::pes::write_timestamp(&mut pes, 0b0010, 90_000);
+    pes.extend_from_slice(payload);
+    let mut cc = 0;
+    packetize_raw(pid, &pes, &mut cc, &mut ts);
+    ts
+}
+
+#[test]
+fn an_audio_pes_of_thousands_of_empty_adts_frames_stops_at_the_limit() {
+    let config = aac_config();
+    let payload: Vec<u8> = std::iter::repeat_n(config.adts_header(0), 2 * MAX_ADTS_FRAMES_PER_PES)
+        .flatten()
+        .collect();
+    let ts = stream_with_pes(&tracks(None, Some(config)), PID_AUDIO, 0xc0, &payload);
+    let mut d = TsDemuxer::new();
+    let mut out = Vec::new();
+    let first = d.push(&ts, &mut out);
+    let last = d.flush(&mut out);
+    let err = first.err().or(last.err());
+    assert!(
+        matches!(&err, Some(TsError::Pes { pid: PID_AUDIO, detail }) if detail.contains("ADTS frames")),
+        "{err:?}"
+    );
+    assert_eq!(frames_of(&out).len(), MAX_ADTS_FRAMES_PER_PES);
+}
+
+#[test]
+fn an_access_unit_of_too_many_parameter_sets_is_refused() {
+    // H.264: 300 copies of the PPS in one access unit (the record holds 255).
+    let config = h264_config();
+    let mut payload = Vec::new();
+    for _ in 0..300 {
+        payload.extend_from_slice(&[0, 0, 0, 1]);
+        payload.extend_from_slice(&config.parameter_sets[1]);
+    }
+    let ts = stream_with_pes(&tracks(Some(config), None), PID_VIDEO, 0xe0, &payload);
+    let mut d = TsDemuxer::new();
+    let mut out = Vec::new();
+    let first = d.push(&ts, &mut out);
+    let last = d.flush(&mut out);
+    let err = first.err().or(last.err());
+    assert!(
+        matches!(&err, Some(TsError::Codec { pid: PID_VIDEO, source: CodecError::Invalid { detail, .. } })
+            if detail.contains("more than 255 PPS in one access unit")),
+        "{err:?}"
+    );
+    assert!(out.is_empty());
+}

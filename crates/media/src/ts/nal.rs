@@ -21,28 +21,50 @@ pub(crate) fn split_length_prefixed(mut data: &[u8]) -> Option<Vec<&[u8]>> {
 /// Splits an Annex B byte stream on `00 00 01` start codes. Leading bytes before the first
 /// start code and trailing zero bytes of each NAL unit (the zero_byte of a following
 /// 4-byte start code, or trailing_zero_8bits) are dropped; a NAL unit never ends in 0x00.
-pub(crate) fn split_annexb(data: &[u8]) -> Vec<&[u8]> {
-    let mut nals = Vec::new();
-    let mut start: Option<usize> = None;
-    // memmem searches with SIMD: a byte-at-a-time loop was two thirds of an export's time.
-    for i in memchr::memmem::find_iter(data, &[0, 0, 1]) {
-        // Overlapping matches (`00 00 00 01` has one) cannot occur: a match ends in 0x01.
-        if let Some(s) = start {
-            push_trimmed(&mut nals, &data[s..i]);
-        }
-        start = Some(i + 3);
+///
+/// An iterator, not a list: a hostile 32 MiB PES of start codes holds 8 million NAL units,
+/// whose slices alone would take 128 MB.
+pub(crate) fn split_annexb(data: &[u8]) -> AnnexB<'_> {
+    AnnexB {
+        data,
+        // memmem searches with SIMD: a byte-at-a-time loop was two thirds of an export's time.
+        codes: memchr::memmem::find_iter(data, &[0, 0, 1]),
+        start: None,
     }
-    if let Some(s) = start {
-        push_trimmed(&mut nals, &data[s..]);
-    }
-    nals
 }
 
-fn push_trimmed<'a>(nals: &mut Vec<&'a [u8]>, nal: &'a [u8]) {
-    let end = nal.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    if end > 0 {
-        nals.push(&nal[..end]);
+/// The NAL units of an Annex B byte stream (see [`split_annexb`]).
+pub(crate) struct AnnexB<'a> {
+    data: &'a [u8],
+    codes: memchr::memmem::FindIter<'a, 'static>,
+    /// Where the NAL unit being delimited starts.
+    start: Option<usize>,
+}
+
+impl<'a> Iterator for AnnexB<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            // Overlapping matches (`00 00 00 01` has one) cannot occur: a match ends in 0x01.
+            let (unit, more) = match self.codes.next() {
+                Some(i) => (self.start.replace(i + 3).map(|s| &self.data[s..i]), true),
+                None => (self.start.take().map(|s| &self.data[s..]), false),
+            };
+            if let Some(nal) = unit.and_then(trimmed) {
+                return Some(nal);
+            }
+            if !more {
+                return None;
+            }
+        }
     }
+}
+
+/// `nal` without its trailing zero bytes; `None` when nothing is left.
+fn trimmed(nal: &[u8]) -> Option<&[u8]> {
+    let end = nal.iter().rposition(|&b| b != 0)? + 1;
+    Some(&nal[..end])
 }
 
 /// What a NAL unit is, in the terms both TS directions care about.
@@ -116,11 +138,16 @@ mod tests {
             0, 0, 0, 1, 9, 0xf0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 0, 1, 0x65, 0, 3, 1, 0, 0,
         ];
         assert_eq!(
-            split_annexb(&data),
+            split_annexb(&data).collect::<Vec<_>>(),
             vec![&[9, 0xf0][..], &[0x67, 1, 2][..], &[0x65, 0, 3, 1][..]]
         );
-        assert!(split_annexb(&[1, 2, 3]).is_empty());
-        assert!(split_annexb(&[0, 0, 1]).is_empty());
-        assert!(split_annexb(&[]).is_empty());
+        assert_eq!(split_annexb(&[1, 2, 3]).next(), None);
+        assert_eq!(split_annexb(&[0, 0, 1]).next(), None);
+        assert_eq!(split_annexb(&[]).next(), None);
+        // Empty units between start codes are skipped, not the end of the stream.
+        assert_eq!(
+            split_annexb(&[0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0x41, 0, 0, 1]).collect::<Vec<_>>(),
+            vec![&[0x41][..]]
+        );
     }
 }

@@ -257,7 +257,7 @@ fn first_moov<R: Read + Seek>(r: &mut R, len: u64) -> Result<Option<(u64, Vec<u8
     let mut pos = 0;
     loop {
         match read::read_header(r, pos, len)? {
-            HeaderRead::Box(h) if &h.kind == b"moov" => {
+            HeaderRead::Box(h) if &h.kind == b"moov" && h.end() <= len => {
                 return Ok(Some((h.body_start(), read::read_body(r, &h, 1 << 30)?)))
             }
             HeaderRead::Box(h) if &h.kind == b"ftyp" => pos = h.end(),

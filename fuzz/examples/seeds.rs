@@ -163,6 +163,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &format!("nested-{name}-{depth}"),
                 &flv_nested,
             )?;
+            // rtmp_chunks: a `connect` whose command object nests it, after the handshake
+            // (mode 0), as one message in 128-byte chunks on chunk stream 3.
+            let mut command = Vec::new();
+            Amf0Value::String("connect".into()).encode(&mut command);
+            Amf0Value::Number(1.0).encode(&mut command);
+            command.extend_from_slice(&nested);
+            let mut chunks = vec![0u8, 0, 0x03, 0, 0, 0];
+            chunks.extend_from_slice(&(command.len() as u32).to_be_bytes()[1..]);
+            chunks.extend_from_slice(&[20, 0, 0, 0, 0]);
+            for (k, piece) in command.chunks(128).enumerate() {
+                if k > 0 {
+                    chunks.push(0xc3);
+                }
+                chunks.extend_from_slice(piece);
+            }
+            write(
+                &corpus,
+                "rtmp_chunks",
+                &format!("connect-nested-{name}-{depth}"),
+                &chunks,
+            )?;
         }
     }
 

@@ -136,7 +136,12 @@ pub async fn start(config: Config, path: Option<PathBuf>, source: String) -> Res
             app: p.app.clone(),
             stream: p.stream.clone(),
         };
-        info!("pulling {} as {}/{}", spec.url, spec.app, spec.stream);
+        info!(
+            "pulling {} as {}/{}",
+            tapedeck_ingest::redact::url(&spec.url),
+            spec.app,
+            spec.stream
+        );
         pulls.push(tokio::spawn(run_pull(
             spec,
             Arc::new(recorder.clone()),

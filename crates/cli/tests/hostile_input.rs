@@ -180,7 +180,7 @@ fn deeply_nested_amf0_closes_only_the_attacker() {
         let reason = if depth > 10_000 {
             "the limit is 65536" // refused at the message header, before any byte is held
         } else {
-            "AMF0 nested deeper than 32 levels"
+            "nested deeper than 32 levels"
         };
         assert!(
             lines.contains("RTMP connection dropped: protocol:") && lines.contains(reason),
@@ -190,7 +190,7 @@ fn deeply_nested_amf0_closes_only_the_attacker() {
     let lines = lines_of(&log, &evil_peer);
     assert!(
         lines.contains("publisher started")
-            && lines.contains("a data message: AMF0 nested deeper than 32 levels"),
+            && lines.contains("a data message: AMF0 value nested deeper than 32 levels"),
         "nested onMetaData: {lines}"
     );
 }

@@ -310,19 +310,19 @@ impl Notifier {
             }
             match deliver(&self.client, p, &secret).await {
                 Ok(()) => {
-                    debug!(url = %crate::redact::url(&p.url), "callback delivered");
+                    debug!(url = %tapedeck_ingest::redact::url(&p.url), "callback delivered");
                     self.spool.remove(&p.id);
                     self.queue.remove(0);
                 }
                 Err(e) => {
                     p.attempts += 1;
                     if p.attempts >= MAX_ATTEMPTS {
-                        warn!(url = %crate::redact::url(&p.url), "callback failed {} times, giving up (kept in the spool's failed/ folder): {e}", p.attempts);
+                        warn!(url = %tapedeck_ingest::redact::url(&p.url), "callback failed {} times, giving up (kept in the spool's failed/ folder): {e}", p.attempts);
                         self.spool.park(p);
                         self.queue.remove(0);
                     } else {
                         let delay = backoff(p.attempts);
-                        warn!(url = %crate::redact::url(&p.url), "callback attempt {} failed ({e}); retrying in {delay:?}", p.attempts);
+                        warn!(url = %tapedeck_ingest::redact::url(&p.url), "callback attempt {} failed ({e}); retrying in {delay:?}", p.attempts);
                         p.next_at_ms = now_ms() + delay.as_millis() as i64;
                         let _ = self.spool.save(p);
                         return;

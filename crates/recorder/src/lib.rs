@@ -20,7 +20,6 @@ pub mod output;
 pub mod rebuild;
 mod recording;
 pub mod recover;
-mod redact;
 pub mod tags;
 pub mod uploads;
 pub mod walk;

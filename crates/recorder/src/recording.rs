@@ -274,7 +274,7 @@ impl Recording {
                     }
                 },
                 Err(e) => {
-                    warn!(stream = %label, "on-demand URL {}: {e}; recording by the template", crate::redact::url(&on_demand.url))
+                    warn!(stream = %label, "on-demand URL {}: {e}; recording by the template", tapedeck_ingest::redact::url(&on_demand.url))
                 }
             }
         }

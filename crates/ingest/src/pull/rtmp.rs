@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
 use super::{Source, SourceError};
+use crate::redact;
 use crate::rtmp::client::ClientCore;
 
 /// A remote publisher that sends nothing for this long is treated as gone.
@@ -46,7 +47,7 @@ fn parse_url(url: &str) -> Option<(String, String, String, String)> {
 impl RtmpPullSource {
     pub async fn connect(url: &str) -> Result<RtmpPullSource, SourceError> {
         let err = |detail: String| SourceError::Connect {
-            url: url.to_string(),
+            url: redact::url(url),
             detail,
         };
         let (host, app, stream, tc_url) =
@@ -87,7 +88,8 @@ impl RtmpPullSource {
             .await
             .map_err(|e| err(e.to_string()))?;
         Ok(RtmpPullSource {
-            url: url.to_string(),
+            // For messages only: without user-info or query (they may hold secrets).
+            url: redact::url(url),
             socket,
             core,
             buf,

@@ -14,10 +14,11 @@ use tapedeck_media::flv::amf0::Amf0Value;
 use tapedeck_media::flv::tag::TagDecoder;
 use tapedeck_media::MediaEvent;
 
-use super::amf::{self, AmfLimit, Command};
+use super::amf::{self, Command};
 use super::chunk::{
     csid, kind, ping_reply, Acks, ChunkError, ChunkReader, ChunkWriter, Message, ReadLimits,
 };
+use tapedeck_media::flv::amf0::Amf0Error;
 
 const CONNECT: f64 = 1.0;
 const CREATE_STREAM: f64 = 2.0;
@@ -32,7 +33,7 @@ pub enum ClientError {
     #[error("protocol: {0}")]
     Chunk(#[from] ChunkError),
     #[error("protocol: {what}: {limit}")]
-    Amf { what: String, limit: AmfLimit },
+    Amf { what: String, limit: Amf0Error },
     #[error("the server refused {what}: {description}")]
     Refused { what: String, description: String },
 }

@@ -27,12 +27,13 @@ use tapedeck_media::flv::tag::TagDecoder;
 use tapedeck_media::MediaEvent;
 use tracing::{debug, info, warn};
 
-use super::amf::{self, AmfLimit, Command};
+use super::amf::{self, Command};
 use super::chunk::{
     csid, kind, ping_reply, Acks, ChunkError, ChunkReader, ChunkWriter, Message, ReadLimits,
 };
 use crate::names::{split_publish_name, validate_name};
 use crate::publish::{PublishRequest, Refusal};
+use tapedeck_media::flv::amf0::Amf0Error;
 
 /// Our outbound chunk size (announced right after the handshake).
 const CHUNK_SIZE: u32 = 4096;
@@ -69,7 +70,7 @@ pub enum CoreError {
     #[error("protocol: {0}")]
     Chunk(#[from] ChunkError),
     #[error("protocol: {what}: {limit}")]
-    Amf { what: String, limit: AmfLimit },
+    Amf { what: String, limit: Amf0Error },
     #[error("protocol: {0}")]
     Protocol(String),
     #[error("publish of {stream} refused: {refusal}")]
@@ -716,7 +717,7 @@ mod tests {
             matches!(
                 e,
                 CoreError::Amf {
-                    limit: AmfLimit::TooDeep { .. },
+                    limit: Amf0Error::TooDeep { .. },
                     ..
                 }
             ),

@@ -169,16 +169,20 @@ impl Amf0Value {
 }
 
 /// Checks, without recursing, that the AMF0 values in `input` nest at most 32 containers
-/// deep (the limit [`Amf0Value::decode`] applies), the way a recursive decoder would walk
-/// them: objects, ECMA arrays and strict arrays (a strict array also ends at an object-end
-/// marker, as `rml_amf0` reads it). The scan stops without error where the input ends or
-/// holds a marker no decoder here reads; only nesting is judged.
+/// deep (the limit [`Amf0Value::decode`] applies) and number at most `max_values`, the way
+/// a recursive decoder would walk them: objects, ECMA arrays and strict arrays (a strict
+/// array also ends at an object-end marker, as `rml_amf0` reads it). The scan stops
+/// without error where the input ends or holds a marker no decoder here reads; only
+/// nesting and the count are judged.
+///
+/// The RTMP server and pull run it on every command and data message with a budget far
+/// below [`MAX_VALUES`] (a command has a dozen values), before decoding.
 ///
 /// For decoders that recurse without a limit: `rml_amf0` 0.3, which `rml_rtmp` runs on
 /// every RTMP command and data message, overflows the stack (aborting the process, which
 /// `catch_unwind` cannot stop) on a message of a few hundred thousand nested arrays, found
 /// by the `amf0` fuzz target. Call this on a message payload before handing it to one.
-pub fn check_nesting(input: &[u8]) -> Result<(), Amf0Error> {
+pub fn prescan(input: &[u8], max_values: usize) -> Result<(), Amf0Error> {
     enum Open {
         /// An object or ECMA array: properties until an empty name and 0x09.
         Properties,
@@ -187,6 +191,7 @@ pub fn check_nesting(input: &[u8]) -> Result<(), Amf0Error> {
     }
     let mut stack: Vec<Open> = Vec::new();
     let mut pos = 0usize;
+    let mut values = 0usize;
     let at = |pos: usize, n: usize| input.get(pos..pos.checked_add(n)?);
     loop {
         // What comes next: a property name, an array element or a top-level value.
@@ -195,12 +200,12 @@ pub fn check_nesting(input: &[u8]) -> Result<(), Amf0Error> {
                 let Some(len) = at(pos, 2) else { return Ok(()) };
                 let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
                 pos += 2;
-                if len == 0 {
-                    // The end marker (any other byte is an error to both decoders).
+                if len == 0 && input.get(pos) == Some(&OBJECT_END) {
                     pos += 1;
                     stack.pop();
                     continue;
                 }
+                // Otherwise a name (an empty one too, as the decoder reads it) and a value.
                 pos = pos.saturating_add(len);
             }
             Some(Open::Items(0)) => {
@@ -213,6 +218,10 @@ pub fn check_nesting(input: &[u8]) -> Result<(), Amf0Error> {
         let Some(&marker) = input.get(pos) else {
             return Ok(());
         };
+        values += 1;
+        if values > max_values {
+            return Err(Amf0Error::TooManyValues { offset: pos });
+        }
         pos += 1;
         let skip = match marker {
             NUMBER => 8,
@@ -577,8 +586,8 @@ mod tests {
 
     #[test]
     fn nesting_is_checked_without_recursion() {
-        assert_eq!(check_nesting(&sample().to_bytes()), Ok(()));
-        assert_eq!(check_nesting(&[]), Ok(()));
+        assert_eq!(prescan(&sample().to_bytes(), MAX_VALUES), Ok(()));
+        assert_eq!(prescan(&[], MAX_VALUES), Ok(()));
         for (open, close) in [
             (&[0x0a, 0, 0, 0, 1][..], &[][..]),
             (&[0x03, 0, 1, b'k'][..], &[0, 0, 9][..]),
@@ -589,7 +598,11 @@ mod tests {
                 let mut nested = open.repeat(depth);
                 nested.push(0x05);
                 nested.extend(close.repeat(depth));
-                assert_eq!(check_nesting(&nested).is_ok(), ok, "{open:02x?} x {depth}");
+                assert_eq!(
+                    prescan(&nested, MAX_VALUES).is_ok(),
+                    ok,
+                    "{open:02x?} x {depth}"
+                );
                 // Agrees with the decoder's own limit (which counts the top level as 0).
                 assert_eq!(
                     Amf0Value::decode(&nested).is_ok(),
@@ -603,14 +616,23 @@ mod tests {
         for _ in 0..1000 {
             wide.extend_from_slice(&[0x0a, 0, 0, 0, 1, 0x0a, 0, 0, 0, 0]);
         }
-        assert_eq!(check_nesting(&wide), Ok(()));
+        assert_eq!(prescan(&wide, MAX_VALUES), Ok(()));
         // A strict array closed early by an object-end marker (rml_amf0's reading) does not
         // leave its level open.
         let mut closed = Vec::new();
         for _ in 0..100 {
             closed.extend_from_slice(&[0x0a, 0, 0, 0, 5, 0x09]);
         }
-        assert_eq!(check_nesting(&closed), Ok(()));
+        assert_eq!(prescan(&closed, MAX_VALUES), Ok(()));
+        // The value budget: a strict array announcing 4 billion nulls, 100,000 of them here.
+        let mut flood = vec![0x0a, 0xff, 0xff, 0xff, 0xff];
+        flood.extend(std::iter::repeat_n(0x05, 100_000));
+        assert!(matches!(
+            prescan(&flood, 4096),
+            Err(Amf0Error::TooManyValues { .. })
+        ));
+        assert_eq!(prescan(&vec![0x05; 4096], 4096), Ok(()));
+        assert!(prescan(&vec![0x05; 4097], 4096).is_err());
     }
 
     #[test]

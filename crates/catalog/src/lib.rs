@@ -14,7 +14,7 @@
 mod schema;
 mod uploads;
 
-pub use uploads::{NewUpload, Part, Upload, UploadCounts, UploadState, LISTING_KINDS};
+pub use uploads::{mtime_ms, NewUpload, Part, Upload, UploadCounts, UploadState, LISTING_KINDS};
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -500,3 +500,13 @@ impl Catalog {
         Ok(())
     }
 }
+
+/// A file's modification time in Unix milliseconds (0 when the system does not say): what
+/// a queued upload remembers to tell a changed file from the one queued.
+pub fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

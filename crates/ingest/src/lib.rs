@@ -5,7 +5,8 @@
 
 #![forbid(unsafe_code)]
 
-pub mod names;
+/// Stream names and the rule they pass (shared with the configuration).
+pub use tapedeck_config::names;
 pub mod publish;
 pub mod pull;
 pub mod redact;

@@ -7,14 +7,14 @@
 #![forbid(unsafe_code)]
 
 pub mod callback;
-pub mod config;
-pub mod duration;
+pub use tapedeck_config::config;
+pub use tapedeck_config::duration;
 pub mod events;
 pub mod export;
 pub mod files;
 mod hub;
 pub mod index;
-pub mod naming;
+pub use tapedeck_config::naming;
 pub mod on_demand;
 pub mod output;
 pub mod rebuild;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use tapedeck_catalog::NewUpload;
-use tapedeck_storage::KeepLocal;
+use tapedeck_config::KeepLocal;
 
 use crate::config::{Config, Template};
 
@@ -49,7 +49,7 @@ impl UploadRule {
             kind: kind.to_string(),
             group: format!("{app}/{stream}"),
             bytes: meta.len(),
-            mtime_ms: tapedeck_storage::upload::mtime_ms(&meta),
+            mtime_ms: tapedeck_catalog::mtime_ms(&meta),
             keep_local: self.keep_local.to_stored(),
             keep_group: self.keep_group.clone(),
             keep_max: self.keep_max,

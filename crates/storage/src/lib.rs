@@ -11,11 +11,12 @@ pub mod client;
 pub mod credentials;
 pub mod error;
 pub mod playlist;
-pub mod profile;
+/// Profiles are part of the configuration (`tapedeck-config`); re-exported here.
+pub use tapedeck_config::profile;
 pub mod queue;
 pub mod retention;
 pub mod throttle;
-pub mod units;
+pub use tapedeck_config::units;
 pub mod upload;
 
 /// The SDK, for callers that need more than the queue (tests, the app's bucket browser).

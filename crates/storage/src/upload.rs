@@ -521,14 +521,7 @@ pub fn multipart_etag<'a>(part_etags: impl Iterator<Item = &'a str>) -> Option<S
     Some(format!("{hex}-{n}"))
 }
 
-/// A file's modification time in Unix milliseconds (0 when the system does not say).
-pub fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use tapedeck_catalog::mtime_ms;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use tapedeck_storage::{ByteSize, KeepLocal, StorageProfile};
+use crate::profile::StorageProfile;
+use crate::units::{ByteSize, KeepLocal};
 
 use crate::duration::Secs;
 use crate::naming;
@@ -610,10 +611,10 @@ impl Config {
             if let Err(m) = check_url(&pull.url, &["rtmp://", "http://", "https://"]) {
                 add(f("url"), m);
             }
-            if let Err(e) = tapedeck_ingest::names::validate_name("app", &pull.app) {
+            if let Err(e) = crate::names::validate_name("app", &pull.app) {
                 add(f("app"), e);
             }
-            if let Err(e) = tapedeck_ingest::names::validate_name("stream", &pull.stream) {
+            if let Err(e) = crate::names::validate_name("stream", &pull.stream) {
                 add(f("stream"), e);
             }
         }
@@ -622,7 +623,7 @@ impl Config {
             let f = |name: &str| format!("template[{i}].{name}");
             for (name, value) in [("app", &t.app), ("stream", &t.stream)] {
                 if value != "*" {
-                    if let Err(e) = tapedeck_ingest::names::validate_name(name, value) {
+                    if let Err(e) = crate::names::validate_name(name, value) {
                         add(f(name), format!("{e} (or use \"*\" to match every {name})"));
                     }
                 }
@@ -728,7 +729,7 @@ impl Config {
             }
             let mut names_ok = true;
             for (name, value) in [("app", &w.app), ("stream", &w.stream)] {
-                if let Err(e) = tapedeck_ingest::names::validate_name(name, value) {
+                if let Err(e) = crate::names::validate_name(name, value) {
                     add(f(name), e);
                     names_ok = false;
                 }

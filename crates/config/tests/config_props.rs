@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use tapedeck_recorder::config::{ConfigError, Template};
-use tapedeck_recorder::naming::{render, NameContext};
-use tapedeck_recorder::Config;
+use tapedeck_config::config::{ConfigError, Template};
+use tapedeck_config::naming::{render, NameContext};
+use tapedeck_config::Config;
 use toml::{Table, Value};
 
 /// Any TOML value, nested a little: strings (plain, duration-like, size-like, hostile),
@@ -324,12 +324,12 @@ fn text() -> impl Strategy<Value = String> {
     ]
 }
 
-fn secs() -> impl Strategy<Value = tapedeck_recorder::duration::Secs> {
-    prop_oneof![any::<u64>(), 0u64..100_000].prop_map(tapedeck_recorder::duration::Secs)
+fn secs() -> impl Strategy<Value = tapedeck_config::duration::Secs> {
+    prop_oneof![any::<u64>(), 0u64..100_000].prop_map(tapedeck_config::duration::Secs)
 }
 
-fn keep_local() -> impl Strategy<Value = tapedeck_storage::KeepLocal> {
-    use tapedeck_storage::KeepLocal;
+fn keep_local() -> impl Strategy<Value = tapedeck_config::KeepLocal> {
+    use tapedeck_config::KeepLocal;
     prop_oneof![
         Just(KeepLocal::Forever),
         Just(KeepLocal::UntilUploaded),
@@ -338,7 +338,7 @@ fn keep_local() -> impl Strategy<Value = tapedeck_storage::KeepLocal> {
 }
 
 fn typed_template() -> impl Strategy<Value = Template> {
-    use tapedeck_recorder::config::Format;
+    use tapedeck_config::config::Format;
     (
         (
             text(),
@@ -375,7 +375,7 @@ fn typed_template() -> impl Strategy<Value = Template> {
                     keep_local: keep,
                     ..Template::default()
                 };
-                t.keep_local_max = max.map(tapedeck_storage::ByteSize);
+                t.keep_local_max = max.map(tapedeck_config::ByteSize);
                 t.m3u8.object = object;
                 t.m3u8.slice_object = slice_object;
                 t.m3u8.slice_duration = slice;
@@ -389,8 +389,8 @@ fn typed_template() -> impl Strategy<Value = Template> {
         )
 }
 
-fn typed_storage() -> impl Strategy<Value = tapedeck_storage::StorageProfile> {
-    use tapedeck_storage::{ByteRate, ByteSize, Provider, StorageProfile};
+fn typed_storage() -> impl Strategy<Value = tapedeck_config::StorageProfile> {
+    use tapedeck_config::{ByteRate, ByteSize, Provider, StorageProfile};
     (
         (
             text(),
@@ -440,7 +440,7 @@ fn typed_storage() -> impl Strategy<Value = tapedeck_storage::StorageProfile> {
 }
 
 fn typed_config() -> impl Strategy<Value = Config> {
-    use tapedeck_recorder::config::{PullConfig, WatchConfig};
+    use tapedeck_config::config::{PullConfig, WatchConfig};
     (
         (
             text(),

@@ -11,10 +11,12 @@
 
 #![forbid(unsafe_code)]
 
+mod kind;
 mod schema;
 mod uploads;
 
-pub use uploads::{mtime_ms, NewUpload, Part, Upload, UploadCounts, UploadState, LISTING_KINDS};
+pub use kind::FileKind;
+pub use uploads::{mtime_ms, NewUpload, Part, Upload, UploadCounts, UploadState};
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -72,8 +74,8 @@ pub struct File {
     pub recording: String,
     pub app: String,
     pub stream: String,
-    /// `m3u8`, `mp4` or `flv`.
-    pub kind: String,
+    /// `playlist`, `mp4`, `flv` (a recording's), or `watched`.
+    pub kind: FileKind,
     pub key: String,
     pub start_ms: i64,
     pub end_ms: i64,

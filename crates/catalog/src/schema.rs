@@ -96,6 +96,11 @@ const MIGRATIONS: &[&str] = &[
         bytes INTEGER NOT NULL,
         PRIMARY KEY (upload, part)
      );",
+    // One vocabulary for file kinds (`FileKind`): playlists were "m3u8" in `files`, and
+    // watched files carried their extension there ("watched" in `uploads`).
+    "UPDATE files SET kind = 'playlist' WHERE kind = 'm3u8';
+     UPDATE files SET kind = 'watched'
+       WHERE kind NOT IN ('segment', 'playlist', 'mp4', 'flv', 'index', 'watched', 'file');",
 ];
 
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

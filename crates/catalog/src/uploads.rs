@@ -10,9 +10,6 @@ use serde::Serialize;
 
 use crate::{Catalog, CatalogError};
 
-/// Kinds that list other files and go up only after every earlier file of their stream.
-pub const LISTING_KINDS: [&str; 2] = ["playlist", "index"];
-
 /// A file to upload.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewUpload {
@@ -20,8 +17,7 @@ pub struct NewUpload {
     /// The key under the recordings folder; the bucket key is the profile's prefix + this.
     pub key: String,
     pub path: String,
-    /// `segment`, `playlist`, `mp4`, `flv`, `index` or `watched`.
-    pub kind: String,
+    pub kind: crate::FileKind,
     /// `app/stream`: a playlist waits for the earlier uploads of its group.
     pub group: String,
     pub bytes: u64,
@@ -62,7 +58,7 @@ pub struct Upload {
     pub profile: String,
     pub key: String,
     pub path: String,
-    pub kind: String,
+    pub kind: crate::FileKind,
     pub group: String,
     pub bytes: u64,
     pub mtime_ms: i64,

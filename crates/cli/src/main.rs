@@ -4,11 +4,8 @@
 
 mod control;
 mod query;
-mod reload;
 mod serve;
 mod storage;
-mod uploads;
-mod watch;
 
 use std::path::{Path, PathBuf};
 

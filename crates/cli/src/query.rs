@@ -6,17 +6,18 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use tapedeck_catalog::Catalog;
-use tapedeck_recorder::index::{self, IndexRequest};
 use tapedeck_recorder::Config;
 
-/// Where the catalog of a configuration lives.
-pub fn catalog_path(config: &Config) -> PathBuf {
-    config.data_dir.join("state").join("catalog.sqlite3")
-}
+use tapedeck_engine::archive::catalog_path;
+use tapedeck_engine::{Archive, ExportQuery, IndexQuery};
 
 pub fn open(config: &Config) -> Result<Catalog> {
-    let path = catalog_path(config);
-    Catalog::open(&path).with_context(|| format!("opening the catalog {}", path.display()))
+    Ok(tapedeck_engine::archive::open_catalog(config)?)
+}
+
+/// The catalog's questions, without a running engine.
+fn archive(config: &Config) -> Result<Archive> {
+    Ok(Archive::open(std::sync::Arc::new(config.clone()))?)
 }
 
 /// Parses an RFC 3339 time, naming the option on error.
@@ -42,12 +43,7 @@ pub fn spans(
     json: bool,
 ) -> Result<()> {
     let (start, end) = (parse_time("--start", start)?, parse_time("--end", end)?);
-    let spans = open(config)?.spans(
-        app,
-        stream,
-        start.timestamp_millis(),
-        end.timestamp_millis(),
-    )?;
+    let spans = archive(config)?.spans(app, stream, start, end)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&spans)?);
         return Ok(());
@@ -76,26 +72,14 @@ pub fn create_index(
     end: &str,
     object: Option<String>,
 ) -> Result<()> {
-    let request = IndexRequest {
+    let query = IndexQuery {
         app: app.to_string(),
         stream: stream.to_string(),
         start: parse_time("--start", start)?,
         end: parse_time("--end", end)?,
         object,
-        max_range: index::DEFAULT_MAX_RANGE,
-        tz: config
-            .template_for(app, stream)
-            .map_or(chrono_tz::Tz::UTC, |t| t.tz()),
-        upload: config
-            .template_for(app, stream)
-            .and_then(|t| tapedeck_recorder::uploads::UploadRule::of(config, t)),
     };
-    let record = index::create(
-        &open(config)?,
-        &config.recordings_dir(),
-        &request,
-        Utc::now(),
-    )?;
+    let record = archive(config)?.create_index(&query)?;
     let out = serde_json::json!({
         "id": record.id,
         "url": config.recordings_dir().join(&record.object).display().to_string(),
@@ -120,7 +104,7 @@ pub fn list_indexes(
     desc: bool,
     json: bool,
 ) -> Result<()> {
-    let rows = open(config)?.indexes(page, per_page, desc)?;
+    let rows = archive(config)?.indexes(page, per_page, desc)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -152,7 +136,7 @@ pub fn export(
     close_gaps: bool,
 ) -> Result<()> {
     use std::io::Write;
-    let request = tapedeck_recorder::export::ExportRequest {
+    let query = ExportQuery {
         app: app.to_string(),
         stream: stream.to_string(),
         start: parse_time("--start", start)?,
@@ -160,7 +144,6 @@ pub fn export(
         output,
         close_gaps,
     };
-    let catalog = open(config)?;
     let mut progress = |p: tapedeck_recorder::export::Progress| {
         let width = 30;
         let done = width * p.segments_done / p.segments_total.max(1);
@@ -173,12 +156,7 @@ pub fn export(
         );
         let _ = std::io::stderr().flush();
     };
-    let exported = tapedeck_recorder::export::export(
-        &catalog,
-        &config.recordings_dir(),
-        &request,
-        &mut progress,
-    )?;
+    let exported = archive(config)?.export(&query, &mut progress, &|| false)?;
     eprintln!();
     println!(
         "{}: {:.3} s, {} video and {} audio frames, {} bytes",

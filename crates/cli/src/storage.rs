@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tapedeck_catalog::{NewUpload, Upload, UploadState};
 use tapedeck_recorder::Config;
-use tapedeck_storage::credentials::{lookup, process_env};
+use tapedeck_storage::credentials::lookup;
 use tapedeck_storage::{Bucket, CredentialStore, Credentials, KeyringStore, StorageProfile};
 
 fn profile<'c>(config: &'c Config, name: &str) -> Result<&'c StorageProfile> {
@@ -271,7 +271,7 @@ pub fn upload(config: &Config, name: &str, paths: &[PathBuf], key_prefix: &str) 
             profile: name.to_string(),
             key: key.clone(),
             path: path.to_string_lossy().into_owned(),
-            kind: "file".into(),
+            kind: tapedeck_catalog::FileKind::File,
             group: format!("upload/{name}"),
             bytes: meta.len(),
             mtime_ms: tapedeck_storage::upload::mtime_ms(&meta),
@@ -295,11 +295,13 @@ pub fn upload(config: &Config, name: &str, paths: &[PathBuf], key_prefix: &str) 
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (_waker, mut tasks) = tapedeck_storage::queue::start(
             catalog.clone(),
-            crate::uploads::retention_scope(config),
+            tapedeck_engine::retention_scope(config),
             vec![p],
             std::sync::Arc::new(KeyringStore),
-            process_env,
-            tx,
+            std::sync::Arc::new(process_env),
+            std::sync::Arc::new(move |e| {
+                let _ = tx.send(e);
+            }),
             cancel.clone(),
         );
         let start = std::time::Instant::now();
@@ -335,4 +337,10 @@ pub fn upload(config: &Config, name: &str, paths: &[PathBuf], key_prefix: &str) 
         while tasks.join_next().await.is_some() {}
         result
     })
+}
+
+/// The process environment: on a headless server the keys may be there
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }

@@ -85,7 +85,7 @@ fn live_recording_arrives(kind: Kind) {
     wait_for(30, "the index upload", || {
         uploads(&data)
             .iter()
-            .any(|u| u.kind == "index" && u.state == UploadState::Done)
+            .any(|u| u.kind.as_str() == "index" && u.state == UploadState::Done)
             .then_some(())
     });
     let recordings = server.recordings();
@@ -252,7 +252,7 @@ fn a_minute_without_the_bucket_loses_nothing() {
     wait_for(90, "the backlog to drain", || {
         uploads(&data)
             .iter()
-            .filter(|u| u.kind == "segment")
+            .filter(|u| u.kind.as_str() == "segment")
             .all(|u| u.state == UploadState::Done)
             .then_some(())
     });
@@ -267,7 +267,7 @@ fn a_minute_without_the_bucket_loses_nothing() {
     // only the daily index is rewritten (and so queued again) after each segment.
     for u in uploads(&data) {
         assert_eq!(u.state, UploadState::Done, "{u:?}");
-        if u.kind == "segment" {
+        if u.kind.as_str() == "segment" {
             assert_eq!(u.generation, 1, "{u:?}");
         }
     }
@@ -329,7 +329,7 @@ fn retention_deletes_only_confirmed_uploads() {
     let rows = uploads(&data);
     for u in &rows {
         match u.profile.as_str() {
-            "up" if u.kind != "playlist" => assert!(u.local_deleted_ms.is_some(), "{u:?}"),
+            "up" if u.kind.as_str() != "playlist" => assert!(u.local_deleted_ms.is_some(), "{u:?}"),
             "down" => {
                 assert_eq!(u.state, UploadState::Queued, "{u:?}");
                 assert!(u.local_deleted_ms.is_none(), "{u:?}");
@@ -619,7 +619,7 @@ fn a_playlist_in_the_bucket_never_names_a_lost_segment() {
                 profile: "studio".into(),
                 key: format!("record/live/cam1/{name}"),
                 path: path.to_string_lossy().into_owned(),
-                kind: kind.into(),
+                kind: tapedeck_catalog::FileKind::parse(kind),
                 group: "live/cam1".into(),
                 bytes,
                 mtime_ms: 0,
@@ -645,7 +645,7 @@ fn a_playlist_in_the_bucket_never_names_a_lost_segment() {
     wait_for(60, "the playlist upload", || {
         uploads(&data)
             .iter()
-            .any(|u| u.kind == "playlist" && u.state == UploadState::Done)
+            .any(|u| u.kind.as_str() == "playlist" && u.state == UploadState::Done)
             .then_some(())
     });
     let log = server.stop();

@@ -211,7 +211,7 @@ fn spans_and_an_index_across_a_gap() {
     };
     let files_before = file_rows();
     let kinds: Vec<&str> = files_before.iter().map(|f| f.kind.as_str()).collect();
-    for kind in ["m3u8", "mp4", "flv"] {
+    for kind in ["playlist", "mp4", "flv"] {
         assert_eq!(
             kinds.iter().filter(|k| **k == kind).count(),
             2,

@@ -455,7 +455,7 @@ fn check_url(url: &str, schemes: &[&str]) -> Result<(), String> {
 }
 
 /// One problem found in a configuration, naming its field.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     /// Path of the field, like `template[1].m3u8.slice_duration`.
     pub field: String,

@@ -14,7 +14,7 @@ pub struct FinishedFile {
     pub app: String,
     pub stream: String,
     pub format: Format,
-    /// `ts` for HLS segments, else the format's extension.
+    /// `segment`, `playlist`, `mp4` or `flv`.
     pub kind: FileKind,
     /// The object key (relative to the recordings folder, with `/`).
     pub key: String,
@@ -26,14 +26,8 @@ pub struct FinishedFile {
     pub bytes: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileKind {
-    Segment,
-    Playlist,
-    Mp4,
-    Flv,
-}
+/// The one vocabulary of file kinds (the catalog's).
+pub use tapedeck_catalog::FileKind;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

@@ -44,6 +44,8 @@ pub enum ExportError {
     Write { path: String, detail: String },
     #[error("{0}")]
     Catalog(#[from] tapedeck_catalog::CatalogError),
+    #[error("the export was cancelled; nothing was written")]
+    Cancelled,
 }
 
 #[derive(Clone, Debug)]
@@ -74,12 +76,15 @@ pub struct Exported {
     pub bytes: u64,
 }
 
-/// Exports `req` from the segments in `catalog` under `root`. Blocking.
+/// Exports `req` from the segments in `catalog` under `root`. Blocking. `progress` is
+/// called after each segment of each pass; `cancelled` is asked as often, and when it says
+/// so the export stops, removes what it wrote, and returns [`ExportError::Cancelled`].
 pub fn export(
     catalog: &Catalog,
     root: &Path,
     req: &ExportRequest,
     progress: &mut dyn FnMut(Progress),
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Exported, ExportError> {
     if req.end <= req.start {
         return Err(ExportError::EndBeforeStart {
@@ -126,6 +131,10 @@ pub fn export(
             segments_done: done,
             segments_total: total,
         });
+        if cancelled() {
+            return Err(ExportError::Cancelled);
+        }
+        Ok(())
     })?;
     let Some((file_start, until)) = first else {
         return Err(ExportError::Empty {
@@ -154,6 +163,10 @@ pub fn export(
                 segments_done: done,
                 segments_total: total,
             });
+            if cancelled() {
+                return Err(ExportError::Cancelled);
+            }
+            Ok(())
         });
         match again {
             Ok(_) => Ok(()),
@@ -215,7 +228,7 @@ impl Plan<'_> {
     fn run(
         &self,
         sink: Sink<'_>,
-        each: &mut dyn FnMut(usize),
+        each: &mut dyn FnMut(usize) -> Result<(), ExportError>,
     ) -> Result<Option<(MediaTime, MediaTime)>, ExportError> {
         let write_err = |detail: String| ExportError::Write {
             path: "the clip".into(),
@@ -278,7 +291,7 @@ impl Plan<'_> {
                 }
             }
             cursor = offset + ms(seg.duration_ms);
-            each(i + 1);
+            each(i + 1)?;
         }
         Ok(clip
             .finish()

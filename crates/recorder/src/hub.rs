@@ -56,7 +56,7 @@ pub struct Recorder {
 
 struct Inner {
     clock: WallClock,
-    catalog: RwLock<Option<Arc<tapedeck_catalog::Catalog>>>,
+    sink: RwLock<Option<Arc<dyn crate::sink::FileSink>>>,
     config: RwLock<Arc<Config>>,
     registry: Arc<Registry>,
     events: broadcast::Sender<RecorderEvent>,
@@ -64,6 +64,8 @@ struct Inner {
     tracker: TaskTracker,
     next_id: AtomicU64,
     not_recorded_logged: Mutex<HashSet<Key>>,
+    /// Finalize MP4 and FLV files in place where the file system allows (default on).
+    in_place: std::sync::atomic::AtomicBool,
 }
 
 impl Recorder {
@@ -84,8 +86,9 @@ impl Recorder {
                 tracker: TaskTracker::new(),
                 next_id: AtomicU64::new(1),
                 not_recorded_logged: Mutex::new(HashSet::new()),
+                in_place: std::sync::atomic::AtomicBool::new(true),
                 clock,
-                catalog: RwLock::new(None),
+                sink: RwLock::new(None),
             }),
         }
     }
@@ -128,27 +131,43 @@ impl Recorder {
 }
 
 impl Recorder {
-    /// Records every finished segment and file in `catalog` from the next recording on.
-    pub fn set_catalog(&self, catalog: Arc<tapedeck_catalog::Catalog>) {
-        *self
-            .inner
-            .catalog
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(catalog);
+    /// Whether to finalize MP4 and FLV files in place where the file system allows (on by
+    /// default; off copies, a way around a file system that misbehaves).
+    pub fn set_finalize_in_place(&self, on: bool) {
+        self.inner.in_place.store(on, Ordering::Relaxed);
+    }
+
+    pub fn finalize_in_place(&self) -> bool {
+        self.inner.in_place.load(Ordering::Relaxed)
+    }
+
+    /// Hands every finished file to `sink` (the catalog, the upload queue) from the next
+    /// recording on.
+    pub fn set_sink(&self, sink: Arc<dyn crate::sink::FileSink>) {
+        *self.inner.sink.write().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
     /// Stops (`false`) or starts again (`true`) recording a live stream; it stays
     /// connected either way. Errors when the stream is not live.
-    pub fn set_recording(&self, app: &str, stream: &str, on: bool) -> Result<(), String> {
+    pub fn set_recording(&self, app: &str, stream: &str, on: bool) -> Result<(), ControlError> {
         let map = self.inner.registry.lock();
         let entry = map
             .get(&(app.to_string(), stream.to_string()))
-            .ok_or_else(|| format!("{app}/{stream} is not live"))?;
+            .ok_or_else(|| ControlError::NotLive(format!("{app}/{stream}")))?;
         entry
             .control
             .try_send(on)
-            .map_err(|_| format!("{app}/{stream} is busy; try again"))
+            .map_err(|_| ControlError::Busy(format!("{app}/{stream}")))
     }
+}
+
+/// Why a live stream could not be controlled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0} is not live")]
+    NotLive(String),
+    #[error("{0} is busy; try again")]
+    Busy(String),
 }
 
 impl PublishSink for Recorder {
@@ -215,26 +234,22 @@ impl PublishSink for Recorder {
             },
         );
         drop(map);
+        let shared = crate::recording::Shared {
+            root: config.recordings_dir(),
+            events: inner.events.clone(),
+            clock: inner.clock.clone(),
+            sink: inner.sink.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            in_place: inner.in_place.load(Ordering::Relaxed),
+        };
         let recording = Recording::new(
             key.0,
             key.1,
             template.clone(),
-            config.recordings_dir(),
-            inner.events.clone(),
-            inner.clock.clone(),
+            shared,
             (!config.callback.on_demand_url.is_empty()).then(|| crate::on_demand::OnDemand {
                 url: config.callback.on_demand_url.clone(),
                 domain: config.callback.domain.clone(),
             }),
-        );
-        let upload = crate::uploads::UploadRule::of(&config, &template);
-        let recording = recording.with_catalog(
-            inner
-                .catalog
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-            upload,
         );
         let registry = inner.registry.clone();
         let shutdown = inner.shutdown.clone();

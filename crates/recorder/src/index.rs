@@ -143,11 +143,15 @@ pub fn create(
             path: path.display().to_string(),
             source,
         })?;
-        Ok::<_, IndexError>(
-            req.upload
-                .as_ref()
-                .and_then(|u| u.entry(&key, &path, "index", &req.app, &req.stream)),
-        )
+        Ok::<_, IndexError>(req.upload.as_ref().and_then(|u| {
+            u.entry(
+                &key,
+                &path,
+                tapedeck_catalog::FileKind::Index,
+                &req.app,
+                &req.stream,
+            )
+        }))
     })
 }
 

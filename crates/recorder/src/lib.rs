@@ -20,10 +20,11 @@ pub mod output;
 pub mod rebuild;
 mod recording;
 pub mod recover;
+pub mod sink;
 pub mod tags;
 pub mod uploads;
 pub mod walk;
 
 pub use config::Config;
-pub use hub::{Recorder, Registry, WallClock};
+pub use hub::{ControlError, Recorder, Registry, WallClock};
 pub use recording::Attachment;

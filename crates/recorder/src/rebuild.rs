@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use tapedeck_catalog::FileKind;
 use tapedeck_catalog::{Catalog, CatalogError, File, Segment};
 use tapedeck_media::hls::MediaPlaylist;
 use tapedeck_media::ts::demux::TsDemuxer;
@@ -56,8 +57,8 @@ pub fn rebuild(root: &Path, catalog: &Catalog) -> Result<RebuildReport, CatalogE
         .collect();
     for path in &found {
         let (kind, tag) = match path.extension().and_then(|x| x.to_str()) {
-            Some("mp4") => ("mp4", FileTag::read_mp4(path)),
-            Some("flv") => ("flv", FileTag::read_flv(path)),
+            Some("mp4") => (FileKind::Mp4, FileTag::read_mp4(path)),
+            Some("flv") => (FileKind::Flv, FileTag::read_flv(path)),
             _ => continue,
         };
         match tag {
@@ -158,7 +159,7 @@ pub fn rebuild(root: &Path, catalog: &Catalog) -> Result<RebuildReport, CatalogE
                 recording: recording.clone(),
                 app: app.to_string(),
                 stream: stream.to_string(),
-                kind: "m3u8".into(),
+                kind: FileKind::Playlist,
                 key,
                 start_ms: first.start_ms,
                 end_ms: last.start_ms + last.duration_ms,
@@ -175,7 +176,7 @@ pub fn rebuild(root: &Path, catalog: &Catalog) -> Result<RebuildReport, CatalogE
 fn file_row(
     path: &Path,
     key: String,
-    kind: &str,
+    kind: FileKind,
     tag: FileTag,
     report: &mut RebuildReport,
 ) -> Option<File> {
@@ -197,7 +198,7 @@ fn file_row(
         recording: tag.recording,
         app: tag.app,
         stream: tag.stream,
-        kind: kind.into(),
+        kind,
         key,
         start_ms: tag.start_ms,
         end_ms,

@@ -41,8 +41,9 @@ const SETTLE_WAIT: MediaTime = MediaTime::from_millis(1500);
 const SETTLE_MAX_EVENTS: usize = 1024;
 
 pub(crate) struct Recording {
-    catalog: Option<Arc<tapedeck_catalog::Catalog>>,
-    upload: Option<crate::uploads::UploadRule>,
+    /// Where finished files are reported (the engine's sink, then the event).
+    finisher: crate::sink::Finisher,
+    in_place: bool,
     /// Where to ask whether to record (`[callback] on_demand_url`), if anywhere.
     on_demand: Option<crate::on_demand::OnDemand>,
     /// True once the on-demand answer (if any) is in.
@@ -70,19 +71,34 @@ pub(crate) struct Recording {
     dropped: Vec<Arc<std::sync::atomic::AtomicU64>>,
 }
 
+/// What every recording of a recorder shares.
+pub(crate) struct Shared {
+    /// The recordings folder.
+    pub root: std::path::PathBuf,
+    pub events: broadcast::Sender<RecorderEvent>,
+    pub clock: WallClock,
+    pub sink: Option<Arc<dyn crate::sink::FileSink>>,
+    pub in_place: bool,
+}
+
 impl Recording {
     pub fn new(
         app: String,
         stream: String,
         template: Template,
-        root: std::path::PathBuf,
-        events: broadcast::Sender<RecorderEvent>,
-        clock: WallClock,
+        shared: Shared,
         on_demand: Option<crate::on_demand::OnDemand>,
     ) -> Self {
+        let Shared {
+            root,
+            events,
+            clock,
+            sink,
+            in_place,
+        } = shared;
         Recording {
-            catalog: None,
-            upload: None,
+            in_place,
+            finisher: crate::sink::Finisher::new(sink, events.clone()),
             decided: on_demand.is_none(),
             on_demand,
             enabled: true,
@@ -102,17 +118,6 @@ impl Recording {
             settled: false,
             dropped: Vec::new(),
         }
-    }
-
-    /// Records finished files in `catalog` too, and queues their uploads by `upload`.
-    pub fn with_catalog(
-        mut self,
-        catalog: Option<Arc<tapedeck_catalog::Catalog>>,
-        upload: Option<crate::uploads::UploadRule>,
-    ) -> Self {
-        self.catalog = catalog;
-        self.upload = upload;
-        self
     }
 
     fn emit(&self, event: RecorderEvent) {
@@ -501,9 +506,10 @@ impl Recording {
             stream: self.stream.clone(),
             t0,
             tz: self.template.tz(),
-            catalog: self.catalog.clone(),
             recording: format!("{}/{}/{}", self.app, self.stream, t0.timestamp_millis()),
-            upload: self.upload.clone(),
+            template: Arc::new(self.template.clone()),
+            finisher: self.finisher.clone(),
+            in_place: self.in_place,
         };
         let mut formats = self.template.formats.clone();
         formats.sort();
@@ -585,6 +591,8 @@ impl Recording {
     }
 }
 
+/// Waits for a background finalizer; a failure becomes a `WriteFailed` event (a success
+/// reported itself through the finisher).
 async fn report(
     job: FileJob,
     events: &broadcast::Sender<RecorderEvent>,
@@ -592,26 +600,15 @@ async fn report(
     app: String,
     stream: String,
 ) {
-    match job.await {
-        Ok(Ok(file)) => {
-            info!(stream = %label, key = %file.key, duration = file.duration, bytes = file.bytes, "wrote file");
-            let _ = events.send(RecorderEvent::FileFinished(file));
-        }
-        Ok(Err(e)) => {
-            warn!(stream = %label, "finishing a file failed: {e}");
-            let _ = events.send(RecorderEvent::WriteFailed {
-                app,
-                stream,
-                detail: e.to_string(),
-            });
-        }
-        Err(e) => {
-            warn!(stream = %label, "finishing a file failed: {e}");
-            let _ = events.send(RecorderEvent::WriteFailed {
-                app,
-                stream,
-                detail: e.to_string(),
-            });
-        }
-    }
+    let detail = match job.await {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    warn!(stream = %label, "finishing a file failed: {detail}");
+    let _ = events.send(RecorderEvent::WriteFailed {
+        app,
+        stream,
+        detail,
+    });
 }

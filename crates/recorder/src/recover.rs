@@ -55,10 +55,11 @@ pub struct Report {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// Recovers every left-over under `root` (the recordings folder). Blocking: call it before
-/// accepting streams, or on the blocking pool. Symbolic links are not followed
+/// Recovers every left-over under `root` (the recordings folder), finalizing MP4 and FLV
+/// files in place where the file system allows and `in_place` says so. Blocking: call it
+/// before accepting streams, or on the blocking pool. Symbolic links are not followed
 /// ([`crate::walk`]): a link in the folder, even a loop, is skipped and reported.
-pub fn recover(root: &Path) -> Report {
+pub fn recover(root: &Path, in_place: bool) -> Report {
     let mut report = Report::default();
     let walked = crate::walk::walk_all(root);
     report.skipped = walked.skipped;
@@ -89,9 +90,9 @@ pub fn recover(root: &Path) -> Report {
     }
     for p in &parts {
         let result = if ends(p, ".mp4.part") {
-            finalize_part::<Mp4>(p)
+            finalize_part::<Mp4>(p, in_place)
         } else if ends(p, ".flv.part") {
-            finalize_part::<Flv>(p)
+            finalize_part::<Flv>(p, in_place)
         } else if ends(p, ".m3u8.part") {
             recover_playlist(p, &segments)
         } else {
@@ -146,7 +147,10 @@ fn final_path(part: &Path) -> PathBuf {
     }
 }
 
-fn finalize_part<F: crate::output::single::FileFormat>(part: &Path) -> Result<PathBuf, String> {
+fn finalize_part<F: crate::output::single::FileFormat>(
+    part: &Path,
+    in_place: bool,
+) -> Result<PathBuf, String> {
     let end_ms = modified(part).timestamp_millis();
     let to = final_path(part);
     // A tag that does not read is no reason to lose the media: finalize untagged.
@@ -154,7 +158,7 @@ fn finalize_part<F: crate::output::single::FileFormat>(part: &Path) -> Result<Pa
         end_ms: Some(end_ms.max(t.start_ms)),
         ..t
     });
-    finalize_into::<F>(part, &to, tag.as_ref()).map_err(|e| e.to_string())?;
+    finalize_into::<F>(part, &to, tag.as_ref(), in_place).map_err(|e| e.to_string())?;
     Ok(to)
 }
 
@@ -268,7 +272,7 @@ mod tests {
         fs::write(&tagged, &part).unwrap();
         assert_eq!(FileTag::read_flv(&tagged).unwrap(), Some(tag.clone()));
 
-        let report = recover(&dir);
+        let report = recover(&dir, true);
         assert_eq!(report.failed, Vec::new());
         assert_eq!(report.recovered.len(), 2);
         for r in &report.recovered {

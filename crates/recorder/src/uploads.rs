@@ -22,9 +22,15 @@ pub struct UploadRule {
 impl UploadRule {
     /// The rule of `template`, when it names a storage profile.
     pub fn of(config: &Config, template: &Template) -> Option<UploadRule> {
-        let profile = config.storage_for(template)?;
-        Some(UploadRule {
-            profile: profile.name.clone(),
+        config.storage_for(template)?;
+        UploadRule::of_template(template)
+    }
+
+    /// The rule of a template that names a storage profile (validated to exist when the
+    /// configuration was loaded).
+    pub fn of_template(template: &Template) -> Option<UploadRule> {
+        (!template.storage.is_empty()).then(|| UploadRule {
+            profile: template.storage.clone(),
             keep_local: template.keep_local,
             keep_group: format!("{}/{}", template.app, template.stream),
             keep_max: template.keep_local_max.map(|m| m.0),
@@ -37,7 +43,7 @@ impl UploadRule {
         &self,
         key: &str,
         path: &Path,
-        kind: &str,
+        kind: tapedeck_catalog::FileKind,
         app: &str,
         stream: &str,
     ) -> Option<NewUpload> {
@@ -46,7 +52,7 @@ impl UploadRule {
             profile: self.profile.clone(),
             key: key.to_string(),
             path: path.to_string_lossy().into_owned(),
-            kind: kind.to_string(),
+            kind,
             group: format!("{app}/{stream}"),
             bytes: meta.len(),
             mtime_ms: tapedeck_catalog::mtime_ms(&meta),

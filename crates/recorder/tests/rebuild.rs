@@ -50,7 +50,10 @@ async fn rebuild_equals_the_live_catalog_with_files_and_indexes() {
         origin.0 + chrono::Duration::from_std(origin.1.elapsed()).unwrap_or_default()
     });
     let rec = Recorder::with_wall_clock(config, clock);
-    rec.set_catalog(live.clone());
+    rec.set_sink(Arc::new(tapedeck_recorder::sink::CatalogSink::new(
+        live.clone(),
+        None,
+    )));
     // Two recordings (25 s of media each, written at once) with a gap between them.
     record_long_stream(&rec).await;
     tokio::time::sleep(std::time::Duration::from_secs(40)).await;
@@ -90,10 +93,10 @@ async fn rebuild_equals_the_live_catalog_with_files_and_indexes() {
     std::fs::copy(fixtures.join("hevc_1s.mp4"), old.join("b.mp4")).unwrap();
 
     let files = live.files().unwrap();
-    let count = |kind: &str| files.iter().filter(|f| f.kind == kind).count();
+    let count = |kind: &str| files.iter().filter(|f| f.kind.as_str() == kind).count();
     // 25 s in 10 s cycles: three MP4 and three FLV per recording.
     assert_eq!(
-        (count("mp4"), count("flv"), count("m3u8")),
+        (count("mp4"), count("flv"), count("playlist")),
         (6, 6, 2),
         "{files:#?}"
     );

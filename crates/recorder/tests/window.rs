@@ -283,6 +283,7 @@ async fn manual_stop_and_start_of_a_live_stream() {
     assert!(rec
         .set_recording("live", "cam1", false)
         .unwrap_err()
+        .to_string()
         .contains("not live"));
     let mut p = rec.publish(request("obs")).unwrap();
     let first = fixture_events();

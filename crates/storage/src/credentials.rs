@@ -157,11 +157,6 @@ pub fn lookup(
     }
 }
 
-/// The process environment, for [`lookup`].
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

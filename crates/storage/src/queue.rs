@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tapedeck_catalog::{Catalog, Upload};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -131,6 +131,20 @@ pub const DOWN_CAP: Duration = Duration::from_secs(30);
 /// The longest wait between attempts of one failing file.
 pub const FILE_CAP: Duration = Duration::from_secs(300);
 
+/// Where the uploader's events go (the engine's one event stream). Called from the
+/// workers' tasks; it must not block.
+pub type Emit = Arc<dyn Fn(UploadEvent) + Send + Sync>;
+
+/// Environment variables, for credentials that are in no store (`AWS_ACCESS_KEY_ID`...):
+/// the CLI passes the process's, the desktop app none. Library code never reads the
+/// environment itself.
+pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// An environment with nothing in it.
+pub fn no_env() -> Env {
+    Arc::new(|_| None)
+}
+
 /// Starts one worker per profile and retention (deleting only within `scope`); they stop
 /// with `cancel` (work in flight is abandoned and resumes from the catalog at the next
 /// start).
@@ -139,8 +153,8 @@ pub fn start(
     scope: retention::Scope,
     profiles: Vec<StorageProfile>,
     credentials: Arc<dyn CredentialStore>,
-    env: fn(&str) -> Option<String>,
-    events: mpsc::UnboundedSender<UploadEvent>,
+    env: Env,
+    events: Emit,
     cancel: CancellationToken,
 ) -> (Waker, JoinSet<()>) {
     let waker = Waker::default();
@@ -153,7 +167,7 @@ pub fn start(
                 .map(|r| Arc::new(Throttle::new(r.0))),
             profile,
             credentials: credentials.clone(),
-            env,
+            env: env.clone(),
             events: events.clone(),
             waker: waker.clone(),
         };
@@ -173,8 +187,8 @@ struct Worker {
     catalog: Arc<Catalog>,
     profile: StorageProfile,
     credentials: Arc<dyn CredentialStore>,
-    env: fn(&str) -> Option<String>,
-    events: mpsc::UnboundedSender<UploadEvent>,
+    env: Env,
+    events: Emit,
     waker: Waker,
     throttle: Option<Arc<Throttle>>,
 }
@@ -189,7 +203,7 @@ type Outcome = (i64, Result<Sent, Failure>);
 
 impl Worker {
     fn emit(&self, e: UploadEvent) {
-        let _ = self.events.send(e);
+        (self.events)(e);
     }
 
     async fn run(self, cancel: CancellationToken) {
@@ -205,7 +219,7 @@ impl Worker {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if bucket.is_none() {
-                match lookup(self.credentials.as_ref(), &name, self.env) {
+                match lookup(self.credentials.as_ref(), &name, &*self.env) {
                     Ok((c, _)) => bucket = Some(Bucket::new(&self.profile, &c)),
                     Err(e) => {
                         let error = e.to_string();

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tapedeck_catalog::{Catalog, Upload};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::queue::{now_ms, UploadEvent, Waker};
@@ -47,7 +46,7 @@ impl Scope {
             return Err(format!("{} is a symbolic link", u.path));
         }
         let real = std::fs::canonicalize(&u.path).map_err(|e| e.to_string())?;
-        if u.kind == "watched" {
+        if u.kind == tapedeck_catalog::FileKind::Watched {
             if real
                 .parent()
                 .is_some_and(|p| self.watched.iter().any(|w| w == p))
@@ -75,19 +74,19 @@ impl Scope {
 pub(crate) async fn run(
     catalog: std::sync::Arc<Catalog>,
     scope: Scope,
-    events: mpsc::UnboundedSender<UploadEvent>,
+    events: crate::queue::Emit,
     waker: Waker,
     cancel: CancellationToken,
 ) {
     loop {
         for e in sweep(&catalog, &scope, now_ms()) {
-            let _ = events.send(e);
+            events(e);
         }
         tokio::select! {
             _ = cancel.cancelled() => {
                 // Uploads confirmed during the shutdown's grace period count too.
                 for e in sweep(&catalog, &scope, now_ms()) {
-                    let _ = events.send(e);
+                    events(e);
                 }
                 return;
             }
@@ -207,7 +206,7 @@ mod tests {
                 profile: "p".into(),
                 key: key.into(),
                 path: path.to_string_lossy().into(),
-                kind: "segment".into(),
+                kind: tapedeck_catalog::FileKind::Segment,
                 group: "live/cam".into(),
                 bytes: 1000,
                 mtime_ms: 0,
@@ -297,7 +296,7 @@ mod tests {
             profile: "p".into(),
             key: "link.ts".into(),
             path: data.join("planted_link.ts").to_string_lossy().into(),
-            kind: "segment".into(),
+            kind: tapedeck_catalog::FileKind::Segment,
             group: "live/cam".into(),
             bytes: 1000,
             mtime_ms: 0,
@@ -312,7 +311,7 @@ mod tests {
             profile: "p".into(),
             key: "via_dir.ts".into(),
             path: data.join("out").join("planted.ts").to_string_lossy().into(),
-            kind: "segment".into(),
+            kind: tapedeck_catalog::FileKind::Segment,
             group: "live/cam".into(),
             bytes: 1000,
             mtime_ms: 0,
@@ -351,7 +350,7 @@ mod tests {
                 profile: "p".into(),
                 key: name.into(),
                 path: path.to_string_lossy().into(),
-                kind: "watched".into(),
+                kind: tapedeck_catalog::FileKind::Watched,
                 group: "obs/desk".into(),
                 bytes: 1000,
                 mtime_ms: 0,

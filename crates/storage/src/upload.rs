@@ -133,7 +133,7 @@ impl Job<'_> {
     /// A playlist or index that names segments whose uploads were lost goes up as a copy
     /// without them (one PUT: playlists are small). `None`: upload the file as it is.
     async fn without_lost_segments(&self) -> Result<Option<Sent>, Failure> {
-        if !tapedeck_catalog::LISTING_KINDS.contains(&self.row.kind.as_str()) {
+        if !self.row.kind.is_listing() {
             return Ok(None);
         }
         let lost = self

@@ -14,6 +14,7 @@ use crate::config::{Format, M3u8Options};
 use crate::events::{FileKind, FinishedFile};
 use crate::files::{part_path, relative_uri, write_atomically, PartFile};
 use crate::naming::{render, NameContext};
+use crate::sink::CatalogRow;
 
 struct Segment {
     file: PartFile,
@@ -134,7 +135,7 @@ impl HlsOutput {
     }
 
     /// Completes the open segment and adds it to the playlist.
-    fn close_segment(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+    fn close_segment(&mut self, _jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
         let Some(mut seg) = self.segment.take() else {
             return Ok(());
         };
@@ -164,36 +165,21 @@ impl HlsOutput {
         pl.live_file
             .update(&self.ctx.root, &live_path, &pl.playlist)
             .map_err(OutputError::io(&live_path))?;
-        if let Some(catalog) = &self.ctx.catalog {
-            let row = tapedeck_catalog::Segment {
-                recording: self.ctx.recording.clone(),
-                app: self.ctx.app.clone(),
-                stream: self.ctx.stream.clone(),
-                key: seg.key.clone(),
-                start_ms: self.ctx.wall(seg.extent.start).timestamp_millis(),
-                // Rounded as the playlist writes it, so a rebuild reads back the same value.
-                duration_ms: (duration.as_secs_f64() * 1000.0).round() as i64,
-                bytes,
-                codecs: seg.codecs.clone(),
-                width: seg.width,
-                height: seg.height,
-                keyframes: seg.keyframes,
-                discontinuity: seg.discontinuity,
-            };
-            // The files are the truth (a rebuild restores the row); recording goes on.
-            let upload = self.ctx.upload(&row.key, "segment");
-            if let Err(e) = catalog.add_segment_queued(&row, upload.as_ref()) {
-                tracing::warn!("{e}");
-            }
-            // Day files list the segment: queued after it, they go up after it.
-            for key in day_files {
-                if let Some(u) = self.ctx.upload(&key, "playlist") {
-                    if let Err(e) = catalog.enqueue_upload(&u) {
-                        tracing::warn!("{e}");
-                    }
-                }
-            }
-        }
+        let row = tapedeck_catalog::Segment {
+            recording: self.ctx.recording.clone(),
+            app: self.ctx.app.clone(),
+            stream: self.ctx.stream.clone(),
+            key: seg.key.clone(),
+            start_ms: self.ctx.wall(seg.extent.start).timestamp_millis(),
+            // Rounded as the playlist writes it, so a rebuild reads back the same value.
+            duration_ms: (duration.as_secs_f64() * 1000.0).round() as i64,
+            bytes,
+            codecs: seg.codecs.clone(),
+            width: seg.width,
+            height: seg.height,
+            keyframes: seg.keyframes,
+            discontinuity: seg.discontinuity,
+        };
         let file = FinishedFile {
             app: self.ctx.app.clone(),
             stream: self.ctx.stream.clone(),
@@ -206,7 +192,8 @@ impl HlsOutput {
             duration: duration.as_secs_f64(),
             bytes,
         };
-        jobs.push(tokio::spawn(async move { Ok(file) }));
+        // Day files list the segment: queued after it, they go up after it.
+        self.ctx.finished(file, CatalogRow::Segment(row), day_files);
         Ok(())
     }
 
@@ -238,30 +225,24 @@ impl HlsOutput {
         let path = self.ctx.root.join(&key);
         write_atomically(&self.ctx.root, &path, text.as_bytes()).map_err(OutputError::io(&path))?;
         let _ = std::fs::remove_file(&live_path);
-        if let Some(catalog) = &self.ctx.catalog {
-            // As a rebuild reads them back from the playlist: the first segment's
-            // PROGRAM-DATE-TIME, and the last one's plus its duration in whole ms.
-            let ms = |s: &PlaylistSegment| s.program_date_time.map(|t| t.timestamp_millis());
-            let segments = &pl.playlist.segments;
-            let start_ms = segments.first().and_then(ms);
-            let end_ms = segments
-                .last()
-                .and_then(|s| Some(ms(s)? + (s.duration * 1000.0).round() as i64));
-            let row = tapedeck_catalog::File {
-                recording: self.ctx.recording.clone(),
-                app: self.ctx.app.clone(),
-                stream: self.ctx.stream.clone(),
-                kind: "m3u8".into(),
-                key: key.clone(),
-                start_ms: start_ms.unwrap_or_else(|| self.ctx.wall(pl.start).timestamp_millis()),
-                end_ms: end_ms.unwrap_or_else(|| self.ctx.wall(pl.extent.end).timestamp_millis()),
-                bytes: text.len() as u64,
-            };
-            let upload = self.ctx.upload(&key, "playlist");
-            if let Err(e) = catalog.add_file_queued(&row, upload.as_ref()) {
-                tracing::warn!("{e}");
-            }
-        }
+        // As a rebuild reads them back from the playlist: the first segment's
+        // PROGRAM-DATE-TIME, and the last one's plus its duration in whole ms.
+        let ms = |s: &PlaylistSegment| s.program_date_time.map(|t| t.timestamp_millis());
+        let segments = &pl.playlist.segments;
+        let start_ms = segments.first().and_then(ms);
+        let end_ms = segments
+            .last()
+            .and_then(|s| Some(ms(s)? + (s.duration * 1000.0).round() as i64));
+        let row = tapedeck_catalog::File {
+            recording: self.ctx.recording.clone(),
+            app: self.ctx.app.clone(),
+            stream: self.ctx.stream.clone(),
+            kind: FileKind::Playlist,
+            key: key.clone(),
+            start_ms: start_ms.unwrap_or_else(|| self.ctx.wall(pl.start).timestamp_millis()),
+            end_ms: end_ms.unwrap_or_else(|| self.ctx.wall(pl.extent.end).timestamp_millis()),
+            bytes: text.len() as u64,
+        };
         let file = FinishedFile {
             app: self.ctx.app.clone(),
             stream: self.ctx.stream.clone(),
@@ -274,7 +255,7 @@ impl HlsOutput {
             duration: pl.playlist.segments.iter().map(|s| s.duration).sum(),
             bytes: text.len() as u64,
         };
-        jobs.push(tokio::spawn(async move { Ok(file) }));
+        self.ctx.finished(file, CatalogRow::File(row), Vec::new());
         Ok(())
     }
 }

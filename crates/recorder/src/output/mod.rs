@@ -19,8 +19,6 @@ use chrono::{DateTime, Utc};
 use tapedeck_media::{Frame, MediaTime, Tracks};
 use tokio::task::JoinHandle;
 
-use crate::events::FinishedFile;
-
 pub(crate) use extent::Extent;
 
 /// Bytes an output gathers before handing them to its file. Small on purpose: the buffer
@@ -36,8 +34,9 @@ pub(crate) fn trim(buf: &mut Vec<u8>) {
     }
 }
 
-/// A file being finalized in the background.
-pub type FileJob = JoinHandle<Result<FinishedFile, OutputError>>;
+/// A file being finalized in the background (it reports itself through the recording's
+/// [`crate::sink::Finisher`] when done).
+pub type FileJob = JoinHandle<Result<(), OutputError>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -70,20 +69,31 @@ pub struct OutputContext {
     pub t0: DateTime<Utc>,
     /// The template's time zone, for names.
     pub tz: chrono_tz::Tz,
-    /// Where finished files are recorded, when there is a catalog.
-    pub catalog: Option<std::sync::Arc<tapedeck_catalog::Catalog>>,
     /// The recording's id in the catalog: `app/stream/<t0 in Unix ms>`.
     pub recording: String,
-    /// Where finished files are uploaded, when the template has a storage profile.
-    pub upload: Option<crate::uploads::UploadRule>,
+    /// The template the recording started with.
+    pub template: std::sync::Arc<crate::config::Template>,
+    /// Where finished files are reported.
+    pub finisher: crate::sink::Finisher,
+    /// Finalize MP4 and FLV files in place where the file system allows.
+    pub in_place: bool,
 }
 
 impl OutputContext {
-    /// The upload of the finished file under `key`, when the template uploads.
-    pub(crate) fn upload(&self, key: &str, kind: &str) -> Option<tapedeck_catalog::NewUpload> {
-        self.upload
-            .as_ref()?
-            .entry(key, &self.root.join(key), kind, &self.app, &self.stream)
+    /// Reports a finished file (catalog, upload queue, event) in one step.
+    pub(crate) fn finished(
+        &self,
+        file: crate::events::FinishedFile,
+        row: crate::sink::CatalogRow,
+        listings: Vec<String>,
+    ) {
+        self.finisher.finished(crate::sink::Finished {
+            file,
+            row,
+            template: self.template.clone(),
+            listings,
+            root: self.root.clone(),
+        });
     }
 
     /// Wall-clock time of a point on the recording's timeline.

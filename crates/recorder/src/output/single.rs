@@ -17,6 +17,7 @@ use crate::config::{FileOptions, Format};
 use crate::events::{FileKind, FinishedFile};
 use crate::files::{rename_into_place, with_suffix, InPlaceFs, PartFile};
 use crate::naming::{render, NameContext};
+use crate::sink::CatalogRow;
 use crate::tags::FileTag;
 
 /// Files finalized at once, across every recording.
@@ -170,24 +171,18 @@ impl<F: FileFormat> SingleFileOutput<F> {
             if let Some(dir) = dest.parent() {
                 crate::files::create_dir_within(&ctx.root, dir).map_err(OutputError::io(dir))?;
             }
-            let finalized = finalize_into_by::<F>(&part, &dest, Some(&tag), in_place(), known)?;
-            if let Some(catalog) = &ctx.catalog {
-                let row = tapedeck_catalog::File {
-                    recording: tag.recording.clone(),
-                    app: tag.app.clone(),
-                    stream: tag.stream.clone(),
-                    kind: F::FORMAT.extension().into(),
-                    key: key.clone(),
-                    start_ms,
-                    end_ms,
-                    bytes: finalized.bytes,
-                };
-                let upload = ctx.upload(&key, F::FORMAT.extension());
-                if let Err(e) = catalog.add_file_queued(&row, upload.as_ref()) {
-                    tracing::warn!("{e}");
-                }
-            }
-            Ok(FinishedFile {
+            let finalized = finalize_into_by::<F>(&part, &dest, Some(&tag), ctx.in_place, known)?;
+            let row = tapedeck_catalog::File {
+                recording: tag.recording.clone(),
+                app: tag.app.clone(),
+                stream: tag.stream.clone(),
+                kind: F::KIND,
+                key: key.clone(),
+                start_ms,
+                end_ms,
+                bytes: finalized.bytes,
+            };
+            let file = FinishedFile {
                 app: ctx.app.clone(),
                 stream: ctx.stream.clone(),
                 format: F::FORMAT,
@@ -198,7 +193,9 @@ impl<F: FileFormat> SingleFileOutput<F> {
                 end: ctx.wall(extent.end),
                 duration: finalized.duration.as_secs_f64(),
                 bytes: finalized.bytes,
-            })
+            };
+            ctx.finished(file, CatalogRow::File(row), Vec::new());
+            Ok(())
         };
         jobs.push(tokio::spawn(async move {
             // Many streams ending at once (a server's shutdown, a scheduled event) would
@@ -257,19 +254,15 @@ fn write_batched(file: &mut PartFile, buf: &mut Vec<u8>, data: &[Bytes]) -> std:
 /// Where the format and the file system allow, the `.part` file is finalized where it lies
 /// and renamed (no copy of the media); otherwise the final file is written next to it as
 /// `.finalizing`, then renamed, and the `.part` file removed after that rename. Either way
-/// the final name only ever holds a complete file. `TAPEDECK_FINALIZE_IN_PLACE=0` in the
-/// environment always copies (a way around a file system that misbehaves).
+/// the final name only ever holds a complete file. `in_place = false` always copies (a
+/// way around a file system that misbehaves: the CLI's `TAPEDECK_FINALIZE_IN_PLACE=0`).
 pub fn finalize_into<F: FileFormat>(
     part: &Path,
     dest: &Path,
     tag: Option<&FileTag>,
+    in_place: bool,
 ) -> Result<Finalized, OutputError> {
-    finalize_into_by::<F>(part, dest, tag, in_place(), None)
-}
-
-/// Whether to try finalizing in place (see [`finalize_into`]).
-fn in_place() -> bool {
-    std::env::var_os("TAPEDECK_FINALIZE_IN_PLACE").is_none_or(|v| v != "0")
+    finalize_into_by::<F>(part, dest, tag, in_place, None)
 }
 
 /// [`finalize_into`], trying in place only when `in_place` says so, with what the writer

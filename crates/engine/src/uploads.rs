@@ -1,15 +1,14 @@
-//! `tapedeck serve`'s uploader: started when the configuration has storage profiles, its
-//! events written to the log.
+//! The engine's uploader: started when the configuration has storage profiles; its events
+//! go to the engine's event stream and to the log.
 
 use std::sync::Arc;
 
 use tapedeck_catalog::Catalog;
+use tapedeck_config::Config;
 use tapedeck_recorder::recover::Report;
 use tapedeck_recorder::uploads::UploadRule;
-use tapedeck_recorder::Config;
-use tapedeck_storage::credentials::process_env;
-use tapedeck_storage::{KeyringStore, UploadEvent, Waker};
-use tokio::sync::mpsc;
+use tapedeck_storage::queue::{Emit, Env};
+use tapedeck_storage::{CredentialStore, UploadEvent, Waker};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -17,29 +16,33 @@ use tracing::{debug, info, warn};
 pub struct Uploads {
     pub waker: Waker,
     tasks: JoinSet<()>,
-    log: tokio::task::JoinHandle<()>,
 }
 
 impl Uploads {
     /// Waits for the workers after their cancellation token fired.
     pub async fn stop(mut self) {
         while self.tasks.join_next().await.is_some() {}
-        self.log.abort();
     }
 }
 
-pub fn start(config: &Config, catalog: Arc<Catalog>, cancel: CancellationToken) -> Option<Uploads> {
+pub fn start(
+    config: &Config,
+    catalog: Arc<Catalog>,
+    credentials: Arc<dyn CredentialStore>,
+    env: Env,
+    emit: Emit,
+    cancel: CancellationToken,
+) -> Option<Uploads> {
     if config.storage.is_empty() {
         return None;
     }
-    let (tx, rx) = mpsc::unbounded_channel();
     let (waker, tasks) = tapedeck_storage::queue::start(
         catalog,
         retention_scope(config),
         config.storage.clone(),
-        Arc::new(KeyringStore),
-        process_env,
-        tx,
+        credentials,
+        env,
+        emit,
         cancel,
     );
     for p in &config.storage {
@@ -51,11 +54,7 @@ pub fn start(config: &Config, catalog: Arc<Catalog>, cancel: CancellationToken) 
             p.endpoint_label()
         );
     }
-    Some(Uploads {
-        waker,
-        tasks,
-        log: tokio::spawn(log(rx)),
-    })
+    Some(Uploads { waker, tasks })
 }
 
 /// Where retention may delete: the data folder, and the watched folders that allow it.
@@ -63,9 +62,10 @@ pub fn retention_scope(config: &Config) -> tapedeck_storage::retention::Scope {
     tapedeck_storage::retention::Scope::new(&config.data_dir, &config.deletable_watch_folders())
 }
 
-async fn log(mut rx: mpsc::UnboundedReceiver<UploadEvent>) {
-    while let Some(e) = rx.recv().await {
-        match e {
+/// The log line of an upload event (what `tapedeck serve` has always printed).
+pub fn log(e: &UploadEvent) {
+    {
+        match e.clone() {
             UploadEvent::Started {
                 profile,
                 key,
@@ -188,11 +188,13 @@ pub fn queue_recovered(config: &Config, catalog: &Catalog, report: &Report) {
             let t = config.template_for(app, stream)?;
             Some((app, stream, UploadRule::of(config, t)?))
         });
+        use tapedeck_catalog::FileKind;
         let kind = match r.to.extension().and_then(|e| e.to_str()) {
-            Some("ts") => "segment",
-            Some("m3u8") => "playlist",
-            Some(other) => other,
-            None => continue,
+            Some("ts") => FileKind::Segment,
+            Some("m3u8") => FileKind::Playlist,
+            Some("mp4") => FileKind::Mp4,
+            Some("flv") => FileKind::Flv,
+            _ => continue,
         };
         match rule {
             Some((app, stream, rule)) => {

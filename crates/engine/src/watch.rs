@@ -253,7 +253,13 @@ impl Folder {
         let key = render(&self.object, &names, &ext);
         let mut upload = self
             .rule
-            .entry(&key, path, "watched", &self.watch.app, &self.watch.stream)
+            .entry(
+                &key,
+                path,
+                tapedeck_catalog::FileKind::Watched,
+                &self.watch.app,
+                &self.watch.stream,
+            )
             .ok_or("the file vanished before it could be queued")?;
         // A watched file is the user's original (an OBS recording): the template's
         // keep_local / keep_local_max are for Tapedeck's own files. It goes only when the
@@ -275,7 +281,7 @@ impl Folder {
             ),
             app: self.watch.app.clone(),
             stream: self.watch.stream.clone(),
-            kind: ext,
+            kind: tapedeck_catalog::FileKind::Watched,
             key: key.clone(),
             start_ms: start.timestamp_millis(),
             end_ms: end.timestamp_millis(),

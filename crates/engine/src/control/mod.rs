@@ -10,13 +10,12 @@
 pub mod guard;
 pub mod token;
 
+use crate::Engine;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tapedeck_recorder::Recorder;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StreamRow {
@@ -31,27 +30,30 @@ pub struct Answer {
     pub error: Option<String>,
 }
 
-pub fn router(recorder: Recorder, guard: guard::Guard) -> Router {
+pub fn router(engine: Engine, guard: guard::Guard) -> Router {
     Router::new()
         .route("/v1/streams", get(streams))
         .route("/v1/streams/{app}/{stream}/record/{action}", post(record))
-        .with_state(recorder)
+        .with_state(engine)
         // `layer`, not `route_layer`: unknown paths and methods are checked too.
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
-async fn streams(State(recorder): State<Recorder>) -> Json<Vec<StreamRow>> {
+async fn streams(State(engine): State<Engine>) -> Json<Vec<StreamRow>> {
     Json(
-        recorder
-            .active()
+        engine
+            .streams()
             .into_iter()
-            .map(|(app, stream)| StreamRow { app, stream })
+            .map(|k| StreamRow {
+                app: k.app,
+                stream: k.stream,
+            })
             .collect(),
     )
 }
 
 async fn record(
-    State(recorder): State<Recorder>,
+    State(engine): State<Engine>,
     Path((app, stream, action)): Path<(String, String, String)>,
 ) -> (StatusCode, Json<Answer>) {
     let on = match action.as_str() {
@@ -68,7 +70,7 @@ async fn record(
             );
         }
     };
-    match recorder.set_recording(&app, &stream, on) {
+    match engine.set_recording(&app, &stream, on) {
         Ok(()) => (
             StatusCode::OK,
             Json(Answer {
@@ -80,7 +82,7 @@ async fn record(
             StatusCode::CONFLICT,
             Json(Answer {
                 ok: false,
-                error: Some(error),
+                error: Some(error.message),
             }),
         ),
     }
@@ -92,48 +94,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     listen: String,
     token: String,
-    recorder: Recorder,
-    shutdown: CancellationToken,
+    engine: Engine,
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let guard = guard::Guard::new(token, &listen, local);
-    axum::serve(listener, router(recorder, guard))
+    let shutdown = engine.shutdown_token();
+    axum::serve(listener, router(engine, guard))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
-}
-
-/// `tapedeck record start|stop`: asks the running server, with the token `serve` left in
-/// `data_dir`.
-pub async fn request_record(
-    listen: &str,
-    data_dir: &std::path::Path,
-    app: &str,
-    stream: &str,
-    on: bool,
-) -> anyhow::Result<()> {
-    if listen.is_empty() {
-        anyhow::bail!("the control API is off in this configuration ([control] listen = \"\")");
-    }
-    let token = token::read(data_dir)?;
-    let action = if on { "start" } else { "stop" };
-    let url = format!("http://{listen}/v1/streams/{app}/{stream}/record/{action}");
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()?;
-    let response = client.post(&url).bearer_auth(token).send().await.map_err(|e| {
-        anyhow::anyhow!("cannot reach the control API at {listen} ({e}); is `tapedeck serve` running with this configuration?")
-    })?;
-    let status = response.status();
-    let answer: Answer = response.json().await.unwrap_or(Answer {
-        ok: status.is_success(),
-        error: Some(format!("HTTP {status}")),
-    });
-    if answer.ok {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "{}",
-            answer.error.unwrap_or_else(|| format!("HTTP {status}"))
-        )
-    }
 }

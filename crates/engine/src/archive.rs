@@ -1,0 +1,180 @@
+//! What was recorded: the catalog of a configuration's data folder, and the questions the
+//! CLI and the app ask it. Usable with or without a running engine (the CLI's
+//! `recordings spans` opens it directly; the app asks the running engine, which holds one).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tapedeck_catalog::{Catalog, IndexRecord, Span, Upload};
+use tapedeck_config::Config;
+use tapedeck_recorder::export::{ExportError, ExportRequest, Exported, Progress};
+use tapedeck_recorder::index::{IndexError, IndexRequest};
+
+use crate::error::{EngineError, ErrorKind};
+
+/// Where the catalog of a configuration lives.
+pub fn catalog_path(config: &Config) -> PathBuf {
+    config.data_dir.join("state").join("catalog.sqlite3")
+}
+
+/// Opens (creating and migrating as needed) the catalog of `config`.
+pub fn open_catalog(config: &Config) -> Result<Catalog, EngineError> {
+    let path = catalog_path(config);
+    Catalog::open(&path)
+        .map_err(|e| EngineError::io(format!("cannot open the catalog {}: {e}", path.display())))
+}
+
+/// A custom index to build: an m3u8 over every segment of a stream in a range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexQuery {
+    pub app: String,
+    pub stream: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Name template of the index (default `{AppName}/{StreamName}/{Date}/{Hour}/{Minute}_{Second}`).
+    #[serde(default)]
+    pub object: Option<String>,
+}
+
+/// A clip to export: one regular MP4 of a range, without re-encoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportQuery {
+    pub app: String,
+    pub stream: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub output: PathBuf,
+    /// Put recordings back to back instead of keeping the time between them.
+    #[serde(default)]
+    pub close_gaps: bool,
+}
+
+/// The catalog and the configuration that names its folders.
+#[derive(Clone)]
+pub struct Archive {
+    config: Arc<Config>,
+    catalog: Arc<Catalog>,
+}
+
+impl Archive {
+    /// The archive of `config`'s data folder, without a running engine.
+    pub fn open(config: Arc<Config>) -> Result<Archive, EngineError> {
+        let catalog = Arc::new(open_catalog(&config)?);
+        Ok(Archive { config, catalog })
+    }
+
+    pub(crate) fn new(config: Arc<Config>, catalog: Arc<Catalog>) -> Archive {
+        Archive { config, catalog }
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// One row per recording of a stream overlapping a range.
+    pub fn spans(
+        &self,
+        app: &str,
+        stream: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<Span>, EngineError> {
+        Ok(self.catalog.spans(
+            app,
+            stream,
+            start.timestamp_millis(),
+            end.timestamp_millis(),
+        )?)
+    }
+
+    /// Custom indexes by creation time (pages from 1).
+    pub fn indexes(
+        &self,
+        page: u32,
+        per_page: u32,
+        desc: bool,
+    ) -> Result<Vec<IndexRecord>, EngineError> {
+        Ok(self.catalog.indexes(page, per_page, desc)?)
+    }
+
+    /// Builds, writes and records a custom index (queued for upload when the stream's
+    /// template uploads).
+    pub fn create_index(&self, q: &IndexQuery) -> Result<IndexRecord, EngineError> {
+        let template = self.config.template_for(&q.app, &q.stream);
+        let request = IndexRequest {
+            app: q.app.clone(),
+            stream: q.stream.clone(),
+            start: q.start,
+            end: q.end,
+            object: q.object.clone(),
+            max_range: tapedeck_recorder::index::DEFAULT_MAX_RANGE,
+            tz: template.map_or(chrono_tz::Tz::UTC, |t| t.tz()),
+            upload: template
+                .and_then(|t| tapedeck_recorder::uploads::UploadRule::of(&self.config, t)),
+        };
+        tapedeck_recorder::index::create(
+            &self.catalog,
+            &self.config.recordings_dir(),
+            &request,
+            Utc::now(),
+        )
+        .map_err(index_error)
+    }
+
+    /// Exports a clip (blocking: run it on a blocking thread). `progress` after each
+    /// segment of each pass; `cancelled` asked as often.
+    pub fn export(
+        &self,
+        q: &ExportQuery,
+        progress: &mut dyn FnMut(Progress),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Exported, EngineError> {
+        let request = ExportRequest {
+            app: q.app.clone(),
+            stream: q.stream.clone(),
+            start: q.start,
+            end: q.end,
+            output: q.output.clone(),
+            close_gaps: q.close_gaps,
+        };
+        tapedeck_recorder::export::export(
+            &self.catalog,
+            &self.config.recordings_dir(),
+            &request,
+            progress,
+            cancelled,
+        )
+        .map_err(export_error)
+    }
+
+    /// The upload queue: what waits or fails (and, with `with_done`, what went up).
+    pub fn uploads(&self, with_done: bool, limit: usize) -> Result<Vec<Upload>, EngineError> {
+        Ok(self.catalog.uploads(with_done, limit)?)
+    }
+}
+
+fn index_error(e: IndexError) -> EngineError {
+    let kind = match &e {
+        IndexError::EndBeforeStart { .. }
+        | IndexError::TooLong { .. }
+        | IndexError::TooShort { .. }
+        | IndexError::BadObject(..) => ErrorKind::Invalid,
+        IndexError::Empty { .. } => ErrorKind::NotFound,
+        IndexError::Catalog(_) | IndexError::Write { .. } => ErrorKind::Io,
+    };
+    EngineError::new(kind, e.to_string())
+}
+
+fn export_error(e: ExportError) -> EngineError {
+    let kind = match &e {
+        ExportError::EndBeforeStart { .. } => ErrorKind::Invalid,
+        ExportError::Empty { .. } => ErrorKind::NotFound,
+        ExportError::Cancelled => ErrorKind::Cancelled,
+        ExportError::Segment { .. } | ExportError::Write { .. } | ExportError::Catalog(_) => {
+            ErrorKind::Io
+        }
+    };
+    EngineError::new(kind, e.to_string())
+}

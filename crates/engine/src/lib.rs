@@ -1,0 +1,25 @@
+//! The running engine as one handle: what `tapedeck serve` and the desktop app both drive.
+//!
+//! [`Engine::start`] does what `serve` does, in the same order (recovery before any stream
+//! is accepted); [`Engine::shutdown`] finalizes every open file, lets uploads drain, and
+//! returns when every task has ended. [`Engine::events`] is one typed, serializable event
+//! stream; commands are methods returning [`EngineError`]. No printing: `tracing` only.
+
+#![forbid(unsafe_code)]
+
+pub mod archive;
+mod commands;
+pub mod control;
+mod engine;
+pub mod error;
+pub mod events;
+mod reload;
+mod uploads;
+mod watch;
+
+pub use archive::{Archive, ExportQuery, IndexQuery};
+pub use commands::StreamKey;
+pub use engine::{Engine, EngineOptions};
+pub use error::{EngineError, ErrorKind};
+pub use events::{EngineEvent, EventStream};
+pub use uploads::{drain as drain_uploads, queue_recovered, retention_scope};

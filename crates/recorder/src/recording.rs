@@ -25,7 +25,7 @@ use crate::hub::{Registry, WallClock};
 use crate::output::flv::FlvOutput;
 use crate::output::hls::HlsOutput;
 use crate::output::mp4::Mp4Output;
-use crate::output::{FileJob, Output, OutputContext};
+use crate::output::{Extent, FileJob, Output, OutputContext};
 
 /// A publisher joining (or re-joining) a recording.
 pub struct Attachment {
@@ -63,8 +63,9 @@ pub(crate) struct Recording {
     started: Option<(chrono::DateTime<Utc>, Instant)>,
     /// Timeline offset of the current attachment: `t = dts + offset`.
     offset: Option<MediaTime>,
-    /// End of everything written so far on the timeline.
-    written_end: MediaTime,
+    /// How far everything written so far reaches on the timeline: the latest frame's end
+    /// (its dts plus its duration), where the last segment before a gap ends.
+    written: Extent,
     /// Media held until the stream's tracks are known (see `settle`).
     pending: Vec<MediaEvent>,
     settled: bool,
@@ -113,7 +114,7 @@ impl Recording {
             tracks: Tracks::default(),
             started: None,
             offset: None,
-            written_end: MediaTime::ZERO,
+            written: Extent::new(MediaTime::ZERO),
             pending: Vec::new(),
             settled: false,
             dropped: Vec::new(),
@@ -253,7 +254,7 @@ impl Recording {
             self.outputs.clear();
             self.started = None;
             self.offset = None;
-            self.written_end = MediaTime::ZERO;
+            self.written = Extent::new(MediaTime::ZERO);
         }
         self.emit(RecorderEvent::RecordToggled {
             app: self.app.clone(),
@@ -462,12 +463,14 @@ impl Recording {
             Some(o) => o,
             None => {
                 // First frame of this attachment: place it at the wall-clock time since the
-                // recording began, and never before what is already written.
+                // recording began, and never before the end of what is already written (the
+                // last frame's end, not its start: the segment before the gap ends there,
+                // and the next one must not start inside it).
                 let since = MediaTime::from_duration(at.elapsed());
-                let place = if self.outputs.is_empty() && self.written_end == MediaTime::ZERO {
+                let place = if self.outputs.is_empty() && self.written.end == MediaTime::ZERO {
                     MediaTime::ZERO
                 } else {
-                    since.max(self.written_end)
+                    since.max(self.written.end)
                 };
                 let o = place - f.dts;
                 self.offset = Some(o);
@@ -496,7 +499,7 @@ impl Recording {
                 detail: e.to_string(),
             });
         }
-        self.written_end = self.written_end.max(f.dts);
+        self.written.add(&f, &self.tracks);
     }
 
     fn make_outputs(&self, t0: chrono::DateTime<Utc>) -> Vec<Box<dyn Output>> {

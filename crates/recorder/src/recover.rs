@@ -24,13 +24,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use tapedeck_media::hls::{MediaPlaylist, PlaylistSegment};
 use tapedeck_media::ts::demux::TsDemuxer;
-use tapedeck_media::{MediaEvent, MediaTime};
+use tapedeck_media::{MediaEvent, MediaTime, Tracks};
 
 use crate::files::{write_atomically, PART_SUFFIX};
 use crate::naming::{escaped_time, IN_PROGRESS};
 use crate::output::flv::Flv;
 use crate::output::mp4::Mp4;
 use crate::output::single::finalize_into;
+use crate::output::Extent;
 use crate::tags::FileTag;
 
 /// One file made whole again.
@@ -171,17 +172,25 @@ fn recover_segment(part: &Path) -> Result<(PathBuf, PlaylistSegment), String> {
     // Errors in a torn tail are expected; what parsed before them counts.
     let _ = demuxer.push(&bytes[..whole], &mut events);
     let _ = demuxer.flush(&mut events);
-    let times: Vec<MediaTime> = events
-        .iter()
-        .filter_map(|e| {
-            if let MediaEvent::Frame(f) = e {
-                Some(f.dts)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
+    // As `output::hls` times segments: from the cut point that opened it (its first video
+    // frame, a key frame; its first frame when audio-only) to its last frame's end, since a
+    // segment cut short by a crash is the last of its run.
+    let mut tracks = Tracks::default();
+    let mut extent: Option<Extent> = None;
+    let first_video = events.iter().find_map(|e| match e {
+        MediaEvent::Frame(f) if f.is_video() => Some(f.dts),
+        _ => None,
+    });
+    for e in &events {
+        match e {
+            MediaEvent::VideoConfig(c) => tracks.video = Some(c.clone()),
+            MediaEvent::AudioConfig(c) => tracks.audio = Some(c.clone()),
+            MediaEvent::Frame(f) => extent
+                .get_or_insert_with(|| Extent::new(first_video.unwrap_or(f.dts)))
+                .add(f, &tracks),
+        }
+    }
+    let Some(extent) = extent else {
         fs::remove_file(part).map_err(|e| e.to_string())?;
         return Err("no complete frame in it; removed".into());
     };
@@ -192,7 +201,7 @@ fn recover_segment(part: &Path) -> Result<(PathBuf, PlaylistSegment), String> {
     );
     fs::write(part, &bytes[..whole]).map_err(|e| e.to_string())?;
     fs::rename(part, &to).map_err(|e| e.to_string())?;
-    let duration = (*last - *first + MediaTime::from_millis(33)).as_secs_f64();
+    let duration = (extent.end - extent.start).max(MediaTime::ZERO).as_millis() as f64 / 1000.0;
     let uri = to
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -289,6 +298,59 @@ mod tests {
                 assert!(end >= tag.start_ms, "{read:?}");
             }
         }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A segment cut short by a crash is timed as the last of its run: from its key frame
+    /// (not from audio of an earlier time muxed after it) to its last frame's end.
+    #[test]
+    fn a_recovered_segment_runs_from_its_key_frame_to_its_last_frame_end() {
+        use bytes::Bytes;
+        use tapedeck_media::codec::{aac, h264};
+        use tapedeck_media::ts::mux::TsMuxer;
+        use tapedeck_media::{Frame, TrackKind};
+
+        let dir = std::env::temp_dir().join(format!("tapedeck-recover-ts-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let avcc = include_bytes!("../../../tests/fixtures/h264_320x240.avcc");
+        let tracks = Tracks {
+            video: Some(std::sync::Arc::new(h264::parse_avcc(avcc).unwrap())),
+            audio: Some(std::sync::Arc::new(aac::parse_asc(&[0x12, 0x10]).unwrap())),
+        };
+        let frame = |kind, ms: i64, keyframe| Frame {
+            kind,
+            dts: MediaTime::from_millis(ms),
+            pts: MediaTime::from_millis(ms),
+            keyframe,
+            data: match kind {
+                TrackKind::Video => Bytes::from_static(&[0, 0, 0, 4, 0x65, 0x88, 0x84, 0x21]),
+                TrackKind::Audio => Bytes::from_static(&[0x21, 0x10, 0x04, 0x60, 0x8c]),
+            },
+        };
+        let key = 10_000;
+        let mut frames = vec![
+            frame(TrackKind::Video, key, true),
+            // Sent just after the key frame, from before it.
+            frame(TrackKind::Audio, key - 15, true),
+        ];
+        for i in 1..30 {
+            frames.push(frame(TrackKind::Video, key + i * 33, false));
+        }
+        // The last audio frame, 1020 ms in, ends after the last video frame (957 + 33 ms).
+        frames.push(frame(TrackKind::Audio, key + 1020, true));
+        let mut muxer = TsMuxer::new(&tracks);
+        let mut bytes = Vec::new();
+        muxer.write_tables(&mut bytes);
+        for f in &frames {
+            muxer.write_frame(f, &mut bytes).unwrap();
+        }
+        let part = dir.join(format!("1795515330_7.ts{PART_SUFFIX}"));
+        fs::write(&part, &bytes).unwrap();
+        let (to, segment) = recover_segment(&part).unwrap();
+        assert!(to.ends_with("1795515330_7.ts"), "{to:?}");
+        // 1020 ms + one AAC frame at 44.1 kHz (23.2 ms), to the millisecond.
+        assert_eq!(segment.duration, 1.043);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -144,6 +144,43 @@ async fn a_return_within_the_window_continues_the_recording() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A publisher back at once (no wall-clock time has passed, as when media arrives faster
+/// than real time): the new run starts where the last segment before it ends (its last
+/// frame's end), not inside it. Segment times tile: each PROGRAM-DATE-TIME + EXTINF is the
+/// next one's PROGRAM-DATE-TIME, the resume included.
+#[tokio::test(start_paused = true)]
+async fn a_quick_return_starts_where_the_last_segment_ends() {
+    let dir = temp("quick");
+    let rec = recorder(&dir, 100);
+    let mut events = rec.subscribe();
+    publish_once(&rec, "first").await;
+    publish_once(&rec, "second").await;
+    let seen = wait_stopped(&mut events).await;
+    let playlists = files(&seen, FileKind::Playlist);
+    assert_eq!(playlists.len(), 1, "{seen:?}");
+    let text = std::fs::read_to_string(&playlists[0]).unwrap();
+    let playlist = tapedeck_media::hls::MediaPlaylist::parse(&text).unwrap();
+    let times: Vec<(i64, i64, bool)> = playlist
+        .segments
+        .iter()
+        .map(|s| {
+            (
+                s.program_date_time.unwrap().timestamp_millis(),
+                (s.duration * 1000.0).round() as i64,
+                s.discontinuity,
+            )
+        })
+        .collect();
+    assert_eq!(times.iter().filter(|s| s.2).count(), 1, "{text}");
+    for pair in times.windows(2) {
+        assert_eq!(pair[0].0 + pair[0].1, pair[1].0, "{text}");
+    }
+    // Both pushes: twice the fixture's 2 s (to its last frame's end).
+    let total: i64 = times.iter().map(|s| s.1).sum();
+    assert!((total - 4000).abs() < 150, "{total} ms\n{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_return_after_the_window_is_a_new_recording() {
     let dir = temp("after");

@@ -22,6 +22,17 @@ impl Extent {
         }
     }
 
+    /// An extent from `start` that measures frames as this one did: the next segment after
+    /// a cut keeps the frame interval learned so far, so a segment holding a single video
+    /// frame still ends one real interval after it (not a guessed 33 ms).
+    pub fn continued(&self, start: MediaTime) -> Self {
+        Extent {
+            start,
+            end: start,
+            ..*self
+        }
+    }
+
     pub fn add(&mut self, frame: &Frame, tracks: &Tracks) {
         let step = if frame.is_video() {
             if let Some(last) = self.last_video {
@@ -42,9 +53,5 @@ impl Extent {
                 })
         };
         self.end = self.end.max(frame.dts + step);
-    }
-
-    pub fn duration(&self) -> MediaTime {
-        self.end - self.start
     }
 }

@@ -3,7 +3,41 @@
 //! While live, the playlist is `<name with end "recording">.m3u8.part` (an EVENT playlist
 //! a player can follow). When the recording or its cycle ends it is written once more with
 //! `#EXT-X-ENDLIST` under its final name, and the `.part` playlist is removed.
+//!
+//! Segment times. Segments lie on the recording's one timeline (ARCHITECTURE.md, "Media
+//! time vs wall-clock time") from cut point to cut point: a segment starts at the frame
+//! that opened it (a video key frame; any audio frame of an audio-only stream) and ends
+//! where the next one starts, so consecutive segments tile the timeline without overlap.
+//! `#EXTINF` is that length and `#EXT-X-PROGRAM-DATE-TIME` its start, in the whole
+//! milliseconds they are written in: start and end are each floored to the millisecond and
+//! the duration is their difference ([`Span`]), so rounding never adds up: one segment's
+//! PROGRAM-DATE-TIME + EXTINF is the next one's PROGRAM-DATE-TIME, exactly. The catalog's
+//! rows, the daily index and the custom indexes built from those rows carry the same
+//! numbers.
+//!
+//! - The first segment of a run starts at its first cut point. Audio that arrived before
+//!   the stream's first key frame is written by no format (a file starts decodable; the
+//!   MP4 and FLV drop it too), so no segment claims its time: the first PROGRAM-DATE-TIME
+//!   may be a few ms past the recording's `t0` (an AAC encoder's priming frame) and is
+//!   where the MP4 starts.
+//! - The last segment of a run (the publisher left, or the recording ended) ends at the
+//!   end of its last frame: the latest `dts + frame duration` it holds (the previous frame
+//!   interval for video, one AAC frame for audio), where the MP4 and FLV end.
+//! - A cycle, or a codec change, cuts at a cut point: the last segment before it ends where
+//!   the next one (in the next playlist) starts.
+//! - A gap (a publisher back within the interruption window) is inside no segment: the run
+//!   before it ends at its last frame's end, which the recording never places the next
+//!   publish before (`recording.rs`); `#EXT-X-DISCONTINUITY` marks the new run.
+//!
+//! The MPEG-TS content does not follow these boundaries to the frame: a frame goes into the
+//! segment open when it arrives. Audio that arrives just before a key frame stays in the
+//! segment before it even when it plays past the cut (by at most one AAC frame, or by the
+//! publisher's interleaving), as before. Moving it would mean holding audio back until the
+//! next video frame shows whether it cuts: latency for the live playlist and memory per
+//! stream, for nothing a player needs (players place samples by their PTS; seeking and
+//! time ranges go by EXTINF and PROGRAM-DATE-TIME, which must add up).
 
+use chrono::{DateTime, Utc};
 use tapedeck_media::hls::{MediaPlaylist, PlaylistSegment};
 use tapedeck_media::ts::mux::TsMuxer;
 use tapedeck_media::{Frame, MediaTime, Tracks};
@@ -52,6 +86,41 @@ pub struct HlsOutput {
     pending_discontinuity: bool,
     tracks_changed: bool,
     daily: Option<DailyIndex>,
+    /// The last closed segment's extent: the next one goes on measuring frames as it did.
+    measure: Option<Extent>,
+}
+
+/// Where a segment lies on the timeline, in the whole wall-clock milliseconds the playlist
+/// and the catalog write: start and end each floored, the duration their difference (see
+/// the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start_ms: i64,
+    end_ms: i64,
+}
+
+impl Span {
+    fn new(ctx: &OutputContext, start: MediaTime, end: MediaTime) -> Span {
+        let start_ms = ctx.wall(start).timestamp_millis();
+        Span {
+            start_ms,
+            end_ms: ctx.wall(end).timestamp_millis().max(start_ms),
+        }
+    }
+
+    fn duration_ms(&self) -> i64 {
+        self.end_ms - self.start_ms
+    }
+
+    /// `#EXTINF`: exact at the millisecond the playlist writes.
+    fn duration_secs(&self) -> f64 {
+        self.duration_ms() as f64 / 1000.0
+    }
+
+    /// `#EXT-X-PROGRAM-DATE-TIME`.
+    fn start(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_millis(self.start_ms)
+    }
 }
 
 impl HlsOutput {
@@ -68,6 +137,7 @@ impl HlsOutput {
             pending_discontinuity: false,
             tracks_changed: false,
             daily,
+            measure: None,
         }
     }
 
@@ -121,7 +191,7 @@ impl HlsOutput {
         self.segment = Some(Segment {
             file,
             key,
-            extent: Extent::new(at),
+            extent: self.measure.map_or(Extent::new(at), |m| m.continued(at)),
             discontinuity,
             buf,
             flushed_at: at,
@@ -134,11 +204,20 @@ impl HlsOutput {
         Ok(())
     }
 
-    /// Completes the open segment and adds it to the playlist.
-    fn close_segment(&mut self, _jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+    /// Completes the open segment and adds it to the playlist. `cut` is the cut point the
+    /// next segment starts at, where this one ends; `None` at the end of a run (the
+    /// publisher left, the recording ends), where it ends at its last frame's end.
+    fn close_segment(
+        &mut self,
+        _jobs: &mut Vec<FileJob>,
+        cut: Option<MediaTime>,
+    ) -> Result<(), OutputError> {
         let Some(mut seg) = self.segment.take() else {
             return Ok(());
         };
+        self.measure = Some(seg.extent);
+        let end = cut.unwrap_or(seg.extent.end).max(seg.extent.start);
+        let span = Span::new(&self.ctx, seg.extent.start, end);
         let path = seg.file.path().to_owned();
         seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;
         let bytes = seg.file.written();
@@ -149,14 +228,13 @@ impl HlsOutput {
         let Some(pl) = self.playlist.as_mut() else {
             return Ok(());
         };
-        let duration = seg.extent.duration();
         pl.playlist.segments.push(PlaylistSegment {
             uri: relative_uri(&pl.live_key, &seg.key),
-            duration: duration.as_secs_f64(),
-            program_date_time: Some(self.ctx.wall(seg.extent.start)),
+            duration: span.duration_secs(),
+            program_date_time: span.start(),
             discontinuity: seg.discontinuity,
         });
-        pl.extent.end = pl.extent.end.max(seg.extent.end);
+        pl.extent.end = pl.extent.end.max(end);
         let mut day_files = Vec::new();
         if let (Some(daily), Some(last)) = (self.daily.as_mut(), pl.playlist.segments.last()) {
             day_files = daily.add(&self.ctx, &seg.key, last)?;
@@ -170,9 +248,10 @@ impl HlsOutput {
             app: self.ctx.app.clone(),
             stream: self.ctx.stream.clone(),
             key: seg.key.clone(),
-            start_ms: self.ctx.wall(seg.extent.start).timestamp_millis(),
-            // Rounded as the playlist writes it, so a rebuild reads back the same value.
-            duration_ms: (duration.as_secs_f64() * 1000.0).round() as i64,
+            // As the playlist writes them, so a rebuild reads back the same values and
+            // consecutive rows meet.
+            start_ms: span.start_ms,
+            duration_ms: span.duration_ms(),
             bytes,
             codecs: seg.codecs.clone(),
             width: seg.width,
@@ -188,8 +267,8 @@ impl HlsOutput {
             key: seg.key,
             path: final_path,
             start: self.ctx.wall(seg.extent.start),
-            end: self.ctx.wall(seg.extent.end),
-            duration: duration.as_secs_f64(),
+            end: self.ctx.wall(end),
+            duration: span.duration_secs(),
             bytes,
         };
         // Day files list the segment: queued after it, they go up after it.
@@ -197,9 +276,14 @@ impl HlsOutput {
         Ok(())
     }
 
-    /// Writes the playlist under its final name with `#EXT-X-ENDLIST`.
-    fn close_playlist(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
-        self.close_segment(jobs)?;
+    /// Writes the playlist under its final name with `#EXT-X-ENDLIST` (its last segment
+    /// closed as [`Self::close_segment`] does, with `cut`).
+    fn close_playlist(
+        &mut self,
+        jobs: &mut Vec<FileJob>,
+        cut: Option<MediaTime>,
+    ) -> Result<(), OutputError> {
+        self.close_segment(jobs, cut)?;
         let Some(mut pl) = self.playlist.take() else {
             return Ok(());
         };
@@ -281,9 +365,9 @@ impl Output for HlsOutput {
                     .as_ref()
                     .is_some_and(|p| frame.dts - p.start >= cycle);
                 if cycle_due {
-                    self.close_playlist(jobs)?;
+                    self.close_playlist(jobs, Some(frame.dts))?;
                 } else {
-                    self.close_segment(jobs)?;
+                    self.close_segment(jobs, Some(frame.dts))?;
                 }
             }
         }
@@ -329,13 +413,13 @@ impl Output for HlsOutput {
     }
 
     fn discontinuity(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
-        self.close_segment(jobs)?;
+        self.close_segment(jobs, None)?;
         self.pending_discontinuity = true;
         Ok(())
     }
 
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
-        self.close_playlist(jobs)
+        self.close_playlist(jobs, None)
     }
 }
 
@@ -344,4 +428,390 @@ fn codecs(tracks: &Tracks) -> String {
     let video = tracks.video.as_ref().map(|v| v.codec_string.clone());
     let audio = tracks.audio.as_ref().map(|a| a.codec_string.clone());
     video.into_iter().chain(audio).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    //! Segment bookkeeping with synthetic frames already on the recording's timeline (as
+    //! `Recording` hands them over): where segments start and end, as the playlists, the
+    //! daily index, the catalog and a custom index built from it say.
+
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use chrono::TimeZone;
+    use tapedeck_catalog::Catalog;
+    use tapedeck_media::codec::{aac, h264};
+    use tapedeck_media::TrackKind;
+
+    use super::*;
+    use crate::duration::Secs;
+    use crate::events::FinishedFile;
+
+    const AVCC: &[u8] = include_bytes!("../../../../tests/fixtures/h264_320x240.avcc");
+    /// 90 kHz ticks of one 30 fps video frame.
+    const VIDEO_STEP: MediaTime = MediaTime(3000);
+
+    fn audio_step() -> MediaTime {
+        MediaTime::from_rate(1024, 44_100)
+    }
+
+    fn tracks(video: bool) -> Tracks {
+        Tracks {
+            video: video.then(|| Arc::new(h264::parse_avcc(AVCC).unwrap())),
+            audio: Some(Arc::new(aac::parse_asc(&[0x12, 0x10]).unwrap())),
+        }
+    }
+
+    fn frame(kind: TrackKind, dts: MediaTime, keyframe: bool) -> Frame {
+        let data = match kind {
+            // One length-prefixed NAL unit: IDR or non-IDR slice.
+            TrackKind::Video => {
+                let header = if keyframe { 0x65 } else { 0x41 };
+                Bytes::from(vec![0, 0, 0, 4, header, 0x88, 0x84, 0x21])
+            }
+            TrackKind::Audio => Bytes::from_static(&[0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c]),
+        };
+        Frame {
+            kind,
+            dts,
+            pts: dts,
+            keyframe,
+            data,
+        }
+    }
+
+    /// `secs` of 30 fps video with a key frame every second from `from`, and AAC audio
+    /// starting `audio_lead` before the first video frame, in the order a publisher sends
+    /// them when it sends audio `ahead` of the video it goes with (each audio frame goes
+    /// out as soon as its dts is within `ahead` of the next video frame's): the audio
+    /// before each key frame then plays past it.
+    fn av_frames(
+        from: MediaTime,
+        secs: i64,
+        audio_lead: MediaTime,
+        ahead: MediaTime,
+    ) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        let mut audio = from - audio_lead;
+        for i in 0..secs * 30 {
+            let dts = from + MediaTime(VIDEO_STEP.0 * i);
+            while audio <= dts + ahead && audio < from + MediaTime::from_secs(secs) {
+                frames.push(frame(TrackKind::Audio, audio, true));
+                audio += audio_step();
+            }
+            frames.push(frame(TrackKind::Video, dts, i % 30 == 0));
+        }
+        frames
+    }
+
+    /// Where the last of `frames` ends: the latest dts plus that frame's duration.
+    fn end_of(frames: &[Frame]) -> MediaTime {
+        frames
+            .iter()
+            .map(|f| {
+                f.dts
+                    + if f.is_video() {
+                        VIDEO_STEP
+                    } else {
+                        audio_step()
+                    }
+            })
+            .max()
+            .unwrap()
+    }
+
+    struct Run {
+        root: PathBuf,
+        ctx: OutputContext,
+        catalog: Arc<Catalog>,
+        out: HlsOutput,
+        jobs: Vec<FileJob>,
+        events: tokio::sync::broadcast::Receiver<crate::events::RecorderEvent>,
+    }
+
+    impl Run {
+        fn new(name: &str, slice: u64, cycle: u64) -> Run {
+            let root = std::env::temp_dir()
+                .join(format!("tapedeck-hls-times-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(&root).unwrap();
+            let catalog = Arc::new(Catalog::in_memory().unwrap());
+            // Not on a millisecond: start and end are each floored, and still meet.
+            let t0 = chrono::Utc
+                .with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
+                .unwrap()
+                + chrono::Duration::nanoseconds(74_567_891);
+            let (tx, events) = tokio::sync::broadcast::channel(4096);
+            let sink = crate::sink::CatalogSink::new(catalog.clone(), None);
+            let ctx = OutputContext {
+                root: root.clone(),
+                app: "live".into(),
+                stream: "cam1".into(),
+                t0,
+                tz: chrono_tz::Tz::UTC,
+                recording: format!("live/cam1/{}", t0.timestamp_millis()),
+                template: Arc::new(crate::config::Template::default()),
+                finisher: crate::sink::Finisher::new(Some(Arc::new(sink)), tx),
+                in_place: true,
+            };
+            let opts = M3u8Options {
+                slice_duration: Secs(slice),
+                cycle: Secs(cycle),
+                ..M3u8Options::default()
+            };
+            Run {
+                root,
+                out: HlsOutput::new(ctx.clone(), opts),
+                ctx,
+                catalog,
+                jobs: Vec::new(),
+                events,
+            }
+        }
+
+        fn write(&mut self, frames: &[Frame], tracks: &Tracks) {
+            for f in frames {
+                self.out.write(f, tracks, &mut self.jobs).unwrap();
+            }
+        }
+
+        /// Closes the output; the finished files in the order they finished.
+        async fn close(mut self) -> (Vec<FinishedFile>, Arc<Catalog>, PathBuf, OutputContext) {
+            self.out.close(&mut self.jobs).unwrap();
+            for job in self.jobs {
+                job.await.unwrap().unwrap();
+            }
+            let mut files = Vec::new();
+            while let Ok(e) = self.events.try_recv() {
+                if let crate::events::RecorderEvent::FileFinished(f) = e {
+                    files.push(f);
+                }
+            }
+            (files, self.catalog, self.root, self.ctx)
+        }
+    }
+
+    fn playlist(path: &Path) -> MediaPlaylist {
+        MediaPlaylist::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn ms(t: DateTime<Utc>) -> i64 {
+        t.timestamp_millis()
+    }
+
+    /// Segments as (start ms, duration ms, discontinuity), as the playlist writes them.
+    fn listed(p: &MediaPlaylist) -> Vec<(i64, i64, bool)> {
+        p.segments
+            .iter()
+            .map(|s| {
+                (
+                    ms(s.program_date_time.unwrap()),
+                    (s.duration * 1000.0).round() as i64,
+                    s.discontinuity,
+                )
+            })
+            .collect()
+    }
+
+    /// Each segment's start plus its duration is the next one's start, unless the next one
+    /// follows a discontinuity (then it starts there or later: a gap is in no segment).
+    fn assert_tiles(segments: &[(i64, i64, bool)]) {
+        for pair in segments.windows(2) {
+            let ((start, duration, _), (next, _, discontinuity)) = (pair[0], pair[1]);
+            if discontinuity {
+                assert!(start + duration <= next, "overlap: {segments:?}");
+            } else {
+                assert_eq!(start + duration, next, "{segments:?}");
+            }
+        }
+    }
+
+    fn rows(catalog: &Catalog) -> Vec<(i64, i64, bool)> {
+        catalog
+            .segments("live", "cam1", 0, i64::MAX)
+            .unwrap()
+            .iter()
+            .map(|s| (s.start_ms, s.duration_ms, s.discontinuity))
+            .collect()
+    }
+
+    /// Audio leads the video (it starts before the first key frame, and a publisher sends
+    /// it ahead): every segment still lasts from its key frame to the next, exactly, across
+    /// a cycle too; the last one ends at its last frame's end.
+    #[tokio::test]
+    async fn audio_ahead_of_video_does_not_lengthen_segments() {
+        let tracks = tracks(true);
+        let first_key = MediaTime::from_millis(30);
+        // 14.5 s: cuts at 2, 4, 6, 8, the cycle at 10, then 12; the last ends at 14.53.
+        let mut frames = av_frames(
+            first_key,
+            14,
+            MediaTime::from_millis(30),
+            MediaTime::from_millis(60),
+        );
+        frames.retain(|f| f.dts < first_key + MediaTime::from_millis(14_500));
+        let mut run = Run::new("ahead", 2, 10);
+        run.write(&frames, &tracks);
+        let (files, catalog, root, ctx) = run.close().await;
+
+        let wall_ms = |t: MediaTime| ms(ctx.wall(t));
+        let playlists: Vec<_> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Playlist)
+            .collect();
+        assert_eq!(playlists.len(), 2, "a cycle at 10 s: {files:#?}");
+        let mut all = Vec::new();
+        for p in &playlists {
+            all.extend(listed(&playlist(&p.path)));
+        }
+        // Segments start at their key frames; the first at the first one, not at the audio
+        // before it (which no format writes).
+        let starts: Vec<i64> = all.iter().map(|s| s.0).collect();
+        let want: Vec<i64> = [0, 2, 4, 6, 8, 10, 12]
+            .iter()
+            .map(|s| wall_ms(first_key + MediaTime::from_secs(*s)))
+            .collect();
+        assert_eq!(starts, want, "{all:?}");
+        assert_tiles(&all);
+        assert!(all.iter().all(|s| !s.2), "no discontinuity: {all:?}");
+        let last = all[all.len() - 1];
+        assert_eq!(
+            last.0 + last.1,
+            wall_ms(end_of(&frames)),
+            "the last segment ends at its last frame's end"
+        );
+        let total: i64 = all.iter().map(|s| s.1).sum();
+        assert_eq!(total, wall_ms(end_of(&frames)) - wall_ms(first_key));
+        // The catalog and the daily index say the same; so does each playlist's own row.
+        assert_eq!(rows(&catalog), all);
+        let daily = playlist(&root.join("live/cam1/2026-11-24.m3u8"));
+        assert_eq!(listed(&daily), all);
+        assert_eq!(
+            playlists[0].end, playlists[1].start,
+            "the cycle's playlists meet"
+        );
+        let durations: f64 = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Playlist)
+            .map(|f| f.duration)
+            .sum();
+        assert!((durations - total as f64 / 1000.0).abs() < 1e-9);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    /// A publisher that leaves and comes back: the run before the gap ends at its last
+    /// frame's end, the next starts at its first key frame with a discontinuity, and the gap
+    /// is in no segment; a custom index over the whole range lists the same.
+    #[tokio::test]
+    async fn a_reconnect_gap_is_in_no_segment() {
+        let tracks = tracks(true);
+        let lead = MediaTime::from_millis(20);
+        let ahead = MediaTime::from_millis(40);
+        let first = av_frames(MediaTime::ZERO, 5, lead, ahead);
+        // Back 3.2 s after the first run's end.
+        let resume = end_of(&first) + MediaTime::from_millis(3200);
+        let second = av_frames(resume, 4, lead, ahead);
+        let mut run = Run::new("gap", 2, 3600);
+        run.write(&first, &tracks);
+        run.out.discontinuity(&mut run.jobs).unwrap();
+        run.write(&second, &tracks);
+        let (files, catalog, root, ctx) = run.close().await;
+
+        let wall_ms = |t: MediaTime| ms(ctx.wall(t));
+        let path = &files
+            .iter()
+            .find(|f| f.kind == FileKind::Playlist)
+            .unwrap()
+            .path;
+        let all = listed(&playlist(path));
+        // 0-2, 2-4, 4-end | resume-+2, +2-end
+        assert_eq!(all.len(), 5, "{all:?}");
+        assert_tiles(&all);
+        assert_eq!(all.iter().filter(|s| s.2).count(), 1, "{all:?}");
+        let (before, after) = (all[2], all[3]);
+        assert!(after.2, "the resume is marked: {all:?}");
+        assert_eq!(before.0 + before.1, wall_ms(end_of(&first)));
+        assert_eq!(
+            after.0,
+            wall_ms(resume),
+            "its first key frame, not its audio"
+        );
+        let last = all[4];
+        assert_eq!(last.0 + last.1, wall_ms(end_of(&second)));
+        assert_eq!(rows(&catalog), all);
+
+        let req = crate::index::IndexRequest {
+            app: "live".into(),
+            stream: "cam1".into(),
+            start: ctx.t0 - chrono::Duration::seconds(1),
+            end: ctx.t0 + chrono::Duration::seconds(60),
+            object: None,
+            max_range: crate::index::DEFAULT_MAX_RANGE,
+            tz: chrono_tz::Tz::UTC,
+            upload: None,
+        };
+        let record = crate::index::create(&catalog, &root, &req, ctx.t0).unwrap();
+        let index = playlist(&root.join(&record.object));
+        assert_eq!(
+            listed(&index),
+            all,
+            "the custom index lists the catalog's rows"
+        );
+        let total: i64 = all.iter().map(|s| s.1).sum();
+        assert_eq!(
+            total,
+            wall_ms(end_of(&first)) - wall_ms(MediaTime::ZERO) + wall_ms(end_of(&second))
+                - wall_ms(resume),
+            "both runs, without the gap"
+        );
+        assert_eq!((record.duration * 1000.0).round() as i64, total);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    /// An audio-only stream cuts on audio frames: each segment runs from its first audio
+    /// frame to the next segment's, the last to its last frame's end. Timestamps in whole
+    /// milliseconds, as RTMP gives them: frames 23 or 24 ms apart, each lasting 23.2 ms.
+    #[tokio::test]
+    async fn audio_only_segments_cut_on_audio_frames() {
+        let tracks = tracks(false);
+        let frames: Vec<Frame> = (0..300) // about 6.97 s
+            .map(|i| {
+                let dts = MediaTime::from_millis((i * 1024 * 1000 + 22_050) / 44_100);
+                frame(TrackKind::Audio, dts, true)
+            })
+            .collect();
+        let mut run = Run::new("audio", 2, 3600);
+        run.write(&frames, &tracks);
+        let (files, catalog, root, ctx) = run.close().await;
+
+        let wall_ms = |t: MediaTime| ms(ctx.wall(t));
+        let path = &files
+            .iter()
+            .find(|f| f.kind == FileKind::Playlist)
+            .unwrap()
+            .path;
+        let all = listed(&playlist(path));
+        // Cuts at the first audio frame 2 s or more after the segment's start.
+        let mut cuts = vec![MediaTime::ZERO];
+        for f in &frames {
+            if f.dts - cuts[cuts.len() - 1] >= MediaTime::from_secs(2) {
+                cuts.push(f.dts);
+            }
+        }
+        let starts: Vec<i64> = all.iter().map(|s| s.0).collect();
+        assert_eq!(
+            starts,
+            cuts.iter().map(|c| wall_ms(*c)).collect::<Vec<_>>(),
+            "{all:?}"
+        );
+        assert_tiles(&all);
+        let last = all[all.len() - 1];
+        assert_eq!(last.0 + last.1, wall_ms(end_of(&frames)));
+        assert_eq!(rows(&catalog), all);
+        let _ = std::fs::remove_dir_all(root);
+    }
 }

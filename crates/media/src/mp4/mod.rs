@@ -9,6 +9,7 @@
 //! Boxes are written and read by hand (see `boxes.rs` for why not the `mp4-atom` crate).
 
 mod boxes;
+mod chapters;
 pub mod finalize;
 pub mod fragment;
 #[cfg(test)]

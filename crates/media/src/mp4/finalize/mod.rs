@@ -16,9 +16,12 @@
 //!       │                                          stts  ctts (v1 if any negative)
 //!       │                                          stss  (video)  stsz  stsc
 //!       │                                          stco | co64 (when an offset > 4 GiB)
-//!       │                                 udta    (user data) only when options give some
+//! emsg  │ between fragments: chapters ──> trak    the chapter track (chapters.rs), if any
+//!       │                                 udta    (user data) only when options give some,
+//!       │                                         and chpl when there are chapters
 //!       └──────────────────────────────>  mdat    (largesize when > 4 GiB): every trun's
-//!                                                 data in file order, one chunk per trun
+//!                                                 data in file order, one chunk per trun;
+//!                                                 then the chapter samples
 //! ```
 //!
 //! Memory does not grow with the recording (a 6 h 30 fps file has 650k video samples):
@@ -82,6 +85,8 @@ pub struct FinalizeSummary {
     pub fragments: u64,
     /// Chunk offsets needed 64 bits (`co64`).
     pub co64: bool,
+    /// Chapters in the movie (from the recording's `emsg` boxes; see `chapters.rs`).
+    pub chapters: usize,
 }
 
 /// Whether chunk offsets need `co64` rather than `stco`: when the largest offset does not
@@ -145,11 +150,19 @@ pub fn finalize_with_data<R: Read + Seek, W: Write>(
 
     let ftyp = ftyp_for(&plans);
     let total_data: u64 = src.total_data;
-    let mdat_header = boxes::header_len_for(total_data);
+    let chapters = std::mem::take(&mut src.chapters);
+    let mut movie = Movie::lay_out(&plans, options, &chapters, false);
+    // The chapter samples follow the media in the one mdat (nothing when there are none).
+    let chapter_bytes = movie.chapter_samples().len() as u64;
+    let mdat_header = boxes::header_len_for(total_data + chapter_bytes);
     let payload_start = |moov_size: u64| ftyp.len() as u64 + moov_size + mdat_header;
-    let mut movie = Movie::lay_out(&plans, options, false);
-    if needs_co64(payload_start(movie.moov_size) + src.last_chunk_start) {
-        movie = Movie::lay_out(&plans, options, true);
+    let last_chunk = if chapter_bytes > 0 {
+        total_data
+    } else {
+        src.last_chunk_start
+    };
+    if needs_co64(payload_start(movie.moov_size) + last_chunk) {
+        movie = Movie::lay_out(&plans, options, &chapters, true);
     }
     let data_start = payload_start(movie.moov_size);
 
@@ -163,9 +176,12 @@ pub fn finalize_with_data<R: Read + Seek, W: Write>(
         &mut src,
         &mut out,
         ChunkBase::Packed(data_start),
-        options,
+        data_start + total_data,
     )?;
-    out.put(&boxes::box_header(b"mdat", total_data + mdat_header))?;
+    out.put(&boxes::box_header(
+        b"mdat",
+        total_data + chapter_bytes + mdat_header,
+    ))?;
     match data {
         SampleData::Input => src.scan(|r, trafs| {
             for traf in trafs {
@@ -186,6 +202,7 @@ pub fn finalize_with_data<R: Read + Seek, W: Write>(
             data_start + total_data
         )));
     }
+    out.put(movie.chapter_samples())?;
     out.inner
         .flush()
         .map_err(Mp4Error::io("flushing the finalized MP4"))?;
@@ -316,5 +333,84 @@ mod tests {
             MediaTime(90 * 3000)
                 .max(MediaTime(22_500 - 6000) + MediaTime::from_rate(audio_sum as i64, 44_100))
         );
+    }
+
+    /// The `emsg` boxes of the recording become the movie's chapters, timed from its
+    /// start; a crash keeps every chapter whose box was written, wherever the cut falls.
+    #[test]
+    fn chapters_of_the_recording_reach_the_movie() {
+        use crate::mp4::testkit::{read_chapters, write_fragmented_with_chapters};
+        let (tracks, frames) = synthetic(4, MediaTime::from_millis(40));
+        let t0 = frames[0].dts;
+        let ms = |ms: i64| t0 + MediaTime::from_millis(ms);
+        let marks = [
+            (ms(1000), "one"),
+            (ms(2500), "two"),
+            (ms(9000), "after the end"),
+        ];
+        let (frag, ends) = write_fragmented_with_chapters(&tracks, &frames, &marks).unwrap();
+        let (file, summary) = finalize_bytes(&frag).unwrap();
+        assert_eq!(summary.chapters, 2, "none starts after the end");
+        let lead = summary.start_offset.0 as u64;
+        let (track, chpl) = read_chapters(&file);
+        let starts: Vec<(u64, &str)> = track.iter().map(|c| (c.0, c.2.as_str())).collect();
+        assert_eq!(starts, [(90_000 - lead, "one"), (225_000 - lead, "two")]);
+        let chpl_ms: Vec<(u64, &str)> = chpl.iter().map(|c| (c.0 / 10_000, c.1.as_str())).collect();
+        assert_eq!(
+            chpl_ms,
+            [(1000 - lead / 90, "one"), (2500 - lead / 90, "two")]
+        );
+        // Everything else is the movie without chapters.
+        let (plain, _) = write_fragmented(&tracks, &frames).unwrap();
+        let (plain_file, plain_summary) = finalize_bytes(&plain).unwrap();
+        assert_eq!(
+            FinalizeSummary {
+                chapters: 2,
+                bytes: summary.bytes,
+                ..plain_summary
+            },
+            summary
+        );
+        assert_eq!(read_progressive(&file).1.len(), 2, "two media tracks");
+        let refs: Vec<&Frame> = frames.iter().collect();
+        assert_holds(&file, &refs, t0, summary.start_offset.0);
+        assert!(read_chapters(&plain_file).0.is_empty());
+
+        // Killed after "two" was marked, in the middle of a fragment after its box: both
+        // chapters are kept. (The fragment right after the box holds the media up to the
+        // mark: cut inside it, what is left ends before "two", which is then left out.)
+        let boxes = top_level_boxes(&frag);
+        let mut at = 0;
+        let mut emsg_ends = Vec::new();
+        for (kind, size) in &boxes {
+            at += *size as usize;
+            if kind == "emsg" {
+                emsg_ends.push(at);
+            }
+        }
+        let after_two = emsg_ends[1];
+        let next = ends.iter().position(|&e| e > after_two).unwrap();
+        let (cut_file, s) = finalize_bytes(&frag[..ends[next] - 50]).unwrap();
+        assert_eq!((s.truncated_tail, s.chapters), (true, 1));
+        let (cut_file_2, s) = finalize_bytes(&frag[..ends[next + 1] - 50]).unwrap();
+        assert!(s.truncated_tail);
+        assert_eq!(s.chapters, 2);
+        assert_eq!(read_chapters(&cut_file).0.len(), 1);
+        let cut_file = cut_file_2;
+        assert_eq!(read_chapters(&cut_file).0.len(), 2);
+        // Killed while the box of "two" was being written: "one" stays, and the
+        // fragments before the cut box are the movie.
+        let (cut_file, s) = finalize_bytes(&frag[..after_two - 3]).unwrap();
+        assert!(s.truncated_tail);
+        assert_eq!(
+            (s.chapters, s.fragments),
+            (1, ends.iter().filter(|&&e| e < after_two).count() as u64)
+        );
+        assert_eq!(read_chapters(&cut_file).0[0].2, "one");
+        // A cut before the first fragment that holds "one"'s time: the chapter starts
+        // past the end of what is left, and is left out.
+        let before_one = emsg_ends[0] - 40;
+        let (_, s) = finalize_bytes(&frag[..before_one]).unwrap();
+        assert_eq!(s.chapters, 0);
     }
 }

@@ -5,11 +5,13 @@
 use std::io::{Read, Seek, Write};
 
 use super::super::boxes::{self, write_box, write_full_box, TrackHeader, FULL_HEADER};
-use super::super::udta::{udta_size, write_udta};
+use super::super::chapters::ChapterTrack;
+use super::super::udta::write_udta;
 use super::super::{Mp4Error, MOVIE_TIMESCALE};
 use super::survey::{Source, TrackPlan};
 use super::tables::{write_table, Table};
 use super::{internal, Counting, FinalizeOptions, FinalizeSummary};
+use crate::chapter::Chapter;
 use crate::time::MediaTime;
 
 /// The `ftyp` of a finalized file holding `plans`.
@@ -39,6 +41,10 @@ pub(super) enum ChunkBase {
 pub(super) struct Movie {
     parts: Vec<TrakParts>,
     mvhd: Vec<u8>,
+    /// The chapter track, when a chapter starts inside the movie.
+    chapters: Option<ChapterTrack>,
+    /// The `udta` box: the caller's user data, then `chpl`; empty when neither.
+    udta: Vec<u8>,
     pub moov_size: u64,
     movie_duration: u64,
     lead: u64,
@@ -46,7 +52,14 @@ pub(super) struct Movie {
 }
 
 impl Movie {
-    pub fn lay_out(plans: &[TrackPlan], options: &FinalizeOptions, co64: bool) -> Movie {
+    /// Lays out the movie of `plans`; `chapters` are the recording's, timed from its
+    /// time 0 (the survey's).
+    pub fn lay_out(
+        plans: &[TrackPlan],
+        options: &FinalizeOptions,
+        chapters: &[Chapter],
+        co64: bool,
+    ) -> Movie {
         let natural = plans.iter().map(TrackPlan::movie_start).min().unwrap_or(0);
         let lead = options.present_from.map_or(natural, |t| {
             (u128::from(t.0.max(0) as u64) * u128::from(MOVIE_TIMESCALE) / 90_000) as u64
@@ -54,31 +67,53 @@ impl Movie {
         let limit = options
             .present_for
             .map(|d| (u128::from(d.0.max(0) as u64) * u128::from(MOVIE_TIMESCALE) / 90_000) as u64);
-        let parts: Vec<TrakParts> = plans
+        let mut parts: Vec<TrakParts> = plans
             .iter()
             .map(|p| TrakParts::new(p, co64, lead, limit))
             .collect();
-        let mut mvhd = Vec::new();
         let movie_duration = parts.iter().map(|t| t.tkhd_duration).max().unwrap_or(0);
-        boxes::mvhd(
-            &mut mvhd,
-            movie_duration,
-            // next_track_ID; a hostile track_ID of 2^32-1 leaves none free (the
-            // field's 0 would mean "search"), which only matters to an editor.
-            plans
-                .iter()
-                .map(|p| p.init.id)
-                .max()
-                .unwrap_or(0)
-                .saturating_add(1),
-        );
+        // A hostile track_ID of 2^32-1 leaves none free (the field's 0 would mean
+        // "search"), which only matters to an editor.
+        let free_id = plans
+            .iter()
+            .map(|p| p.init.id)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        // Chapters on the movie's timeline: it starts `lead` after the recording's time 0.
+        let lead_ticks = MediaTime(i64::try_from(lead).unwrap_or(i64::MAX));
+        let on_movie: Vec<Chapter> = chapters
+            .iter()
+            .map(|c| Chapter {
+                start: c.start - lead_ticks,
+                title: c.title.clone(),
+            })
+            .collect();
+        let chapters = ChapterTrack::new(&on_movie, movie_duration, free_id, co64);
+        let mut user_data = options.user_data.clone();
+        if let Some(track) = &chapters {
+            for part in &mut parts {
+                part.refer_to_chapters(track.id);
+            }
+            user_data.push(track.chpl.clone());
+        }
+        let mut udta = Vec::new();
+        write_udta(&mut udta, &user_data);
+        let next_track_id = chapters
+            .as_ref()
+            .map_or(free_id, |t| t.id.saturating_add(1));
+        let mut mvhd = Vec::new();
+        boxes::mvhd(&mut mvhd, movie_duration, next_track_id);
         let moov_size = 8
             + mvhd.len() as u64
             + parts.iter().map(|t| t.trak_size).sum::<u64>()
-            + udta_size(&options.user_data);
+            + chapters.as_ref().map_or(0, |t| t.trak_size)
+            + udta.len() as u64;
         Movie {
             parts,
             mvhd,
+            chapters,
+            udta,
             moov_size,
             movie_duration,
             lead,
@@ -86,14 +121,21 @@ impl Movie {
         }
     }
 
-    /// Writes the `moov`, streaming each table from `src`, and checks its size.
+    /// The chapter track's sample data, which the caller places (one chunk); empty
+    /// without chapters.
+    pub fn chapter_samples(&self) -> &[u8] {
+        self.chapters.as_ref().map_or(&[], |t| &t.samples)
+    }
+
+    /// Writes the `moov`, streaming each table from `src`, and checks its size. The
+    /// chapter samples are at `chapter_data` in the output.
     pub fn write<R: Read + Seek, W: Write>(
         &self,
         plans: &[TrackPlan],
         src: &mut Source<R>,
         out: &mut Counting<W>,
         chunks: ChunkBase,
-        options: &FinalizeOptions,
+        chapter_data: u64,
     ) -> Result<(), Mp4Error> {
         let moov_start = out.written;
         out.put(&boxes::box_header(b"moov", self.moov_size))?;
@@ -101,9 +143,12 @@ impl Movie {
         for (plan, part) in plans.iter().zip(&self.parts) {
             part.write(plan, src, out, chunks)?;
         }
-        let mut udta = Vec::new();
-        write_udta(&mut udta, &options.user_data);
-        out.put(&udta)?;
+        if let Some(track) = &self.chapters {
+            let mut trak = Vec::new();
+            track.write_trak(&mut trak, chapter_data);
+            out.put(&trak)?;
+        }
+        out.put(&self.udta)?;
         if out.written - moov_start != self.moov_size {
             return Err(internal(format!(
                 "moov is {} bytes, planned {}",
@@ -138,6 +183,7 @@ impl Movie {
             ignored_tail_bytes: src.file_len - src.scan_end,
             fragments: src.fragments,
             co64: self.co64,
+            chapters: self.chapters.as_ref().map_or(0, ChapterTrack::len),
         }
     }
 }
@@ -208,6 +254,8 @@ impl TrackPlan {
 /// A trak's small boxes (built in memory) and the sizes of its containers.
 pub(super) struct TrakParts {
     tkhd: Vec<u8>,
+    /// `tref/chap` to the chapter track, when the movie has one.
+    tref: Vec<u8>,
     edts: Vec<u8>,
     mdhd_hdlr: Vec<u8>,
     xmhd_dinf: Vec<u8>,
@@ -287,6 +335,7 @@ impl TrakParts {
         let trak_size = 8 + tkhd.len() as u64 + edts.len() as u64 + mdia_size;
         TrakParts {
             tkhd,
+            tref: Vec::new(),
             edts,
             mdhd_hdlr,
             xmhd_dinf,
@@ -300,6 +349,16 @@ impl TrakParts {
         }
     }
 
+    /// Adds `tref/chap` naming the chapter track `id` (ISO/IEC 14496-12 8.3.3; the order
+    /// of trak's children puts it after `tkhd`).
+    fn refer_to_chapters(&mut self, id: u32) {
+        self.tref.clear();
+        write_box(&mut self.tref, b"tref", |out| {
+            write_box(out, b"chap", |out| out.extend_from_slice(&id.to_be_bytes()));
+        });
+        self.trak_size += self.tref.len() as u64;
+    }
+
     fn write<R: Read + Seek, W: Write>(
         &self,
         p: &TrackPlan,
@@ -309,6 +368,7 @@ impl TrakParts {
     ) -> Result<(), Mp4Error> {
         out.put(&boxes::box_header(b"trak", self.trak_size))?;
         out.put(&self.tkhd)?;
+        out.put(&self.tref)?;
         out.put(&self.edts)?;
         out.put(&boxes::box_header(b"mdia", self.mdia_size))?;
         out.put(&self.mdhd_hdlr)?;

@@ -2,16 +2,19 @@
 //!
 //! The survey walks the top-level boxes once: it parses the init segment's `moov`, counts
 //! what every sample table will hold (see [`super::tables::TableStats`]) and sums
-//! durations and bytes per track ([`TrackPlan`]), and finds where the complete fragments
+//! durations and bytes per track ([`TrackPlan`]), collects the chapters of the `emsg`
+//! boxes between fragments (`mp4/chapters.rs`), and finds where the complete fragments
 //! end. The `moof`s it read are kept in a bounded cache ([`MoofCache`]) so the later
 //! passes ([`Source::scan`]: one per streamed table, one for the sample data) parse them
 //! from memory instead of reading the file again.
 
 use std::io::{Read, Seek};
 
+use super::super::chapters::{parse_emsg, MAX_EMSG_BODY};
 use super::super::read::{self, Cursor, HeaderRead, InitTrack, Traf};
 use super::super::Mp4Error;
 use super::tables::TableStats;
+use crate::chapter::{Chapter, MAX_CHAPTERS};
 
 /// Largest `moov`/`moof` body read into memory. Ours are a few kB; a larger one is corrupt.
 const MAX_SMALL_BOX: u64 = 64 << 20;
@@ -80,6 +83,9 @@ pub(super) struct Source<R> {
     /// Input offset of the last chunk.
     pub last_run_offset: u64,
     pub(super) moofs: MoofCache,
+    /// The chapters of the recording's `emsg` boxes, in file order, their times from the
+    /// file's time 0 (see `mp4/chapters.rs`).
+    pub(super) chapters: Vec<Chapter>,
 }
 
 impl<R: Read + Seek> Source<R> {
@@ -107,6 +113,7 @@ impl<R: Read + Seek> Source<R> {
             max: cache_max,
             ..MoofCache::default()
         };
+        let mut chapters = Vec::new();
         loop {
             let h = match read::read_header(&mut r, pos, file_len)? {
                 HeaderRead::End => break,
@@ -214,6 +221,12 @@ impl<R: Read + Seek> Source<R> {
                         }
                     }
                 }
+                b"emsg" if h.size - h.header_len <= MAX_EMSG_BODY => {
+                    let body = read::read_body(&mut r, &h, MAX_EMSG_BODY)?;
+                    if chapters.len() < MAX_CHAPTERS {
+                        chapters.extend(parse_emsg(&body));
+                    }
+                }
                 _ => {} // mdat (seeked past), free, skip, sidx, styp, ...: nothing to take
             }
             pos = h.end();
@@ -241,6 +254,7 @@ impl<R: Read + Seek> Source<R> {
             last_chunk_start,
             last_run_offset,
             moofs,
+            chapters,
         })
     }
 

@@ -4,8 +4,8 @@
 //!
 //! | container | while recording (`.part`, what a crash leaves) | finalized |
 //! |---|---|---|
-//! | MP4 | a top-level `emsg` box per chapter, between fragments (`mp4::chapters`) | a QuickTime chapter track (`tref/chap`) and a Nero `moov/udta/chpl` |
-//! | FLV | an `onCuePoint` script tag at the chapter's time | the `cuePoints` list of `onMetaData`; the live tags kept, retyped so players skip them |
+//! | MP4 | a top-level `emsg` box per chapter, between fragments (`mp4/chapters.rs`) | a QuickTime chapter track (`tref/chap`) and a Nero `moov/udta/chpl` |
+//! | FLV | an `onCuePoint` script tag at the chapter's time (`flv/cue.rs`) | `onMetaData.chapters` (times and titles); the tags kept, retyped so players skip them |
 //! | HLS | `#EXT-X-DATERANGE` with `CLASS="com.tapedeck.chapter"`, appended to the live playlist | the same, in the final playlist |
 //!
 //! A chapter ends where the next one starts; the last one at the end of the file. The

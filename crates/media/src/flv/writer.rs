@@ -256,6 +256,23 @@ impl FlvWriter {
         Ok(())
     }
 
+    /// Marks a chapter titled `title` starting at `at` (the timeline of the frames
+    /// written): an `onCuePoint` script tag at that time, appended to `out` at once (see
+    /// `cue.rs`), so a crash keeps it. A chapter before the first frame starts at 0.
+    /// The finalizers list the chapters in `onMetaData.chapters`.
+    pub fn add_chapter(&mut self, at: MediaTime, title: &str, out: &mut Vec<u8>) {
+        self.header(out);
+        let ms = self
+            .origin
+            .map_or(0, |origin| (at - origin).as_millis().max(0));
+        // Times past 2^32 ms wrap, as the format's own timestamps do.
+        let ts = ms as u32;
+        let body = super::cue::body(ts, title);
+        push_tag(out, TAG_SCRIPT, ts, &body);
+        self.index
+            .wrote_cue_point(&mut self.clock, ts, body.len(), title);
+    }
+
     fn video_codec(&self) -> Option<VideoCodec> {
         self.video.as_ref().map(|v| v.codec)
     }

@@ -159,6 +159,7 @@ pub fn export(
         end: parse_time("--end", end)?,
         output,
         close_gaps,
+        chapters: Vec::new(),
     };
     let catalog = open(config)?;
     let mut progress = |p: tapedeck_recorder::export::Progress| {

@@ -101,7 +101,10 @@ pub(super) struct Scan {
     /// Chapters (`onCuePoint` tags, see `cue.rs`): time in ms and title, at most
     /// [`MAX_CHAPTERS`].
     pub(super) cues: Vec<(i64, String)>,
-    /// Input offset of every cue point tag (counted or not), for retyping in place.
+    /// Input offset of each cue point tag, for retyping in place: the first
+    /// [`MAX_CHAPTERS`] (a hostile file of millions of cue points must not grow this;
+    /// past it an in-place finalize leaves the rest as they are, which only costs ffmpeg's
+    /// readers a subtitle stream, see `cue.rs`).
     pub(super) cue_offsets: Vec<u64>,
 }
 
@@ -263,10 +266,8 @@ impl Scan {
     }
 
     fn cue(&mut self, offset: u64, ts: i64, title: String) {
-        // Offsets of all of them (the finalizers retype every one): 8 bytes each, and at
-        // least 40 bytes of tag each in the file.
-        self.cue_offsets.push(offset);
         if self.cues.len() < MAX_CHAPTERS {
+            self.cue_offsets.push(offset);
             self.cues.push((ts, title));
         }
     }
@@ -544,5 +545,26 @@ mod tests {
             matches!(err, FlvError::MetadataTooLarge { keyframes } if keyframes == (MAX_KEYFRAMES + extra) as u64),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn cue_points_of_a_hostile_file_are_bounded() {
+        use crate::chapter::{MAX_CHAPTERS, MAX_TITLE_BYTES};
+        let mut file = b"FLV\x01\x01\x00\x00\x00\x09\x00\x00\x00\x00".to_vec();
+        let long = crate::flv::cue::body(0, "a");
+        // A title longer than a chapter keeps: written by hand, cut when read.
+        let mut body = Vec::new();
+        Amf0Value::String("onCuePoint".into()).encode(&mut body);
+        Amf0Value::Object(vec![("name".into(), Amf0Value::String("z".repeat(5000)))])
+            .encode(&mut body);
+        tag(18, 0, &body, &mut file);
+        for i in 0..(MAX_CHAPTERS + 10) as u32 {
+            tag(18, i, &long, &mut file);
+        }
+        let scan = Scan::run(&mut &file[..]).unwrap();
+        assert_eq!(scan.cues.len(), MAX_CHAPTERS);
+        assert_eq!(scan.cue_offsets.len(), MAX_CHAPTERS);
+        assert_eq!(scan.cues[0].1.len(), MAX_TITLE_BYTES);
+        assert_eq!(scan.cue_offsets[1], 13 + 11 + body.len() as u64 + 4);
     }
 }

@@ -152,7 +152,7 @@ impl ChapterTrack {
     /// `movie_duration` (movie timescale); `None` when no chapter starts inside it.
     pub fn new(chapters: &[Chapter], movie_duration: u64, id: u32, co64: bool) -> Option<Self> {
         // In whole track units (ms): two chapters that round to the same one are one.
-        let ms = |t: MediaTime| MediaTime::from_millis((t.0 + 45).div_euclid(90));
+        let ms = |t: MediaTime| MediaTime::from_millis(t.0.saturating_add(45).div_euclid(90));
         let rounded: Vec<Chapter> = chapters
             .iter()
             .map(|c| Chapter {

@@ -685,4 +685,47 @@ mod tests {
         let ok = moof(1000, 0x200, &[0, 0, 0, 1]);
         assert!(read::parse_moof(Cursor::new(&ok[8..], 8), 0, &tracks).is_ok());
     }
+
+    /// Chapters from a hostile file: a bounded number are read, times and sizes that do
+    /// not fit are no panic, a large `emsg` is skipped.
+    #[test]
+    fn hostile_chapter_boxes_are_bounded() {
+        use crate::chapter::MAX_CHAPTERS;
+        use crate::mp4::chapters::{write_emsg, MAX_EMSG_BODY};
+        let (tracks, frames) = synthetic(2, MediaTime::ZERO);
+        let (frag, ends) = write_fragmented(&tracks, &frames).unwrap();
+        let init = top_level_boxes(&frag)[..2].iter().map(|b| b.1).sum::<u64>() as usize;
+        let half = MAX_CHAPTERS as u64 / 2 + 10;
+        let marks = |from: u64| {
+            let mut m = Vec::new();
+            for i in from..from + half {
+                write_emsg(&mut m, i, i as u32, "x");
+            }
+            m
+        };
+        // Half after the init segment, half after the first fragment (4096 boxes in a row
+        // without samples would end the survey: `MAX_BOXES_WITHOUT_MEDIA`), then one far
+        // in the future and one too large to read.
+        let mut tail = Vec::new();
+        write_emsg(&mut tail, u64::MAX, 0, "far future");
+        write_emsg(&mut tail, 5, 0, &"y".repeat(MAX_EMSG_BODY as usize));
+        let frag = [
+            &frag[..init],
+            &marks(0)[..],
+            &frag[init..ends[0]],
+            &marks(half)[..],
+            &tail[..],
+            &frag[ends[0]..],
+        ]
+        .concat();
+        let src = Source::survey(IoCursor::new(&frag)).unwrap();
+        assert_eq!(src.chapters.len(), MAX_CHAPTERS);
+        let (file, s) = finalize_bytes(&frag).unwrap();
+        assert!(!s.truncated_tail, "{s:?}");
+        // 4096 chapters a tick apart (0 to 45.5 ms) are one per millisecond: 0 to 46 ms.
+        // The far future one starts after the end.
+        assert_eq!(s.chapters, 47);
+        assert_eq!(s.fragments, ends.len() as u64);
+        assert!(file.len() < frag.len() + 4096);
+    }
 }

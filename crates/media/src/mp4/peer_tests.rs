@@ -325,6 +325,8 @@ fn killed_recording_plays_to_the_last_complete_fragment() {
 ///
 /// Version 2 added `moov/udta` (in the init segment and the finalized movie); version 3
 /// cuts fragments after half a second. The second check pins the bytes without user data.
+/// The third pins a recording with chapters (optional, added in version 3 without changing
+/// the bytes of a recording without them): `emsg` boxes, chapter track, `chpl`.
 #[test]
 fn golden_digests() {
     let (tracks, frames) = synthetic(3, MediaTime::from_millis(20));
@@ -369,6 +371,28 @@ fn golden_digests() {
         ),
         (10264594742065823392, 4752430005454878066, 101769, 99125),
         "without user data"
+    );
+
+    let t0 = frames[0].dts;
+    let marks = [
+        (t0 + MediaTime::from_millis(500), "One"),
+        (t0 + MediaTime::from_millis(1750), "Two é"),
+    ];
+    let (frag, _) =
+        super::testkit::write_fragmented_with_chapters(&tracks, &frames, &marks).unwrap();
+    let mut finalized = Vec::new();
+    let s = finalize_with(std::io::Cursor::new(&frag), &mut finalized, &options).unwrap();
+    assert_eq!(s.chapters, 2);
+    assert_eq!(
+        (
+            FORMAT_VERSION,
+            fnv1a64(&frag),
+            fnv1a64(&finalized),
+            frag.len(),
+            finalized.len()
+        ),
+        (3, 16167915443633820070, 10964701375556317336, 101806, 99823),
+        "with chapters"
     );
 }
 

@@ -138,6 +138,7 @@ impl Archive {
             end: q.end,
             output: q.output.clone(),
             close_gaps: q.close_gaps,
+            chapters: Vec::new(),
         };
         tapedeck_recorder::export::export(
             &self.catalog,

@@ -18,7 +18,10 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use m3u8_rs::{MediaPlaylistType, MediaSegment, Playlist};
 
+mod daterange;
 pub mod follow;
+
+pub use daterange::{quotable, DateRange, CHAPTER_CLASS, TITLE_ATTRIBUTE};
 
 /// The protocol version we write (see the module docs).
 pub const VERSION: usize = 3;
@@ -66,6 +69,9 @@ pub struct MediaPlaylist {
     /// knew of it (the text is the recorder's, one line). A playlist with neither tag is a
     /// daily index.
     pub index: Option<String>,
+    /// `#EXT-X-DATERANGE` tags (the recording's chapters), in the order listed; each is
+    /// written before the segment it starts in (see `hls/daterange.rs`).
+    pub date_ranges: Vec<DateRange>,
 }
 
 /// The lines [`MediaPlaylist::render`] writes for `segment` when it is not the first one:
@@ -109,7 +115,73 @@ impl MediaPlaylist {
 
     /// The playlist text.
     pub fn render(&self) -> String {
-        self.render_with_target(self.target_duration())
+        let text = self.render_with_target(self.target_duration());
+        if self.date_ranges.is_empty() {
+            return text;
+        }
+        // m3u8-rs writes a range per segment at most, after its PROGRAM-DATE-TIME: ours
+        // go in as lines of their own, before the first line of their segment.
+        let header_lines = MediaPlaylist {
+            media_sequence: self.media_sequence,
+            ..MediaPlaylist::default()
+        }
+        .render_with_target(self.target_duration())
+        .lines()
+        .count();
+        let lines: Vec<&str> = text.lines().collect();
+        // Line where each segment's entry starts; then where the segments end.
+        let mut starts = vec![header_lines];
+        for (i, line) in lines.iter().enumerate().skip(header_lines) {
+            if !line.starts_with('#') && !line.trim().is_empty() {
+                starts.push(i + 1);
+            }
+        }
+        let mut before: Vec<Vec<&DateRange>> = vec![Vec::new(); starts.len()];
+        for range in &self.date_ranges {
+            before[self.segment_of(range.start_date)].push(range);
+        }
+        let mut out = String::with_capacity(text.len() + 200 * self.date_ranges.len());
+        let mut next = 0;
+        for (i, line) in lines.iter().enumerate() {
+            while next < starts.len() && starts[next] == i {
+                for r in &before[next] {
+                    out.push_str(&r.render());
+                }
+                next += 1;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        for ranges in &before[next..] {
+            for r in ranges {
+                out.push_str(&r.render());
+            }
+        }
+        out
+    }
+
+    /// Where [`Self::render`] writes a date range starting at `t`: before the segment of
+    /// this index, the first that ends after `t` (the one `t` falls in, or the next after
+    /// a gap); the number of segments (after the last) when none does, or when the
+    /// segments' times are not known (no PROGRAM-DATE-TIME before them). A writer that
+    /// appends to the playlist file can append a range when this is the number of
+    /// segments listed.
+    pub fn date_range_position(&self, t: DateTime<Utc>) -> usize {
+        self.segment_of(t)
+    }
+
+    fn segment_of(&self, t: DateTime<Utc>) -> usize {
+        let mut start: Option<DateTime<Utc>> = None;
+        for (i, s) in self.segments.iter().enumerate() {
+            start = s.program_date_time.or(start);
+            let Some(begin) = start else { continue };
+            let end = begin + chrono::Duration::milliseconds((millis(s.duration) * 1000.0) as i64);
+            if end > t {
+                return i;
+            }
+            start = Some(end);
+        }
+        self.segments.len()
     }
 
     fn render_with_target(&self, target_duration: u64) -> String {
@@ -175,6 +247,7 @@ impl MediaPlaylist {
 
     /// Reads a media playlist. Tags we do not model (keys, byte ranges, maps) are ignored.
     pub fn parse(text: &str) -> Result<Self, HlsError> {
+        let (date_ranges, text) = daterange::take_date_ranges(text);
         let playlist = match m3u8_rs::parse_playlist_res(text.as_bytes()) {
             Ok(Playlist::MediaPlaylist(p)) => p,
             Ok(Playlist::MasterPlaylist(m)) => {
@@ -232,6 +305,7 @@ impl MediaPlaylist {
             media_sequence: playlist.media_sequence,
             recording,
             index,
+            date_ranges,
         })
     }
 }
@@ -309,6 +383,7 @@ mod tests {
             media_sequence: 0,
             recording: None,
             index: None,
+            date_ranges: Vec::new(),
         }
     }
 
@@ -552,5 +627,123 @@ high.m3u8
             Err(HlsError::Parse(_))
         ));
         assert!(matches!(MediaPlaylist::parse(""), Err(HlsError::Parse(_))));
+    }
+
+    fn chapter(i: usize, ms: i64, title: &str) -> DateRange {
+        DateRange::chapter(format!("chapter-{i}"), at(ms), title)
+    }
+
+    /// Chapters go before the segment they start in (the one in progress while live: after
+    /// those listed), in a gap before the next segment, past the end after the last one;
+    /// the text reads back as the same playlist.
+    #[test]
+    fn date_ranges_render_before_their_segment_and_read_back() {
+        // Segments: [0, 6.006) [6.006, 12) gap [200, 206.4).
+        let p = MediaPlaylist {
+            recording: Some("live/cam1/1795515330000".into()),
+            date_ranges: vec![
+                chapter(0, 0, "Intro"),
+                chapter(1, 7000, "Second \"act\""),
+                chapter(2, 100_000, "In the gap"),
+                chapter(3, 300_000, "After the end"),
+            ],
+            ..sample()
+        };
+        let text = p.render();
+        let expected = "#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:7
+#EXT-X-PLAYLIST-TYPE:EVENT
+#EXT-X-DATERANGE:ID=\"chapter-0\",CLASS=\"com.tapedeck.chapter\",START-DATE=\"2026-11-24T10:15:30.123Z\",END-ON-NEXT=YES,X-TITLE=\"Intro\"
+#EXT-X-PROGRAM-DATE-TIME:2026-11-24T10:15:30.123Z
+#EXT-X-TAPEDECK-RECORDING:live/cam1/1795515330000
+#EXTINF:6.006,
+1795601730_0.ts
+#EXT-X-DATERANGE:ID=\"chapter-1\",CLASS=\"com.tapedeck.chapter\",START-DATE=\"2026-11-24T10:15:37.123Z\",END-ON-NEXT=YES,X-TITLE=\"Second 'act'\"
+#EXTINF:5.994,
+1795601736_1.ts
+#EXT-X-DATERANGE:ID=\"chapter-2\",CLASS=\"com.tapedeck.chapter\",START-DATE=\"2026-11-24T10:17:10.123Z\",END-ON-NEXT=YES,X-TITLE=\"In the gap\"
+#EXT-X-DISCONTINUITY
+#EXT-X-PROGRAM-DATE-TIME:2026-11-24T10:18:50.123Z
+#EXTINF:6.4,
+1795601930_2.ts
+#EXT-X-DATERANGE:ID=\"chapter-3\",CLASS=\"com.tapedeck.chapter\",START-DATE=\"2026-11-24T10:20:30.123Z\",END-ON-NEXT=YES,X-TITLE=\"After the end\"
+";
+        assert_eq!(text, expected);
+        assert_eq!(MediaPlaylist::parse(&text), Ok(p.clone()));
+        // Ended: the last range stays before ENDLIST.
+        let ended = MediaPlaylist {
+            ended: true,
+            ..p.clone()
+        };
+        let text = ended.render();
+        assert!(
+            text.ends_with("X-TITLE=\"After the end\"\n#EXT-X-ENDLIST\n"),
+            "{text}"
+        );
+        assert_eq!(MediaPlaylist::parse(&text), Ok(ended));
+        // Without segments (the first one still being recorded).
+        let empty = MediaPlaylist {
+            date_ranges: vec![chapter(0, 0, "x")],
+            ..MediaPlaylist::default()
+        };
+        assert!(empty.render().ends_with("X-TITLE=\"x\"\n"));
+        assert_eq!(MediaPlaylist::parse(&empty.render()), Ok(empty));
+        // m3u8-rs alone (what other tools built on it read) takes the text too.
+        assert!(m3u8_rs::parse_media_playlist_res(expected.as_bytes()).is_ok());
+    }
+
+    /// A live playlist grows by appends: a chapter's line when it is marked (after the
+    /// segments listed), the segment it falls in when that one is done. The file reads as
+    /// the whole playlist rendered, and a crash in the middle of an append loses only the
+    /// line cut short.
+    #[test]
+    fn appended_chapters_read_as_the_rendered_playlist() {
+        let base = sample();
+        let mut p = MediaPlaylist {
+            segments: base.segments[..1].to_vec(),
+            ..base.clone()
+        };
+        let mut text = p.render();
+        // Marked 7 s in, while the second segment (from 6.006 s) is being recorded.
+        let c = chapter(0, 7000, "Live mark");
+        assert_eq!(p.date_range_position(c.start_date), p.segments.len());
+        text.push_str(&c.render());
+        p.date_ranges.push(c.clone());
+        assert_eq!(text, p.render());
+        let marked = text.clone();
+        text.push_str(&render_segment(&base.segments[1]));
+        p.segments.push(base.segments[1].clone());
+        assert_eq!(text, p.render());
+        assert_eq!(MediaPlaylist::parse_appended(&text), Ok(p.clone()));
+        // Killed while appending the chapter's line: the playlist before it.
+        let before = MediaPlaylist {
+            segments: base.segments[..1].to_vec(),
+            ..base.clone()
+        };
+        let line_start = marked.len() - c.render().len();
+        for cut in line_start..marked.len() {
+            assert_eq!(
+                MediaPlaylist::parse_appended(&marked[..cut]),
+                Ok(before.clone()),
+                "cut at {cut}"
+            );
+        }
+        let with_chapter = MediaPlaylist {
+            date_ranges: vec![c],
+            ..before
+        };
+        assert_eq!(
+            MediaPlaylist::parse_appended(&marked),
+            Ok(with_chapter.clone())
+        );
+        // Killed while appending the next segment: the chapter stays.
+        for cut in marked.len()..text.len() - 1 {
+            assert_eq!(
+                MediaPlaylist::parse_appended(&text[..cut]),
+                Ok(with_chapter.clone()),
+                "cut at {cut}"
+            );
+        }
     }
 }

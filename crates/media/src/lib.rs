@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod chapter;
 pub mod codec;
 pub mod flv;
 pub mod frame;
@@ -16,6 +17,7 @@ pub mod mp4;
 pub mod time;
 pub mod ts;
 
+pub use chapter::Chapter;
 pub use codec::{AudioCodec, AudioConfig, CodecError, VideoCodec, VideoConfig};
 pub use frame::{Frame, MediaEvent, TrackKind, Tracks};
 pub use time::MediaTime;

@@ -57,6 +57,10 @@ pub struct ExportRequest {
     pub output: PathBuf,
     /// Put segments back to back instead of keeping the time between them.
     pub close_gaps: bool,
+    /// The stream's chapters (wall-clock start, title): those that start inside the range
+    /// are kept, on the clip's timeline (one in a gap that `close_gaps` removes starts
+    /// where the gap was). Default: none.
+    pub chapters: Vec<(DateTime<Utc>, String)>,
 }
 
 /// Progress, for a bar in the CLI or the app.
@@ -107,14 +111,21 @@ pub fn export(
         });
     }
     let base_ms = segments[0].start_ms;
-    let plan = Plan {
+    let mut plan = Plan {
         segments: &segments,
         root,
         base_ms,
         from: ms(req.start.timestamp_millis() - base_ms),
         until: ms(req.end.timestamp_millis() - base_ms),
         close_gaps: req.close_gaps,
+        chapters: Vec::new(),
     };
+    plan.chapters = req
+        .chapters
+        .iter()
+        .filter(|(at, _)| req.start <= *at && *at < req.end)
+        .map(|(at, title)| (plan.clip_time(at.timestamp_millis()), title.clone()))
+        .collect();
     let write_err = |detail: String| ExportError::Write {
         path: req.output.display().to_string(),
         detail,
@@ -219,9 +230,63 @@ struct Plan<'a> {
     from: MediaTime,
     until: MediaTime,
     close_gaps: bool,
+    /// Chapters on the clip's timeline.
+    chapters: Vec<(MediaTime, String)>,
+}
+
+/// Where one segment goes on the clip's timeline.
+struct Placement {
+    /// Clip time of the segment's start.
+    offset: MediaTime,
+    /// Gap time taken out before it so far (`close_gaps`).
+    removed: MediaTime,
+    /// The gap just before it was taken out.
+    gap_removed: bool,
 }
 
 impl Plan<'_> {
+    /// Where each segment goes: its wall-clock start from the first's, less the gaps
+    /// `close_gaps` removes.
+    fn placements(&self) -> Vec<Placement> {
+        let mut cursor = MediaTime::ZERO; // where the previous segment ended
+        let mut removed = MediaTime::ZERO;
+        let mut out = Vec::with_capacity(self.segments.len());
+        for seg in self.segments {
+            let mut offset = ms(seg.start_ms - self.base_ms) - removed;
+            let gap_removed = self.close_gaps && offset - cursor > GAP;
+            if gap_removed {
+                removed += offset - cursor;
+                offset = cursor;
+            }
+            out.push(Placement {
+                offset,
+                removed,
+                gap_removed,
+            });
+            cursor = offset + ms(seg.duration_ms);
+        }
+        out
+    }
+
+    /// The clip time of the wall-clock time `wall_ms`.
+    fn clip_time(&self, wall_ms: i64) -> MediaTime {
+        let places = self.placements();
+        let mut removed = MediaTime::ZERO;
+        for (seg, place) in self.segments.iter().zip(&places) {
+            removed = place.removed;
+            if wall_ms < seg.start_ms + seg.duration_ms {
+                let t = ms(wall_ms - self.base_ms) - removed;
+                // In a gap that was taken out: where the gap was.
+                return if place.gap_removed && wall_ms < seg.start_ms {
+                    t.max(place.offset)
+                } else {
+                    t
+                };
+            }
+        }
+        ms(wall_ms - self.base_ms) - removed
+    }
+
     /// Feeds every segment through a [`ClipWriter`] into `sink`. Returns the fragmented
     /// file's time 0 and the clip's end (moved in by removed gaps), or `None` when nothing
     /// was written.
@@ -235,12 +300,11 @@ impl Plan<'_> {
             detail,
         };
         let mut clip = ClipWriter::new(sink, self.from);
-        let mut until = self.until;
-        let mut cursor = MediaTime::ZERO; // where the previous segment ended, on the clip's timeline
-        let mut removed = MediaTime::ZERO; // with close_gaps: gap time taken out so far
+        clip.chapters = self.chapters.clone();
+        let places = self.placements();
         let mut bytes = Vec::new();
         let mut events = Vec::new();
-        for (i, seg) in self.segments.iter().enumerate() {
+        for (i, (seg, place)) in self.segments.iter().zip(&places).enumerate() {
             let path = self.root.join(&seg.key);
             let segment_err = |detail: String| ExportError::Segment {
                 path: path.display().to_string(),
@@ -268,15 +332,9 @@ impl Plan<'_> {
             let anchor = first(true)
                 .or_else(|| first(false))
                 .unwrap_or(MediaTime::ZERO);
-            let wall_offset = ms(seg.start_ms - self.base_ms);
-            let mut offset = wall_offset - removed;
-            if self.close_gaps && offset - cursor > GAP {
-                // The gap goes; the range's end moves in by as much.
-                let gap = offset - cursor;
-                removed += gap;
-                until -= gap;
-                offset = cursor;
-            }
+            // Gaps taken out before the range's end move it in by as much.
+            let until = self.until - place.removed;
+            let offset = place.offset;
             for ev in events.drain(..) {
                 match ev {
                     MediaEvent::VideoConfig(c) => clip.tracks.video = Some(c),
@@ -290,9 +348,9 @@ impl Plan<'_> {
                     }
                 }
             }
-            cursor = offset + ms(seg.duration_ms);
             each(i + 1)?;
         }
+        let until = self.until - places.last().map_or(MediaTime::ZERO, |p| p.removed);
         Ok(clip
             .finish()
             .map_err(write_err)?
@@ -463,6 +521,8 @@ struct ClipWriter<'a> {
     /// DTS of the first frame written: the fragmented file's time 0.
     file_start: Option<MediaTime>,
     buf: Vec<u8>,
+    /// Chapters (clip timeline), given to the writer when it starts.
+    chapters: Vec<(MediaTime, String)>,
 }
 
 impl<'a> ClipWriter<'a> {
@@ -476,6 +536,7 @@ impl<'a> ClipWriter<'a> {
             started: false,
             file_start: None,
             buf: Vec::new(),
+            chapters: Vec::new(),
         }
     }
 
@@ -522,8 +583,12 @@ impl<'a> ClipWriter<'a> {
 
     fn write(&mut self, f: Frame) -> Result<(), String> {
         if self.writer.is_none() {
-            let w = Fmp4Writer::new(&self.tracks).map_err(|e| e.to_string())?;
+            let mut w = Fmp4Writer::new(&self.tracks).map_err(|e| e.to_string())?;
             w.init_segment(&mut self.buf);
+            // Before the first frame: they go out with the first fragment, timed from it.
+            for (at, title) in &self.chapters {
+                w.add_chapter(*at, title, &mut self.buf);
+            }
             self.writer = Some(w);
             self.file_start = Some(f.dts);
         }
@@ -622,5 +687,67 @@ mod tests {
         assert!(Sink::Payload(&mut Vec::new())
             .put(head, Some(&short))
             .is_err());
+    }
+
+    fn segment(start_ms: i64, duration_ms: i64) -> tapedeck_catalog::Segment {
+        tapedeck_catalog::Segment {
+            recording: "live/cam1/0".into(),
+            app: "live".into(),
+            stream: "cam1".into(),
+            key: format!("{start_ms}.ts"),
+            start_ms,
+            duration_ms,
+            bytes: 0,
+            codecs: String::new(),
+            width: 0,
+            height: 0,
+            keyframes: 0,
+            discontinuity: false,
+        }
+    }
+
+    /// Chapters (wall clock) on the clip's timeline, which starts at the first segment:
+    /// gaps kept or closed, a chapter in a closed gap where the gap was.
+    #[test]
+    fn chapter_times_on_the_clip_timeline() {
+        // [10 s, 14 s), gap, [20 s, 24 s), [24 s, 26 s), gap of 0.3 s (kept), [26.3 s, 28 s).
+        let segments = [
+            segment(10_000, 4000),
+            segment(20_000, 4000),
+            segment(24_000, 2000),
+            segment(26_300, 1700),
+        ];
+        let table = [
+            // (wall ms, clip ms with gaps kept, with gaps closed)
+            (10_000, 0, 0),
+            (12_500, 2500, 2500),
+            (14_000, 4000, 4000), // in the gap: kept there, or where the gap was
+            (17_000, 7000, 4000),
+            (20_000, 10_000, 4000),
+            (21_000, 11_000, 5000),
+            (25_000, 15_000, 9000),
+            (26_100, 16_100, 10_100), // a gap under 0.5 s is not closed
+            (27_000, 17_000, 11_000),
+            (30_000, 20_000, 14_000), // after the last segment
+        ];
+        for close_gaps in [false, true] {
+            let plan = Plan {
+                segments: &segments,
+                root: Path::new("/"),
+                base_ms: 10_000,
+                from: MediaTime::ZERO,
+                until: MediaTime::from_secs(30),
+                close_gaps,
+                chapters: Vec::new(),
+            };
+            for (wall, kept, closed) in table {
+                let want = if close_gaps { closed } else { kept };
+                assert_eq!(
+                    plan.clip_time(wall),
+                    MediaTime::from_millis(want),
+                    "{wall} ms, close_gaps {close_gaps}"
+                );
+            }
+        }
     }
 }

@@ -7,9 +7,11 @@
 //! ```text
 //! FLV header (flags from what the file really holds) + PreviousTagSize0
 //! tag 18 onMetaData ECMA array { duration, filesize, width, ..., encoder,
-//!            the caller's entries (FinalizeOptions::metadata), keyframes: {
-//!            times: [s, ...], filepositions: [byte offset of each key frame tag, ...] } }
-//! every other tag of the input, unchanged (earlier onMetaData tags dropped)
+//!            the caller's entries (FinalizeOptions::metadata), chapters (see cue.rs),
+//!            keyframes: { times: [s, ...], filepositions: [byte offset of each
+//!            key frame tag, ...] } }
+//! every other tag of the input, unchanged (earlier onMetaData tags dropped; onCuePoint
+//! tags retyped 15)
 //! ```
 //! `keyframes` follows the yamdi/flvmeta convention that ffmpeg, flv.js and Flash read: a
 //! position is the offset of the video tag's header in the final file. Those positions
@@ -24,9 +26,10 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use super::amf0::Amf0Value;
+use super::cue::cue_point;
 use super::reader::FlvReader;
 use super::scan::{is_dropped, read_some, Scan};
-use super::tag::TAG_SCRIPT;
+use super::tag::{TAG_FILLER, TAG_SCRIPT};
 use super::writer::{file_header, script_body, tag_header, FlvError, MAX_TAG_BODY};
 use crate::codec::VideoCodec;
 use crate::time::MediaTime;
@@ -54,6 +57,8 @@ pub struct FlvSummary {
     pub video_codec: Option<VideoCodec>,
     pub audio_sample_rate: u32,
     pub audio_channels: u8,
+    /// Chapters listed in `onMetaData.chapters` (from the recording's `onCuePoint` tags).
+    pub chapters: usize,
 }
 
 /// Rewrites the recording `input` as a finished FLV file on `output`.
@@ -174,6 +179,7 @@ impl Scan {
             video_codec: self.video_config.as_ref().map(|v| v.codec),
             audio_sample_rate: self.audio_config.as_ref().map_or(0, |a| a.sample_rate),
             audio_channels: self.audio_config.as_ref().map_or(0, |a| a.channels),
+            chapters: self.chapters().len(),
         }
     }
 }
@@ -204,7 +210,13 @@ fn copy_tags<R: Read, W: Write>(
             if is_dropped(&tag) {
                 continue;
             }
-            out.write(&tag_header(tag.kind, tag.ts_ms, tag.body.len()))?;
+            // A chapter's cue point stays, retyped so players skip it (see `cue.rs`).
+            let kind = if cue_point(&tag).is_some() {
+                TAG_FILLER
+            } else {
+                tag.kind
+            };
+            out.write(&tag_header(kind, tag.ts_ms, tag.body.len()))?;
             out.write(&tag.body)?;
             out.write(&((11 + tag.body.len()) as u32).to_be_bytes())?;
         }
@@ -510,5 +522,79 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn chapters_become_cue_points_of_the_metadata() {
+        use crate::flv::cue::cue_point;
+        use crate::flv::test_support::record_with_chapters;
+        let (tracks, frames) = synthetic(3);
+        let t0 = frames[0].dts;
+        let ms = |ms: i64| t0 + MediaTime::from_millis(ms);
+        let marks = [
+            (ms(500), "one"),
+            (ms(1500), "two é"),
+            (ms(60_000), "after the end"),
+        ];
+        let (part, _) = record_with_chapters(&tracks, &frames, &marks);
+        // The .part: an onCuePoint tag per chapter, at its time.
+        let cues = |file: &[u8], kind: u8| -> Vec<(u32, String)> {
+            tags(file)
+                .iter()
+                .filter(|t| t.kind == kind)
+                .filter_map(|t| Some((t.ts_ms, cue_point(t)?)))
+                .collect()
+        };
+        let written = vec![
+            (500, "one".to_owned()),
+            (1500, "two é".to_owned()),
+            (60_000, "after the end".to_owned()),
+        ];
+        assert_eq!(cues(&part, TAG_SCRIPT), written);
+
+        let (summary, out) = run(&part);
+        assert_eq!(summary.chapters, 2, "none at or after the end");
+        let meta = metadata(&out);
+        assert_eq!(
+            crate::flv::test_support::chapters_of(&meta),
+            [(0.5, "one".to_owned()), (1.5, "two é".to_owned())]
+        );
+        // The tags stay where they were, retyped so players skip them.
+        assert_eq!(cues(&out, TAG_FILLER), written);
+        assert!(cues(&out, TAG_SCRIPT).is_empty());
+        // The media and its index are those of a recording without chapters.
+        let (plain_summary, plain) = run(&record(&tracks, &frames));
+        assert_eq!(frames_of(&events(&out)), frames_of(&events(&plain)));
+        assert_eq!(
+            FlvSummary {
+                chapters: 2,
+                bytes: summary.bytes,
+                ..plain_summary
+            },
+            summary
+        );
+        let positions = numbers(meta.get("keyframes").and_then(|k| k.get("filepositions")));
+        let expected: Vec<f64> = key_frame_tags(&out)
+            .iter()
+            .map(|&(o, _)| o as f64)
+            .collect();
+        assert_eq!(positions, expected);
+        assert_eq!(num(&meta, "filesize"), out.len() as f64);
+        // Finalizing the final file again changes nothing: retyped, they are still chapters.
+        assert_eq!(run(&out).1, out);
+
+        // Killed after "two" was marked (in a later tag): both chapters are kept. Killed
+        // inside the tag of "two": "one" is.
+        let all = tags(&part);
+        let two = all
+            .iter()
+            .position(|t| t.ts_ms == 1500 && t.kind == TAG_SCRIPT)
+            .unwrap();
+        let later = &all[two + 20];
+        let (s, _) = run(&part[..later.offset as usize + 15]);
+        assert_eq!((s.truncated_tail, s.chapters), (true, 2));
+        let (s, out) = run(&part[..all[two].offset as usize + 20]);
+        assert_eq!((s.truncated_tail, s.chapters), (true, 1));
+        assert_eq!(cues(&out, TAG_FILLER), written[..1]);
     }
 }

@@ -13,6 +13,7 @@
 //! onMetaData (provisional) ─────────────  ┊            header, unchanged
 //! PreviousTagSize ─────────────────────>  PreviousTagSize  the filler's (4 bytes written)
 //! audio/video tags                      audio/video tags   untouched
+//! onCuePoint (type 18) ───────────────> the same, type 15 (1 byte written)
 //! ...                                   ...
 //! a cut tag ✂                           (truncated)
 //! ```
@@ -25,13 +26,15 @@
 //! Steps, and what a crash between them leaves (finished by the next call):
 //! 1. room inserted: zeros, then the untouched recording;
 //! 2. the header and the filler's tag header written, all but the signature `FLV`;
-//! 3. the filler's PreviousTagSize written over the provisional metadata's, a cut tail
+//! 3. the filler's PreviousTagSize written over the provisional metadata's, each chapter's
+//!    `onCuePoint` tag retyped 15 (`cue.rs`: still read as a chapter), a cut tail
 //!    truncated; synced;
 //! 4. `FLV` written; synced. Only now does the file start as an FLV.
 //!
 //! Until step 4 the file starts with zeros and the recording's own header is intact at a
-//! block boundary (steps 2-3 write only inside the room and over one PreviousTagSize,
-//! which readers do not check): the next call starts over from there, in the same room.
+//! block boundary (steps 2-3 write only inside the room, over one PreviousTagSize, which
+//! readers do not check, and over the type of cue point tags, which read as chapters
+//! either way): the next call starts over from there, in the same room.
 
 use std::io::SeekFrom;
 
@@ -162,6 +165,11 @@ pub fn finalize_in_place_known<F: InPlaceFile>(
         &((11 + filler_body) as u32).to_be_bytes(),
     )
     .map_err(write(pts_at))?;
+    // Chapters' cue points: retyped where they lie (see `cue.rs`), one byte each.
+    for &at in &scan.cue_offsets {
+        let at = new_room + at;
+        write_at(&mut file, at, &[TAG_FILLER]).map_err(write(at))?;
+    }
     let end = new_room + scan.valid_end;
     if new_room + (len - room) > end {
         file.set_len(end).map_err(write(end))?;
@@ -465,5 +473,81 @@ mod tests {
             assert_eq!(s.duration, summary.duration, "{name}");
             assert_eq!(s.keyframes, summary.keyframes, "{name}");
         }
+    }
+
+    /// Chapters: the writer's index knows its cue points as a scan reads them, the
+    /// in-place file lists them as the copy does, with the tags retyped where they lie,
+    /// and a crash after retyping some finishes with all of them.
+    #[test]
+    fn chapters_in_place_are_those_of_a_copy() {
+        use crate::flv::cue::cue_point;
+        use crate::flv::test_support::record_with_chapters;
+        use crate::time::MediaTime;
+        let (tracks, frames) = synthetic(4);
+        let t0 = frames[0].dts;
+        let marks = [
+            (t0, "start"),
+            (t0 + MediaTime::from_millis(1234), "one"),
+            (t0 + MediaTime::from_millis(3000), "two"),
+        ];
+        let (part, index) = record_with_chapters(&tracks, &frames, &marks);
+        assert_eq!(
+            index.0,
+            Scan::run(&mut std::io::Cursor::new(&part)).unwrap()
+        );
+        let (reference, expected) = copied(&part);
+        let (done, summary) = in_place(&part, 4096);
+        assert_eq!(summary.chapters, 3);
+        assert_eq!(
+            FlvSummary {
+                bytes: 0,
+                ..summary.clone()
+            },
+            FlvSummary {
+                bytes: 0,
+                ..expected
+            }
+        );
+        assert_eq!(metadata(&done), metadata(&reference));
+        assert_eq!(media(&done), media(&reference));
+        let file = MemFile::new(part.clone(), 4096);
+        let InPlace::Done(s) =
+            finalize_in_place_known(file.clone(), &options(), Some(&index)).unwrap()
+        else {
+            panic!("unsupported");
+        };
+        assert_eq!((file.contents(), s), (done.clone(), summary.clone()));
+        // Every cue point tag retyped, nothing else touched past the room.
+        let cue_tags: Vec<u64> = tags(&part)
+            .iter()
+            .filter(|t| cue_point(t).is_some())
+            .map(|t| t.offset)
+            .collect();
+        assert_eq!(cue_tags.len(), 3);
+        let room = done.len() - part.len();
+        let mut expect = part.clone();
+        for &at in &cue_tags {
+            assert_eq!(done[room + at as usize], TAG_FILLER);
+            expect[at as usize] = TAG_FILLER;
+        }
+        let media_start = part_media_start(&part) as usize;
+        assert_eq!(&done[room + media_start..], &expect[media_start..]);
+
+        // A crash after step 3 (sizes patched, cue points retyped, `FLV` not written).
+        let mut crashed = done.clone();
+        crashed[..3].fill(0);
+        let file = MemFile::new(crashed, 4096);
+        let InPlace::Done(s) = finalize_in_place(file.clone(), &options()).unwrap() else {
+            panic!("unsupported");
+        };
+        assert_eq!(file.contents(), done);
+        assert_eq!(s.chapters, 3);
+        // Halfway through retyping: the same.
+        let mut half = done.clone();
+        half[..3].fill(0);
+        half[room + cue_tags[2] as usize] = TAG_SCRIPT;
+        let file = MemFile::new(half, 4096);
+        finalize_in_place(file.clone(), &options()).unwrap();
+        assert_eq!(file.contents(), done);
     }
 }

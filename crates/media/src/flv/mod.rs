@@ -1,6 +1,7 @@
 //! FLV: tag bodies (as RTMP carries them), the file reader, and the file writer.
 
 pub mod amf0;
+mod cue;
 pub mod finalize;
 mod in_place;
 mod metadata;

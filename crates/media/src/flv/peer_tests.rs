@@ -332,3 +332,78 @@ fn seeks(fin: &Path) {
         "{first}"
     );
 }
+
+/// Chapters: ffmpeg lists none for FLV, so what is checked is that the finalized files
+/// read exactly as they would without chapters (no extra stream, no stray format tags,
+/// the index and seeks intact), and that the `chapters` index our reader gives back holds
+/// them. See `cue.rs`.
+#[test]
+fn chapters_leave_the_streams_alone_and_read_back_from_the_metadata() {
+    use super::read_metadata;
+    use super::test_support::{chapters_of, fixture, record_with_chapters};
+    use crate::time::MediaTime;
+
+    let (tracks, frames) = fixture();
+    let t0 = frames[0].dts;
+    let marks = [
+        (t0, "Intro"),
+        (t0 + MediaTime::from_millis(700), "Main part é"),
+        (t0 + MediaTime::from_millis(1500), "Outro"),
+    ];
+    let (part, _) = record_with_chapters(&tracks, &frames, &marks);
+    let temp = temp_path("chapters.flv.part");
+    let fin = temp_path("chapters.flv");
+    let placed = in_place_path(&fin);
+    let _files = TempFiles(vec![temp.clone(), fin.clone(), placed.clone()]);
+    std::fs::write(&temp, &part).expect("write the recording");
+    let options = FinalizeOptions { metadata: extra() };
+    let mut output = File::create(&fin).expect("create final file");
+    let summary =
+        finalize_with(std::io::Cursor::new(&part), &mut output, &options).expect("finalizes");
+    assert_eq!(summary.chapters, 3);
+    let file = MemFile::new(part.clone(), 4096);
+    let InPlace::Done(s) = finalize_in_place(file.clone(), &options).expect("finalizes") else {
+        panic!("in-place finalize unsupported in memory");
+    };
+    assert_eq!(s.chapters, 3);
+    std::fs::write(&placed, file.contents()).expect("write in-place file");
+
+    for fin in [&fin, &placed] {
+        ffprobe_reads(fin, &summary);
+        seeks(fin);
+        let (stdout, _) = run(Command::new(tool("ffprobe"))
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_type:format_tags",
+            ])
+            .args(["-of", "compact"])
+            .arg(fin));
+        let streams: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| field(l, "codec_type"))
+            .collect();
+        assert_eq!(streams, ["video", "audio"], "{fin:?}: {stdout}");
+        assert!(!stdout.contains("tag:name="), "{fin:?}: {stdout}");
+        let meta = read_metadata(File::open(fin).expect("open"))
+            .expect("reads")
+            .expect("has onMetaData");
+        let cues = chapters_of(&meta);
+        assert_eq!(
+            cues,
+            [
+                (0.0, "Intro".to_owned()),
+                (0.7, "Main part é".to_owned()),
+                (1.5, "Outro".to_owned())
+            ],
+            "{fin:?}"
+        );
+    }
+    // The .part plays: every video frame is read, nothing is reported.
+    let (stdout, stderr) = run(Command::new(tool("ffprobe"))
+        .args(["-v", "warning", "-count_packets", "-select_streams", "v"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(&temp));
+    assert_eq!((stdout.trim(), stderr.as_str()), ("60", ""));
+}

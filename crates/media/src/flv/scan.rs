@@ -6,9 +6,11 @@ use std::io::{ErrorKind, Read};
 use std::sync::Arc;
 
 use super::amf0::Amf0Value;
+use super::cue::{self, cue_point};
 use super::reader::{FlvReadError, FlvReader, FlvTag};
 use super::tag::{TagDecoder, TimestampUnwrapper, TAG_AUDIO, TAG_FILLER, TAG_SCRIPT, TAG_VIDEO};
 use super::writer::{default_encoder, video_codec_id, FlvError, AUDIO_CODEC_ID_AAC};
+use crate::chapter::{self, Chapter, MAX_CHAPTERS, MAX_TITLE_BYTES};
 use crate::codec::{AudioConfig, VideoConfig};
 use crate::frame::MediaEvent;
 use crate::time::MediaTime;
@@ -37,9 +39,10 @@ pub(super) fn is_metadata(tag: &FlvTag) -> bool {
 }
 
 /// True for the tags finalize leaves out: metadata (see [`is_metadata`]) and the filler
-/// of a file finalized in place (its body holds the recording's provisional header).
+/// of a file finalized in place (its body holds the recording's provisional header). A
+/// chapter's cue point retyped to the filler's type is kept (see `cue.rs`).
 pub(super) fn is_dropped(tag: &FlvTag) -> bool {
-    tag.kind == TAG_FILLER || is_metadata(tag)
+    (tag.kind == TAG_FILLER && cue_point(tag).is_none()) || is_metadata(tag)
 }
 
 pub(super) fn tag_len(tag: &FlvTag) -> u64 {
@@ -95,6 +98,14 @@ pub(super) struct Scan {
     /// Where the tag after the first dropped one starts (the first media tag of a
     /// recording: its provisional `onMetaData` comes first).
     pub(super) first_kept: Option<u64>,
+    /// Chapters (`onCuePoint` tags, see `cue.rs`): time in ms and title, at most
+    /// [`MAX_CHAPTERS`].
+    pub(super) cues: Vec<(i64, String)>,
+    /// Input offset of each cue point tag, for retyping in place: the first
+    /// [`MAX_CHAPTERS`] (a hostile file of millions of cue points must not grow this;
+    /// past it an in-place finalize leaves the rest as they are, which only costs ffmpeg's
+    /// readers a subtitle stream, see `cue.rs`).
+    pub(super) cue_offsets: Vec<u64>,
 }
 
 pub(super) struct Timing {
@@ -180,6 +191,10 @@ impl Scan {
         let position = self.kept_bytes;
         self.kept_bytes += tag_len(tag);
         let ts = clock.unwrap(tag.ts_ms);
+        if let Some(title) = cue_point(tag) {
+            self.cue(tag.offset, ts, title);
+            return;
+        }
         events.clear();
         let decoded = match tag.kind {
             TAG_VIDEO => decoder.video(tag.ts_ms, tag.body.clone(), events),
@@ -225,6 +240,36 @@ impl Scan {
         self.valid_end += len;
         let ts = clock.unwrap(ts_ms);
         self.event(event, ts, body_len, position);
+    }
+
+    /// What the writer knows of a cue point tag it wrote at `ts_ms`, `body_len` bytes of
+    /// body: the same as reading it back.
+    pub(super) fn wrote_cue_point(
+        &mut self,
+        clock: &mut TimestampUnwrapper,
+        ts_ms: u32,
+        body_len: usize,
+        title: &str,
+    ) {
+        let offset = self.input_len;
+        self.tags += 1;
+        let len = 11 + body_len as u64 + 4;
+        self.kept_bytes += len;
+        self.input_len += len;
+        self.valid_end += len;
+        let ts = clock.unwrap(ts_ms);
+        self.cue(
+            offset,
+            ts,
+            chapter::truncate(title, MAX_TITLE_BYTES).to_owned(),
+        );
+    }
+
+    fn cue(&mut self, offset: u64, ts: i64, title: String) {
+        if self.cues.len() < MAX_CHAPTERS {
+            self.cue_offsets.push(offset);
+            self.cues.push((ts, title));
+        }
     }
 
     fn event(&mut self, event: MediaEvent, ts: i64, body_len: usize, position: u64) {
@@ -296,6 +341,25 @@ impl Scan {
             });
         }
         Ok(())
+    }
+
+    /// The chapters the final file lists: `(time in ms, title)` on the tags' timeline (as
+    /// the key frame index's times), sorted, each at most once per millisecond (the one
+    /// added last), none at or after the end of the media.
+    pub(super) fn chapters(&self) -> Vec<(i64, String)> {
+        let end = self.first_frame_ms.unwrap_or(0) + self.timing().duration_ms;
+        let marks: Vec<Chapter> = self
+            .cues
+            .iter()
+            .map(|(ms, title)| Chapter {
+                start: MediaTime::from_millis(*ms),
+                title: title.clone(),
+            })
+            .collect();
+        chapter::with_ends(&marks, MediaTime::from_millis(end))
+            .into_iter()
+            .map(|(c, _)| (c.start.as_millis(), c.title))
+            .collect()
     }
 
     pub(super) fn timing(&self) -> Timing {
@@ -399,6 +463,10 @@ impl Scan {
             Amf0Value::String(self.encoder.clone().unwrap_or_else(default_encoder)),
         ));
         p.extend(extra.iter().cloned());
+        let chapters = self.chapters();
+        if !chapters.is_empty() {
+            p.push(("chapters".to_owned(), cue::list(&chapters)));
+        }
         if !self.keyframes.is_empty() {
             let times = self
                 .keyframes
@@ -477,5 +545,26 @@ mod tests {
             matches!(err, FlvError::MetadataTooLarge { keyframes } if keyframes == (MAX_KEYFRAMES + extra) as u64),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn cue_points_of_a_hostile_file_are_bounded() {
+        use crate::chapter::{MAX_CHAPTERS, MAX_TITLE_BYTES};
+        let mut file = b"FLV\x01\x01\x00\x00\x00\x09\x00\x00\x00\x00".to_vec();
+        let long = crate::flv::cue::body(0, "a");
+        // A title longer than a chapter keeps: written by hand, cut when read.
+        let mut body = Vec::new();
+        Amf0Value::String("onCuePoint".into()).encode(&mut body);
+        Amf0Value::Object(vec![("name".into(), Amf0Value::String("z".repeat(5000)))])
+            .encode(&mut body);
+        tag(18, 0, &body, &mut file);
+        for i in 0..(MAX_CHAPTERS + 10) as u32 {
+            tag(18, i, &long, &mut file);
+        }
+        let scan = Scan::run(&mut &file[..]).unwrap();
+        assert_eq!(scan.cues.len(), MAX_CHAPTERS);
+        assert_eq!(scan.cue_offsets.len(), MAX_CHAPTERS);
+        assert_eq!(scan.cues[0].1.len(), MAX_TITLE_BYTES);
+        assert_eq!(scan.cue_offsets[1], 13 + 11 + body.len() as u64 + 4);
     }
 }

@@ -101,6 +101,56 @@ pub(crate) fn record(tracks: &Tracks, frames: &[Frame]) -> Vec<u8> {
     out
 }
 
+/// [`record`] with chapters marked as the recorder marks them: each when the first frame
+/// at or after its time is written (the live edge); later ones after the last frame.
+/// Returns the file and the writer's index.
+pub(crate) fn record_with_chapters(
+    tracks: &Tracks,
+    frames: &[Frame],
+    marks: &[(MediaTime, &str)],
+) -> (Vec<u8>, crate::flv::FlvIndex) {
+    let mut writer = FlvWriter::new(tracks).with_encoder("Tapedeck test");
+    let mut out = Vec::new();
+    writer.header(&mut out);
+    let mut next = 0;
+    for f in frames {
+        while let Some(&(at, title)) = marks.get(next) {
+            if at > f.dts {
+                break;
+            }
+            writer.add_chapter(at, title, &mut out);
+            next += 1;
+        }
+        writer.write_frame(f, &mut out).expect("frame writes");
+    }
+    for &(at, title) in &marks[next..] {
+        writer.add_chapter(at, title, &mut out);
+    }
+    (out, writer.index())
+}
+
+/// The `chapters` index of an `onMetaData` value: `(seconds, title)`.
+pub(crate) fn chapters_of(meta: &super::amf0::Amf0Value) -> Vec<(f64, String)> {
+    use super::amf0::Amf0Value;
+    let list = |key: &str| {
+        meta.get("chapters")
+            .and_then(|c| c.get(key))
+            .and_then(Amf0Value::as_array)
+            .expect("a chapters index")
+            .to_vec()
+    };
+    list("times")
+        .iter()
+        .zip(list("titles"))
+        .map(|(t, n)| {
+            (
+                t.as_f64().expect("a time"),
+                n.as_str().expect("a title").to_owned(),
+            )
+        })
+        .collect()
+}
+
 pub(crate) fn tags(bytes: &[u8]) -> Vec<FlvTag> {
     let mut reader = FlvReader::new();
     let mut tags = Vec::new();

@@ -34,7 +34,9 @@ use std::sync::Arc;
 ///
 /// - 1: provisional `onMetaData`, finalized with duration and `keyframes`.
 /// - 2: optional `onMetaData` entries of the caller's own (the recorder's `tapedeck` tag);
-///   without them the bytes are those of version 1.
+///   without them the bytes are those of version 1. Later, in the same version: optional
+///   chapters (`onCuePoint` tags, `onMetaData.chapters`); without chapters the bytes did
+///   not change.
 pub const FORMAT_VERSION: u32 = 2;
 
 /// Largest tag body: the size field has 24 bits (E.4.1).
@@ -254,6 +256,23 @@ impl FlvWriter {
         self.index
             .wrote_tag(&mut self.clock, ts, body.len(), MediaEvent::Frame(seen));
         Ok(())
+    }
+
+    /// Marks a chapter titled `title` starting at `at` (the timeline of the frames
+    /// written): an `onCuePoint` script tag at that time, appended to `out` at once (see
+    /// `cue.rs`), so a crash keeps it. A chapter before the first frame starts at 0.
+    /// The finalizers list the chapters in `onMetaData.chapters`.
+    pub fn add_chapter(&mut self, at: MediaTime, title: &str, out: &mut Vec<u8>) {
+        self.header(out);
+        let ms = self
+            .origin
+            .map_or(0, |origin| (at - origin).as_millis().max(0));
+        // Times past 2^32 ms wrap, as the format's own timestamps do.
+        let ts = ms as u32;
+        let body = super::cue::body(ts, title);
+        push_tag(out, TAG_SCRIPT, ts, &body);
+        self.index
+            .wrote_cue_point(&mut self.clock, ts, body.len(), title);
     }
 
     fn video_codec(&self) -> Option<VideoCodec> {
@@ -598,6 +617,23 @@ mod tests {
             (out.len(), fnv1a64(&out)),
             (50_640, 0x5396_20e6_b6b7_3aa5),
             "without extra metadata: the bytes of version 1"
+        );
+
+        // With chapters (optional, added in version 2 without changing the bytes of a
+        // recording without them): the cue point tags, retyped, and onMetaData.chapters.
+        let t0 = frames[0].dts;
+        let marks = [
+            (t0 + MediaTime::from_millis(500), "One"),
+            (t0 + MediaTime::from_millis(1750), "Two é"),
+        ];
+        let (temp, _) = crate::flv::test_support::record_with_chapters(&tracks, &frames, &marks);
+        let mut out = Vec::new();
+        let summary = finalize(std::io::Cursor::new(&temp), &mut out).expect("finalizes");
+        assert_eq!(summary.chapters, 2);
+        assert_eq!(
+            (FORMAT_VERSION, out.len(), fnv1a64(&out)),
+            (2, 50_903, 0xe620_f7ab_5355_9e49),
+            "with chapters"
         );
     }
 }

@@ -147,8 +147,18 @@ pub(crate) struct TrackHeader {
 
 /// `tkhd` (enabled, in movie); `duration` in the movie timescale.
 pub(crate) fn tkhd(out: &mut Vec<u8>, t: &TrackHeader, duration: u64) {
+    tkhd_with_flags(out, t, duration, TKHD_ENABLED | TKHD_IN_MOVIE);
+}
+
+/// `tkhd` flag: the track is enabled (played).
+pub(crate) const TKHD_ENABLED: u32 = 1;
+/// `tkhd` flag: the track is used in the presentation.
+pub(crate) const TKHD_IN_MOVIE: u32 = 2;
+
+/// `tkhd` with the given flags (a chapter track is in the movie but not enabled).
+pub(crate) fn tkhd_with_flags(out: &mut Vec<u8>, t: &TrackHeader, duration: u64, flags: u32) {
     let v1 = duration > u64::from(u32::MAX);
-    write_full_box(out, b"tkhd", u8::from(v1), 3, |out| {
+    write_full_box(out, b"tkhd", u8::from(v1), flags, |out| {
         if v1 {
             out.put_u64(0);
             out.put_u64(0);
@@ -205,6 +215,11 @@ pub(crate) fn media_header_and_dinf(out: &mut Vec<u8>, audio: bool) {
     } else {
         write_full_box(out, b"vmhd", 0, 1, |out| out.put_u64(0));
     }
+    dinf(out);
+}
+
+/// `dinf` with a self-contained `url ` reference: the samples are in this file.
+pub(crate) fn dinf(out: &mut Vec<u8>) {
     write_box(out, b"dinf", |out| {
         write_full_box(out, b"dref", 0, 0, |out| {
             out.put_u32(1);

@@ -63,6 +63,10 @@ pub struct Fmp4Writer {
     video_brand: Option<[u8; 4]>,
     /// Written as `moov/udta` of the init segment.
     user_data: Vec<UserBox>,
+    /// Chapters added before the first frame: their time is counted from it.
+    pending_chapters: Vec<(MediaTime, String)>,
+    /// `emsg` id of the next chapter.
+    chapters: u32,
 }
 
 #[derive(Debug)]
@@ -124,6 +128,8 @@ impl Fmp4Writer {
             key_frame_waiting: false,
             video_brand,
             user_data: Vec::new(),
+            pending_chapters: Vec::new(),
+            chapters: 0,
         })
     }
 
@@ -180,6 +186,25 @@ impl Fmp4Writer {
             });
             write_udta(out, &self.user_data);
         });
+    }
+
+    /// Marks a chapter titled `title` starting at `at` (the timeline of the frames pushed),
+    /// appending its `emsg` box to `out` at once (see `chapters.rs`): write `out` to the
+    /// file right away and a crash keeps the chapter. Call it between fragments (never
+    /// between a [`Self::take_fragment_parts`] and the writing of its sample data). Before
+    /// the first frame the file's time 0 is not known yet: the chapter then goes out with
+    /// the first fragment. A chapter before the first frame starts at 0.
+    pub fn add_chapter(&mut self, at: MediaTime, title: &str, out: &mut Vec<u8>) {
+        match self.base {
+            Some(base) => self.write_chapter(at - base, title, out),
+            None => self.pending_chapters.push((at, title.to_owned())),
+        }
+    }
+
+    fn write_chapter(&mut self, since_base: MediaTime, title: &str, out: &mut Vec<u8>) {
+        let at = u64::try_from(since_base.0).unwrap_or(0);
+        super::chapters::write_emsg(out, at, self.chapters, title);
+        self.chapters = self.chapters.wrapping_add(1);
     }
 
     /// Buffers a frame. DTS must not decrease within a track.
@@ -297,6 +322,11 @@ impl Fmp4Writer {
             .collect();
         if active.is_empty() {
             return None;
+        }
+        if let Some(base) = self.base {
+            for (at, title) in std::mem::take(&mut self.pending_chapters) {
+                self.write_chapter(at.max(base) - base, &title, out);
+            }
         }
         let moof_start = out.len();
         let mut offset_fields = Vec::with_capacity(active.len());
@@ -899,6 +929,87 @@ mod tests {
             vec![3000, 453_000, 453_000],
             "gap kept as the duration before it"
         );
+    }
+
+    /// The chapters' `emsg` boxes of a file: `(offset, chapter)`.
+    fn emsgs(file: &[u8]) -> Vec<(usize, crate::Chapter)> {
+        let mut c = Cursor::new(file, 0);
+        let mut pos = 0;
+        let mut out = Vec::new();
+        while let Some((kind, whole, _)) = c.child().unwrap() {
+            if &kind == b"emsg" {
+                out.push((pos, crate::mp4::chapters::parse_emsg(&whole[8..]).unwrap()));
+            }
+            pos += whole.len();
+        }
+        out
+    }
+
+    #[test]
+    fn chapters_go_out_at_once_timed_from_the_first_frame() {
+        let (tracks, _) = synthetic(1, MediaTime::ZERO);
+        let mut w = Fmp4Writer::new(&tracks).unwrap();
+        let mut file = Vec::new();
+        w.init_segment(&mut file);
+        let base = 10 * 90_000;
+        // Before any frame the file's time 0 is unknown: held for the first fragment.
+        let mut out = Vec::new();
+        w.add_chapter(MediaTime(base - 500), "before the first frame", &mut out);
+        w.add_chapter(MediaTime(base + 100), "early", &mut out);
+        assert!(out.is_empty());
+        w.push(frame(TrackKind::Video, base, 0, true, b"k"))
+            .unwrap();
+        w.push(frame(TrackKind::Video, base + 3000, 0, false, b"d"))
+            .unwrap();
+        // Once it is known, a chapter is written at once, between fragments.
+        w.add_chapter(MediaTime(base + 3000), "now", &mut file);
+        let now = file.len();
+        assert!(w.take_fragment(&mut file));
+        w.push(frame(TrackKind::Video, base + 6000, 0, false, b"d"))
+            .unwrap();
+        w.finish(&mut file);
+        let marks = emsgs(&file);
+        let got: Vec<(i64, &str)> = marks
+            .iter()
+            .map(|(_, c)| (c.start.0, c.title.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(3000, "now"), (0, "before the first frame"), (100, "early")]
+        );
+        assert!(marks[0].0 < now, "written when added");
+        // The held ones come right before the first moof, after the one written at once.
+        let first_moof = fragments(&file)[0].0;
+        assert_eq!(marks[2].0 + 8 + 24 + 22 + "early".len(), first_moof);
+        // ids count the chapters of the file.
+        let at = marks[2].0 + 8 + 4 + 4 + 8 + 4;
+        assert_eq!(&file[at..at + 4], &2u32.to_be_bytes());
+        // Readers of the fragments are not disturbed: the same trafs as without chapters.
+        let mut plain = Fmp4Writer::new(&tracks).unwrap();
+        let mut p = Vec::new();
+        plain.init_segment(&mut p);
+        plain
+            .push(frame(TrackKind::Video, base, 0, true, b"k"))
+            .unwrap();
+        plain
+            .push(frame(TrackKind::Video, base + 3000, 0, false, b"d"))
+            .unwrap();
+        assert!(plain.take_fragment(&mut p));
+        plain
+            .push(frame(TrackKind::Video, base + 6000, 0, false, b"d"))
+            .unwrap();
+        plain.finish(&mut p);
+        let strip = |f: Vec<(usize, Vec<Traf>)>| f.into_iter().map(|x| x.1).collect::<Vec<_>>();
+        assert_eq!(strip(fragments(&file)).len(), 2);
+        let with: Vec<Vec<u32>> = strip(fragments(&file))
+            .iter()
+            .map(|t| t[0].runs[0].samples.iter().map(|s| s.duration).collect())
+            .collect();
+        let without: Vec<Vec<u32>> = strip(fragments(&p))
+            .iter()
+            .map(|t| t[0].runs[0].samples.iter().map(|s| s.duration).collect())
+            .collect();
+        assert_eq!(with, without);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! Boxes are written and read by hand (see `boxes.rs` for why not the `mp4-atom` crate).
 
 mod boxes;
+mod chapters;
 pub mod finalize;
 pub mod fragment;
 #[cfg(test)]
@@ -49,6 +50,8 @@ pub fn probe_boxes(data: &[u8]) -> Result<u64, Mp4Error> {
 ///   data the bytes are those of version 1.
 /// - 3: fragments due after 0.5 s of media instead of 1 s (half the memory per stream,
 ///   half what a crash can lose); the finalized movie gets one chunk per fragment run.
+///   Later, in the same version: optional chapters (`emsg` in the recording, a chapter
+///   track and `chpl` in the movie); without chapters the bytes did not change.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// Timescale of `mvhd`, `tkhd` and edit lists: the engine's 90 kHz media clock, so movie

@@ -325,6 +325,8 @@ fn killed_recording_plays_to_the_last_complete_fragment() {
 ///
 /// Version 2 added `moov/udta` (in the init segment and the finalized movie); version 3
 /// cuts fragments after half a second. The second check pins the bytes without user data.
+/// The third pins a recording with chapters (optional, added in version 3 without changing
+/// the bytes of a recording without them): `emsg` boxes, chapter track, `chpl`.
 #[test]
 fn golden_digests() {
     let (tracks, frames) = synthetic(3, MediaTime::from_millis(20));
@@ -370,4 +372,203 @@ fn golden_digests() {
         (10264594742065823392, 4752430005454878066, 101769, 99125),
         "without user data"
     );
+
+    let t0 = frames[0].dts;
+    let marks = [
+        (t0 + MediaTime::from_millis(500), "One"),
+        (t0 + MediaTime::from_millis(1750), "Two é"),
+    ];
+    let (frag, _) =
+        super::testkit::write_fragmented_with_chapters(&tracks, &frames, &marks).unwrap();
+    let mut finalized = Vec::new();
+    let s = finalize_with(std::io::Cursor::new(&frag), &mut finalized, &options).unwrap();
+    assert_eq!(s.chapters, 2);
+    assert_eq!(
+        (
+            FORMAT_VERSION,
+            fnv1a64(&frag),
+            fnv1a64(&finalized),
+            frag.len(),
+            finalized.len()
+        ),
+        (3, 16167915443633820070, 10964701375556317336, 101806, 99823),
+        "with chapters"
+    );
+}
+
+/// Which tools read the chapters we write: ffprobe (asserted) and MediaInfo (asserted when
+/// it is installed; it is not a required peer). Chapters are added the way the recorder
+/// adds them, at the live edge, and land in the `.part` at once.
+mod chapters {
+    use super::*;
+    use crate::mp4::testkit::{probe_chapters, read_chapters, write_fragmented_with_chapters};
+
+    const MEDIAINFO: &str = "/usr/bin/mediainfo";
+
+    /// The recording's chapters: `(ms after its first frame, title)`.
+    const MARKS: [(i64, &str); 3] = [(0, "Intro"), (700, "Main part é"), (1500, "Outro \"live\"")];
+
+    fn marks(base: MediaTime, marks: &[(i64, &'static str)]) -> Vec<(MediaTime, &'static str)> {
+        marks
+            .iter()
+            .map(|&(ms, t)| (base + MediaTime::from_millis(ms), t))
+            .collect()
+    }
+
+    /// ffprobe's chapters match `want` (`(start ms on the movie's timeline, title)`), each
+    /// within one frame, the last ending at the end of the movie.
+    fn assert_chapters(path: &Path, want: &[(i64, &str)], movie_end: f64) {
+        let got = probe_chapters(path);
+        let frame = 1.0 / 30.0;
+        assert_eq!(got.len(), want.len(), "{path:?}: {got:?}");
+        for (i, ((start, end, title), (ms, t))) in got.iter().zip(want).enumerate() {
+            assert_eq!(title, t, "{path:?} chapter {i}");
+            let want_start = *ms as f64 / 1000.0;
+            assert!(
+                (start - want_start).abs() <= frame,
+                "{path:?} chapter {i} starts at {start}, not {want_start}"
+            );
+            let want_end = want.get(i + 1).map_or(movie_end, |n| n.0 as f64 / 1000.0);
+            assert!(
+                (end - want_end).abs() <= frame,
+                "{path:?} chapter {i} ends at {end}, not {want_end}"
+            );
+        }
+    }
+
+    #[test]
+    fn ffprobe_lists_chapters_of_finalized_recovered_and_in_place_files() {
+        let dir = scratch("chapters");
+        let remuxed = dir.join("input.mp4");
+        remux_to_mp4(&fixture("h264_aac_2s.flv"), &remuxed);
+        let (tracks, frames) = frames_from_mp4(&remuxed);
+        let base = frames[0].dts;
+        let refs: Vec<&Frame> = frames.iter().collect();
+        let (part, ends) =
+            write_fragmented_with_chapters(&tracks, &frames, &marks(base, &MARKS)).unwrap();
+
+        // The .part: ffprobe reads it as it reads one without chapters (every packet, no
+        // complaint), and lists no chapters (emsg is not its business).
+        let part_path = dir.join("rec.mp4.part");
+        write_file(&part_path, &part);
+        let plain = dir.join("plain.mp4.part");
+        write_file(&plain, &write_fragmented(&tracks, &frames).unwrap().0);
+        assert_eq!(probe_packets(&part_path), probe_packets(&plain));
+        check_with_ffprobe(&part_path, &tracks, &refs, base, "h264");
+        let kinds: Vec<String> = top_level_boxes(&part).into_iter().map(|b| b.0).collect();
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "emsg").count(),
+            3,
+            "{kinds:?}"
+        );
+
+        // Finalized by copying: the movie starts `lead` after the first frame.
+        let final_path = dir.join("final.mp4");
+        let summary = finalize_file(&part_path, &final_path);
+        assert_eq!(summary.chapters, 3);
+        let lead = summary.start_offset.as_millis();
+        let end = summary.duration.as_secs_f64();
+        let on_movie: Vec<(i64, &str)> = MARKS
+            .iter()
+            .map(|&(ms, t)| ((ms - lead).max(0), t))
+            .collect();
+        assert_chapters(&final_path, &on_movie, end);
+        check_with_ffprobe(
+            &final_path,
+            &tracks,
+            &refs,
+            base + summary.start_offset,
+            "h264",
+        );
+        let (track, chpl) = read_chapters(&std::fs::read(&final_path).unwrap());
+        assert_eq!(track.len(), 3);
+        assert_eq!(chpl.len(), 3);
+        assert_eq!(
+            chpl[1],
+            (((700 - lead) * 10_000) as u64, "Main part é".into())
+        );
+
+        // Finalized in place: the same chapters.
+        let mem = MemFile::new(part.clone(), 4096);
+        let options = FinalizeOptions {
+            user_data: user_data(),
+            ..FinalizeOptions::default()
+        };
+        let InPlace::Done(s) = finalize_in_place(mem.clone(), &options).unwrap() else {
+            panic!("in-place finalize unsupported in memory");
+        };
+        assert_eq!((s.chapters, s.duration), (3, summary.duration));
+        let in_place = dir.join("in-place.mp4");
+        write_file(&in_place, &mem.contents());
+        assert_chapters(&in_place, &on_movie, end);
+        check_with_ffprobe(
+            &in_place,
+            &tracks,
+            &refs,
+            base + summary.start_offset,
+            "h264",
+        );
+        let kinds: Vec<String> = top_level_boxes(&mem.contents())
+            .into_iter()
+            .map(|b| b.0)
+            .collect();
+        assert_eq!(&kinds[..4], ["ftyp", "moov", "mdat", "free"], "{kinds:?}");
+        assert!(!kinds.contains(&"emsg".to_string()), "renamed: {kinds:?}");
+
+        // Recovered: killed in the middle of the last fragment, after every chapter was
+        // marked; the chapters inside what is kept survive.
+        let cut = ends[ends.len() - 1] - 300;
+        let killed = dir.join("killed.mp4.part");
+        write_file(&killed, &part[..cut]);
+        let repaired = dir.join("repaired.mp4");
+        let s = finalize_file(&killed, &repaired);
+        assert!(s.truncated_tail);
+        assert_chapters(&repaired, &on_movie, s.duration.as_secs_f64());
+
+        // Video only (the movie starts on the first shown frame, 67 ms after the first
+        // decoded one), the first chapter later than the start: the chapter track opens
+        // with an empty edit, which ffprobe honours.
+        let video: Vec<Frame> = frames.iter().filter(|f| f.is_video()).cloned().collect();
+        let video_tracks = Tracks {
+            audio: None,
+            ..tracks.clone()
+        };
+        let late = [(300, "Late start"), (1200, "Second")];
+        let (part, _) =
+            write_fragmented_with_chapters(&video_tracks, &video, &marks(base, &late)).unwrap();
+        let part_path = dir.join("video.mp4.part");
+        write_file(&part_path, &part);
+        let video_path = dir.join("video.mp4");
+        let s = finalize_file(&part_path, &video_path);
+        let lead = s.start_offset.as_millis();
+        assert!(
+            lead > 30,
+            "B-frames: the movie starts after the first DTS ({lead} ms)"
+        );
+        let on_movie_late: Vec<(i64, &str)> = late.iter().map(|&(ms, t)| (ms - lead, t)).collect();
+        assert_chapters(&video_path, &on_movie_late, s.duration.as_secs_f64());
+        let (track, _) = read_chapters(&std::fs::read(&video_path).unwrap());
+        assert_eq!(track[0].0, ((300 - lead) * 90) as u64, "the empty edit");
+
+        // MediaInfo, when installed: it shows the chapter track and chpl as two menus,
+        // each chapter at its time ("00:00:00.700 : Main part é").
+        if Path::new(MEDIAINFO).exists() {
+            for (path, marks) in [(&final_path, &on_movie), (&video_path, &on_movie_late)] {
+                let out = super::super::testkit::run(MEDIAINFO, &[path.to_str().unwrap()]);
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert_eq!(text.matches("\nMenu #").count(), 2, "{text}");
+                for (ms, title) in marks {
+                    let line = format!("00:00:0{}.{:03}", ms / 1000, ms % 1000);
+                    let listed = text
+                        .lines()
+                        .filter(|l| l.starts_with(&line) && l.ends_with(&format!(": {title}")))
+                        .count();
+                    assert_eq!(listed, 2, "MediaInfo lists {line} {title} twice: {text}");
+                }
+            }
+        }
+        if std::env::var_os("TAPEDECK_KEEP_MP4").is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }

@@ -141,6 +141,147 @@ pub fn write_fragmented(
     Ok((out, ends))
 }
 
+/// [`write_fragmented`] marking `chapters` the way the recorder does: each is added when
+/// the first frame at or after its time is pushed (the chapter marks the live edge), and
+/// the `emsg` goes out at once. Chapters past the last frame are added before `finish`.
+pub fn write_fragmented_with_chapters(
+    tracks: &Tracks,
+    frames: &[Frame],
+    chapters: &[(MediaTime, &str)],
+) -> Result<(Vec<u8>, Vec<usize>), Mp4Error> {
+    let mut w = Fmp4Writer::new(tracks)?.with_user_data(user_data());
+    let mut out = Vec::new();
+    w.init_segment(&mut out);
+    let mut ends = Vec::new();
+    let mut next = 0;
+    for f in frames {
+        if w.ready_for_fragment() && w.take_fragment(&mut out) {
+            ends.push(out.len());
+        }
+        while let Some(&(at, title)) = chapters.get(next) {
+            if at > f.dts {
+                break;
+            }
+            w.add_chapter(at, title, &mut out);
+            next += 1;
+        }
+        w.push(f.clone())?;
+    }
+    for &(at, title) in &chapters[next..] {
+        w.add_chapter(at, title, &mut out);
+    }
+    w.finish(&mut out);
+    ends.push(out.len());
+    Ok((out, ends))
+}
+
+/// A chapter track's samples: `(start, duration, title)` in the movie timescale (start)
+/// and the track's (duration).
+pub type TrackChapters = Vec<(u64, u64, String)>;
+/// `chpl` entries: `(start in 100 ns, title)`.
+pub type NeroChapters = Vec<(u64, String)>;
+
+/// The chapters of a finalized MP4's chapter track, the first one after its edit list's
+/// empty edit; and the Nero `chpl`'s.
+pub fn read_chapters(data: &[u8]) -> (TrackChapters, NeroChapters) {
+    let top = Cursor::new(data, 0);
+    let (_, moov) = top.require(b"moov", "file").unwrap();
+    let mut track = Vec::new();
+    let mut c = moov.clone();
+    while let Some((kind, _, trak)) = c.child().unwrap() {
+        if &kind != b"trak" {
+            continue;
+        }
+        let (_, mdia) = trak.require(b"mdia", "").unwrap();
+        let (_, mut hdlr) = mdia.require(b"hdlr", "").unwrap();
+        hdlr.skip(8, "").unwrap();
+        if hdlr.bytes(4, "").unwrap() != b"text" {
+            continue;
+        }
+        let (_, mut mdhd) = mdia.require(b"mdhd", "").unwrap();
+        mdhd.skip(12, "").unwrap();
+        let per_unit = 90_000 / u64::from(mdhd.u32("").unwrap());
+        let mut t = 0u64;
+        if let Some((_, edts)) = trak.find(b"edts").unwrap() {
+            let (_, mut elst) = edts.require(b"elst", "").unwrap();
+            elst.version_flags("").unwrap();
+            elst.u32("").unwrap();
+            let (d, m) = (elst.u32("").unwrap(), elst.u32("").unwrap());
+            if m == u32::MAX {
+                t = u64::from(d);
+            }
+        }
+        let (_, stbl) = mdia
+            .require(b"minf", "")
+            .unwrap()
+            .1
+            .require(b"stbl", "")
+            .unwrap();
+        let (_, mut stts) = stbl.require(b"stts", "").unwrap();
+        stts.version_flags("").unwrap();
+        let mut durations = Vec::new();
+        for _ in 0..stts.u32("").unwrap() {
+            let (n, d) = (stts.u32("").unwrap(), stts.u32("").unwrap());
+            durations.extend(std::iter::repeat_n(u64::from(d), n as usize));
+        }
+        let (_, mut stco) = stbl.require(b"stco", "").unwrap();
+        stco.version_flags("").unwrap();
+        stco.u32("").unwrap();
+        let mut at = stco.u32("").unwrap() as usize;
+        for d in durations {
+            let len = u16::from_be_bytes([data[at], data[at + 1]]) as usize;
+            let title = String::from_utf8(data[at + 2..at + 2 + len].to_vec()).unwrap();
+            assert_eq!(&data[at + 2 + len + 4..at + 2 + len + 8], b"encd");
+            track.push((t, d, title));
+            t += d * per_unit;
+            at += 2 + len + 12;
+        }
+    }
+    let mut chpl = Vec::new();
+    if let Some((_, udta)) = moov.find(b"udta").unwrap() {
+        if let Some((_, mut p)) = udta.find(b"chpl").unwrap() {
+            p.skip(8, "").unwrap();
+            for _ in 0..p.u8("").unwrap() {
+                let start = p.u64("").unwrap();
+                let len = p.u8("").unwrap();
+                let title = p.bytes(len as usize, "").unwrap();
+                chpl.push((start, String::from_utf8(title.to_vec()).unwrap()));
+            }
+        }
+    }
+    (track, chpl)
+}
+
+/// What `ffprobe -show_chapters -of json` lists: `(start s, end s, title)`.
+pub fn probe_chapters(path: &Path) -> Vec<(f64, f64, String)> {
+    let out = run(
+        FFPROBE,
+        &[
+            "-v",
+            "error",
+            "-show_chapters",
+            "-of",
+            "json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["chapters"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let secs = |k: &str| c[k].as_str().unwrap().parse::<f64>().unwrap();
+            (
+                secs("start_time"),
+                secs("end_time"),
+                c["tags"]["title"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// User data as the recorder writes it: one box of text, in the init segment and in the
 /// finalized `moov`, so every test here (ffprobe's included) reads files that carry it.
 pub fn user_data() -> Vec<super::UserBox> {
@@ -186,6 +327,11 @@ pub fn read_progressive(data: &[u8]) -> (Tracks, Vec<ReadTrack>) {
             continue;
         }
         let (_, mdia) = trak.require(b"mdia", "trak").unwrap();
+        let (_, mut hdlr) = mdia.require(b"hdlr", "mdia").unwrap();
+        hdlr.skip(8, "").unwrap();
+        if hdlr.bytes(4, "").unwrap() == b"text" {
+            continue; // the chapter track: see read_chapter_track
+        }
         let (_, mut mdhd) = mdia.require(b"mdhd", "mdia").unwrap();
         let (v, _) = mdhd.version_flags("mdhd").unwrap();
         mdhd.skip(if v == 1 { 16 } else { 8 }, "").unwrap();

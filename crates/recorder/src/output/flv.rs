@@ -71,6 +71,11 @@ impl FileFormat for Flv {
         Vec::new()
     }
 
+    /// An `onCuePoint` tag; the finalizer lists the chapters in `onMetaData`.
+    fn chapter(&mut self, at: MediaTime, title: &str, out: &mut Vec<u8>) {
+        self.writer.add_chapter(at, title, out);
+    }
+
     fn finalize(
         input: BufReader<File>,
         output: BufWriter<File>,

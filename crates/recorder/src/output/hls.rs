@@ -38,7 +38,7 @@
 //! time ranges go by EXTINF and PROGRAM-DATE-TIME, which must add up).
 
 use chrono::{DateTime, Utc};
-use tapedeck_media::hls::{MediaPlaylist, PlaylistSegment};
+use tapedeck_media::hls::{DateRange, MediaPlaylist, PlaylistSegment};
 use tapedeck_media::ts::mux::TsMuxer;
 use tapedeck_media::{Frame, MediaTime, Tracks};
 
@@ -88,6 +88,8 @@ pub struct HlsOutput {
     daily: Option<DailyIndex>,
     /// The last closed segment's extent: the next one goes on measuring frames as it did.
     measure: Option<Extent>,
+    /// Chapters marked before the first segment opened the playlist.
+    pending_chapters: Vec<(MediaTime, String)>,
 }
 
 /// Where a segment lies on the timeline, in the whole wall-clock milliseconds the playlist
@@ -138,6 +140,7 @@ impl HlsOutput {
             tracks_changed: false,
             daily,
             measure: None,
+            pending_chapters: Vec::new(),
         }
     }
 
@@ -171,6 +174,9 @@ impl HlsOutput {
                 live_key,
                 live_file: Default::default(),
             });
+            for (at, title) in std::mem::take(&mut self.pending_chapters) {
+                self.add_chapter(at, &title)?;
+            }
         }
         let key = render(
             &self.opts.slice_object,
@@ -344,6 +350,38 @@ impl HlsOutput {
     }
 }
 
+impl HlsOutput {
+    /// Adds a chapter's `#EXT-X-DATERANGE` to the live playlist: appended to the file
+    /// right away when it goes after the segments listed (it falls in the segment being
+    /// recorded), the file rewritten otherwise; before the first segment is listed it is
+    /// written with it.
+    fn add_chapter(&mut self, at: MediaTime, title: &str) -> Result<(), OutputError> {
+        let Some(pl) = self.playlist.as_mut() else {
+            self.pending_chapters.push((at, title.to_owned()));
+            return Ok(());
+        };
+        let id = format!("chapter-{}", pl.playlist.date_ranges.len() + 1);
+        let range = DateRange::chapter(id, self.ctx.wall(at), title);
+        let last = pl.playlist.date_range_position(range.start_date) == pl.playlist.segments.len();
+        pl.playlist.date_ranges.push(range.clone());
+        if pl.playlist.segments.is_empty() {
+            return Ok(());
+        }
+        let live_path = part_path(&self.ctx.root.join(&pl.live_key));
+        let appended = last
+            && pl
+                .live_file
+                .append_lines(&live_path, &range.render())
+                .map_err(OutputError::io(&live_path))?;
+        if !appended {
+            pl.live_file
+                .rewrite(&self.ctx.root, &live_path, &pl.playlist)
+                .map_err(OutputError::io(&live_path))?;
+        }
+        Ok(())
+    }
+}
+
 fn parent(key: &str) -> &str {
     key.rsplit_once('/').map_or("", |(p, _)| p)
 }
@@ -420,6 +458,10 @@ impl Output for HlsOutput {
 
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
         self.close_playlist(jobs, None)
+    }
+
+    fn chapter(&mut self, at: MediaTime, title: &str) -> Result<(), OutputError> {
+        self.add_chapter(at, title)
     }
 }
 

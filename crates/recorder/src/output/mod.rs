@@ -118,6 +118,11 @@ pub trait Output: Send {
     fn discontinuity(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError>;
     /// The recording ends: finish every file.
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError>;
+    /// Marks a chapter titled `title` starting at `at` on the recording's timeline (the
+    /// live edge, when the streamer asks). It goes to the file at once, so a crash keeps
+    /// it; where each format keeps it: `tapedeck_media::chapter`. Before the first file
+    /// of the output is open it waits for it (and then starts at its start).
+    fn chapter(&mut self, at: MediaTime, title: &str) -> Result<(), OutputError>;
 }
 
 /// True when a new file or segment may start at `frame`: a video key frame, or any audio

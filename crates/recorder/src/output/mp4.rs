@@ -7,7 +7,7 @@ use std::path::Path;
 use bytes::Bytes;
 use tapedeck_media::in_place::InPlace;
 use tapedeck_media::mp4::{finalize_in_place, finalize_with, FinalizeOptions, Fmp4Writer};
-use tapedeck_media::{Frame, Tracks};
+use tapedeck_media::{Frame, MediaTime, Tracks};
 
 use super::single::{FileFormat, Finalized, SingleFileOutput};
 use crate::config::Format;
@@ -50,6 +50,11 @@ impl FileFormat for Mp4 {
 
     fn finish(&mut self, out: &mut Vec<u8>) -> Vec<Bytes> {
         self.0.finish_parts(out).unwrap_or_default()
+    }
+
+    /// An `emsg` box between fragments; the finalizer makes the chapter track of them.
+    fn chapter(&mut self, at: MediaTime, title: &str, out: &mut Vec<u8>) {
+        self.0.add_chapter(at, title, out);
     }
 
     fn finalize(

@@ -54,6 +54,26 @@ impl PlaylistFile {
         Ok(true)
     }
 
+    /// Appends `lines` (whole lines that leave the target duration as it is: a chapter's
+    /// `#EXT-X-DATERANGE`) to the file at `path` when it is what this writer last left
+    /// there; `Ok(false)` when the caller must write the whole playlist instead.
+    pub fn append_lines(&mut self, path: &Path, lines: &str) -> io::Result<bool> {
+        let Some(on_disk) = self.on_disk.take() else {
+            return Ok(false);
+        };
+        if !std::fs::metadata(path).is_ok_and(|m| m.len() == on_disk.len) {
+            return Ok(false);
+        }
+        let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
+        file.write_all(lines.as_bytes())?;
+        file.sync_data()?;
+        self.on_disk = Some(OnDisk {
+            len: on_disk.len + lines.len() as u64,
+            ..on_disk
+        });
+        Ok(true)
+    }
+
     /// Writes the whole `playlist` to `path` (atomically); later segments may be appended
     /// unless it has ended.
     pub fn rewrite(
@@ -134,6 +154,40 @@ mod tests {
         playlist.ended = true;
         file.update(&dir, &path, &playlist).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), playlist.render());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A chapter's line appended reads as the playlist rendered with it; a file changed
+    /// behind the writer's back is not appended to.
+    #[test]
+    fn chapter_lines_append_like_segments() {
+        use tapedeck_media::hls::DateRange;
+        let dir =
+            std::env::temp_dir().join(format!("tapedeck-playlist-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("live.m3u8");
+        let mut file = PlaylistFile::default();
+        let mut playlist = MediaPlaylist::default();
+        playlist.segments.push(segment(0, 2.0));
+        assert!(
+            !file.append_lines(&path, "#EXT-X-X\n").unwrap(),
+            "nothing written yet"
+        );
+        file.update(&dir, &path, &playlist).unwrap();
+        let t = segment(1, 2.0).program_date_time.unwrap();
+        let range = DateRange::chapter("chapter-1", t, "Mark");
+        assert!(file.append_lines(&path, &range.render()).unwrap());
+        playlist.date_ranges.push(range);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), playlist.render());
+        playlist.segments.push(segment(1, 2.0));
+        file.update(&dir, &path, &playlist).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), playlist.render());
+        assert_eq!(
+            file.appends, 1,
+            "the segment after the line was appended too"
+        );
+        std::fs::write(&path, "#EXTM3U\n").unwrap();
+        assert!(!file.append_lines(&path, "#EXT-X-X\n").unwrap());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -49,6 +49,9 @@ pub trait FileFormat: Send + Sized + 'static {
     fn take(&mut self, out: &mut Vec<u8>) -> Vec<Bytes>;
     /// Flushes everything, at the end of the file (as [`FileFormat::take`]).
     fn finish(&mut self, out: &mut Vec<u8>) -> Vec<Bytes>;
+    /// Marks a chapter at `at`: appends what the file carries for it to `out`, which is
+    /// written out at once (between two [`FileFormat::take`]s).
+    fn chapter(&mut self, at: MediaTime, title: &str, out: &mut Vec<u8>);
     /// Writes the final file, tagged with `tag` when given.
     fn finalize(
         input: BufReader<File>,
@@ -86,6 +89,8 @@ pub struct SingleFileOutput<F: FileFormat> {
     open: Option<OpenFile<F>>,
     sequence: u64,
     tracks_changed: bool,
+    /// Chapters marked before the first file opened.
+    pending_chapters: Vec<(MediaTime, String)>,
 }
 
 impl<F: FileFormat> SingleFileOutput<F> {
@@ -96,6 +101,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
             open: None,
             sequence: 0,
             tracks_changed: false,
+            pending_chapters: Vec::new(),
         }
     }
 
@@ -135,13 +141,27 @@ impl<F: FileFormat> SingleFileOutput<F> {
         format.header(&mut buf);
         file.write(&buf).map_err(OutputError::io(&path))?;
         buf.clear();
-        self.open = Some(OpenFile {
+        let mut open = OpenFile {
             format,
             file,
             extent: Extent::new(at),
             buf,
-        });
+        };
+        for (at, title) in std::mem::take(&mut self.pending_chapters) {
+            Self::mark(&mut open, at, &title)?;
+        }
+        self.open = Some(open);
         self.tracks_changed = false;
+        Ok(())
+    }
+
+    /// Writes a chapter's mark, and whatever was waiting before it, to the OS at once.
+    fn mark(open: &mut OpenFile<F>, at: MediaTime, title: &str) -> Result<(), OutputError> {
+        open.format.chapter(at, title, &mut open.buf);
+        let path = open.file.path().to_owned();
+        open.file.write(&open.buf).map_err(OutputError::io(&path))?;
+        open.file.flush().map_err(OutputError::io(&path))?;
+        open.buf.clear();
         Ok(())
     }
 
@@ -352,6 +372,16 @@ impl<F: FileFormat> Output for SingleFileOutput<F> {
 
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
         self.finish_file(jobs)
+    }
+
+    fn chapter(&mut self, at: MediaTime, title: &str) -> Result<(), OutputError> {
+        match self.open.as_mut() {
+            Some(open) => Self::mark(open, at, title),
+            None => {
+                self.pending_chapters.push((at, title.to_owned()));
+                Ok(())
+            }
+        }
     }
 }
 

@@ -6,11 +6,14 @@
 //!                                          ftyp      as finalize writes it
 //!                                          moov      chunk offsets = where each trun's data
 //!                                                    already lies, plus the room
+//!                                          mdat      the chapter samples, when the
+//!                                                    recording has chapters (`emsg`)
 //!                                          free      pads the room to a block multiple
 //! ftyp  ─────────────────────────────────> free      (renamed: 4 bytes written)
 //! moov (init)  ──────────────────────────> free
 //! moof ──────────────────────────────────> free
 //! mdat                                     mdat      untouched
+//! emsg (a chapter) ──────────────────────> free
 //! ...                                      ...
 //! moo… ✂ cut by a crash                    (truncated)
 //! ```
@@ -31,7 +34,8 @@
 //! 4. the first 8 bytes written; synced. Only now does the file start with a box.
 //!
 //! A file that starts with zeros is therefore one of 1-3: when a `free` box right after a
-//! finalized `moov` reaches a block-aligned `ftyp` (or renamed box) the header is complete
+//! finalized `moov` (and its chapters' `mdat`) reaches a block-aligned `ftyp` (or renamed
+//! box) the header is complete
 //! (steps 3-4 are redone: renames are idempotent); otherwise the recording starts at the
 //! first block-aligned `ftyp` and the room is reused.
 
@@ -69,19 +73,25 @@ pub fn finalize_in_place<F: InPlaceFile>(
     let plans = std::mem::take(&mut src.plans);
     let plans: Vec<_> = plans.into_iter().filter(|p| p.samples > 0).collect();
     let ftyp = ftyp_for(&plans);
-    // The room holds ftyp + moov + a free box of at least a header; chunk offsets grow
-    // with the room, so co64 is decided for the room it needs.
+    let chapters = std::mem::take(&mut src.chapters);
+    let mut movie = Movie::lay_out(&plans, options, &chapters, false);
+    // The chapter samples get an mdat of their own right after the moov.
+    let chapter_mdat = match movie.chapter_samples().len() as u64 {
+        0 => 0,
+        n => 8 + n,
+    };
+    // The room holds ftyp + moov (+ chapter mdat) + a free box of at least a header; chunk
+    // offsets grow with the room, so co64 is decided for the room it needs.
     let room_for = |moov_size: u64| {
-        let need = ftyp.len() as u64 + moov_size + 8;
+        let need = ftyp.len() as u64 + moov_size + chapter_mdat + 8;
         if need <= room {
             room
         } else {
             room + (need - room).div_ceil(block) * block
         }
     };
-    let mut movie = Movie::lay_out(&plans, options, false);
     if needs_co64(room_for(movie.moov_size) + src.last_run_offset) {
-        movie = Movie::lay_out(&plans, options, true);
+        movie = Movie::lay_out(&plans, options, &chapters, true);
     }
     let new_room = room_for(movie.moov_size);
     if new_room > room {
@@ -111,13 +121,18 @@ pub fn finalize_in_place<F: InPlaceFile>(
     let mut first = ftyp.clone();
     first[..8].fill(0);
     out.put(&first)?;
+    let chapter_data = ftyp.len() as u64 + movie.moov_size + 8;
     movie.write(
         &plans,
         &mut src,
         &mut out,
         ChunkBase::InPlace(new_room),
-        options,
+        chapter_data,
     )?;
+    if chapter_mdat > 0 {
+        out.put(&boxes::box_header(b"mdat", chapter_mdat))?;
+        out.put(movie.chapter_samples())?;
+    }
     out.put(&boxes::box_header(b"free", new_room - out.written))?;
     let mut writer = out
         .inner
@@ -151,9 +166,10 @@ fn finish<F: InPlaceFile>(
                 break;
             }
         };
+        // emsg: the recording's chapters, now in the moov.
         if matches!(
             &h.kind,
-            b"ftyp" | b"moov" | b"moof" | b"styp" | b"sidx" | b"mfra"
+            b"ftyp" | b"moov" | b"moof" | b"styp" | b"sidx" | b"mfra" | b"emsg"
         ) {
             file.seek(SeekFrom::Start(pos + 4))
                 .and_then(|_| file.write_all(b"free"))
@@ -236,16 +252,21 @@ fn earlier_room<F: InPlaceFile>(file: &mut F, block: u64) -> Result<(u64, bool),
 }
 
 /// True when the room before `room` holds a complete header: a moov right after the ftyp,
-/// then a free box ending exactly at `room`.
+/// the chapters' mdat if the movie has chapters, then a free box ending exactly at `room`.
 fn header_reaches<F: InPlaceFile>(file: &mut F, room: u64) -> Result<bool, Mp4Error> {
     let mut r = BufReader::new(file.try_clone().map_err(Mp4Error::io("opening the MP4"))?);
     let Ok(moov) = first_box_size(&mut r, room) else {
         return Ok(false);
     };
-    let h = match read::read_header(&mut r, moov, room)? {
+    let mut h = match read::read_header(&mut r, moov, room)? {
         HeaderRead::Box(h) if &h.kind == b"moov" && h.end() < room => h,
         _ => return Ok(false),
     };
+    if let HeaderRead::Box(m) = read::read_header(&mut r, h.end(), room)? {
+        if &m.kind == b"mdat" && m.end() < room {
+            h = m;
+        }
+    }
     Ok(matches!(
         read::read_header(&mut r, h.end(), room)?,
         HeaderRead::Box(f) if &f.kind == b"free" && f.end() == room
@@ -314,6 +335,7 @@ fn summary_of_final<F: Read + Seek>(file: &mut F, len: u64) -> Result<FinalizeSu
         tail_detail: None,
         fragments: 0,
         co64: false,
+        chapters: 0,
     })
 }
 
@@ -326,8 +348,8 @@ mod tests {
     use super::*;
     use crate::mp4::finalize::finalize_with;
     use crate::mp4::testkit::{
-        finalize_in_memory, read_progressive, synthetic, top_level_boxes, user_data,
-        write_fragmented, MemFile,
+        finalize_in_memory, read_chapters, read_progressive, synthetic, top_level_boxes, user_data,
+        write_fragmented, write_fragmented_with_chapters, MemFile,
     };
     use crate::time::MediaTime;
 
@@ -446,11 +468,32 @@ mod tests {
     #[test]
     fn an_interrupted_finalize_finishes_on_the_next_call() {
         let (tracks, frames) = synthetic(4, MediaTime::from_millis(100));
-        let (mut frag, ends) = write_fragmented(&tracks, &frames).unwrap();
+        let (frag, ends) = write_fragmented(&tracks, &frames).unwrap();
+        interrupted_states_finish(frag, &ends);
+        // With chapters, whose samples sit in an mdat of their own between the moov and
+        // the free box: the header is still recognized as complete.
+        let t0 = frames[0].dts;
+        let marks = [
+            (t0 + MediaTime::from_millis(500), "one"),
+            (t0 + MediaTime::from_millis(2500), "two"),
+        ];
+        let (frag, ends) = write_fragmented_with_chapters(&tracks, &frames, &marks).unwrap();
+        let done = interrupted_states_finish(frag, &ends);
+        let (chapters, _) = read_chapters(&done);
+        assert_eq!(chapters.len(), 2);
+        let kinds: Vec<String> = top_level_boxes(&done).into_iter().map(|b| b.0).collect();
+        assert_eq!(&kinds[..4], ["ftyp", "moov", "mdat", "free"]);
+    }
+
+    /// Every state a crash can leave while finalizing `frag` in place (plus a cut tail)
+    /// finishes into the file an uninterrupted call makes, which is returned.
+    fn interrupted_states_finish(mut frag: Vec<u8>, ends: &[usize]) -> Vec<u8> {
         frag.extend_from_slice(&[0, 0, 1, 0, b'm', b'o', b'o', b'f', 1, 2]); // a cut tail
         let (done, summary) = in_place(&frag, 4096);
         let top = top_level_boxes(&done);
-        let room = top[..3].iter().map(|b| b.1).sum::<u64>() as usize;
+        // ftyp, moov, (the chapters' mdat,) free.
+        let free = top.iter().position(|b| b.0 == "free").unwrap();
+        let room = top[..=free].iter().map(|b| b.1).sum::<u64>() as usize;
         let header = {
             let mut h = done[..room].to_vec();
             h[..8].fill(0);
@@ -486,5 +529,29 @@ mod tests {
             assert_eq!(s.bytes, done.len() as u64, "{name}");
             assert_eq!(s.duration, summary.duration, "{name}");
         }
+        done
+    }
+
+    /// Chapters come out the same whichever way the file is finalized; the `emsg` boxes
+    /// that carried them are renamed with the fragments' other boxes.
+    #[test]
+    fn chapters_in_place_are_those_of_a_copy() {
+        let (tracks, frames) = synthetic(3, MediaTime::from_millis(250));
+        let t0 = frames[0].dts;
+        let marks = [
+            (t0, "start"),
+            (t0 + MediaTime::from_millis(1200), "middle"),
+            (t0 + MediaTime::from_millis(2900), "late"),
+        ];
+        let (frag, _) = write_fragmented_with_chapters(&tracks, &frames, &marks).unwrap();
+        let (reference, expected) = packed(&frag);
+        let (file, summary) = in_place(&frag, 4096);
+        assert_eq!((summary.chapters, expected.chapters), (3, 3));
+        assert_eq!(read_chapters(&file), read_chapters(&reference));
+        assert_same_media(&file, &reference);
+        let kinds: Vec<String> = top_level_boxes(&file).into_iter().map(|b| b.0).collect();
+        assert!(!kinds.contains(&"emsg".to_string()), "{kinds:?}");
+        assert_eq!(read_user_data(&file)[0], user_data()[0]);
+        assert_eq!(read_user_data(&file)[1].kind, *b"chpl");
     }
 }

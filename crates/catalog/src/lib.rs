@@ -94,6 +94,17 @@ pub struct Span {
     pub objects: Vec<String>,
 }
 
+/// A chapter marker: a title at a wall-clock time of a recording.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Chapter {
+    pub app: String,
+    pub stream: String,
+    /// The recording's id (`app/stream/<start ms>`).
+    pub recording: String,
+    pub at_ms: i64,
+    pub title: String,
+}
+
 /// A custom index file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IndexRecord {
@@ -422,6 +433,39 @@ impl Catalog {
     }
 
     /// Every finished file (playlists, MP4, FLV), by key.
+    pub fn add_chapter(&self, c: &Chapter) -> Result<(), CatalogError> {
+        self.conn().execute(
+            "INSERT INTO chapters (app, stream, recording, at_ms, title) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![c.app, c.stream, c.recording, c.at_ms, c.title],
+        )?;
+        Ok(())
+    }
+
+    /// Chapters of a stream with `start_ms <= at_ms < end_ms`, in time order.
+    pub fn chapters(
+        &self,
+        app: &str,
+        stream: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Chapter>, CatalogError> {
+        let conn = self.conn();
+        let mut q = conn.prepare(
+            "SELECT app, stream, recording, at_ms, title FROM chapters
+             WHERE app = ?1 AND stream = ?2 AND at_ms >= ?3 AND at_ms < ?4 ORDER BY at_ms, id",
+        )?;
+        let rows = q.query_map(params![app, stream, start_ms, end_ms], |r| {
+            Ok(Chapter {
+                app: r.get(0)?,
+                stream: r.get(1)?,
+                recording: r.get(2)?,
+                at_ms: r.get(3)?,
+                title: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn files(&self) -> Result<Vec<File>, CatalogError> {
         let conn = self.conn();
         let mut q = conn.prepare_cached(

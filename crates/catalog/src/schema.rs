@@ -101,6 +101,16 @@ const MIGRATIONS: &[&str] = &[
     "UPDATE files SET kind = 'playlist' WHERE kind = 'm3u8';
      UPDATE files SET kind = 'watched'
        WHERE kind NOT IN ('segment', 'playlist', 'mp4', 'flv', 'index', 'watched', 'file');",
+    // 4: chapter markers of live recordings (what `add_chapter` marked, at wall-clock time).
+    "CREATE TABLE chapters (
+        id INTEGER PRIMARY KEY,
+        app TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        recording TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        title TEXT NOT NULL
+     );
+     CREATE INDEX chapters_by_time ON chapters (app, stream, at_ms);",
 ];
 
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -366,3 +366,26 @@ mod uploads {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn chapters_come_back_by_stream_and_range_in_time_order() {
+    let c = Catalog::in_memory().unwrap();
+    let ch = |stream: &str, at_ms: i64, title: &str| Chapter {
+        app: "live".into(),
+        stream: stream.into(),
+        recording: format!("live/{stream}/0"),
+        at_ms,
+        title: title.into(),
+    };
+    c.add_chapter(&ch("cam1", 5000, "b")).unwrap();
+    c.add_chapter(&ch("cam1", 1000, "a")).unwrap();
+    c.add_chapter(&ch("cam2", 2000, "other")).unwrap();
+    c.add_chapter(&ch("cam1", 9000, "c")).unwrap();
+    let titles: Vec<String> = c
+        .chapters("live", "cam1", 1000, 9000)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.title)
+        .collect();
+    assert_eq!(titles, ["a", "b"], "start inclusive, end exclusive");
+}

@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         action: RecordAction,
     },
+    /// Chapter markers in a live recording (MP4, FLV, HLS and the catalog).
+    Chapter {
+        #[command(subcommand)]
+        command: ChapterCommand,
+    },
     /// Buckets: list the profiles, store their keys in the OS keyring, check them.
     Storage {
         #[command(subcommand)]
@@ -190,6 +195,20 @@ enum IndexCommand {
 }
 
 #[derive(Subcommand)]
+enum ChapterCommand {
+    /// Mark a chapter now, at the live edge of a stream being recorded.
+    Add {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        stream: String,
+        /// What the chapter is called (shown by players).
+        #[arg(long)]
+        title: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum RecordAction {
     /// Record the stream again, into new files.
     Start(StreamName),
@@ -288,6 +307,24 @@ fn run(cli: Cli) -> Result<()> {
             output,
             close_gaps,
         } => query::export(&config, &app, &stream, &start, &end, output, close_gaps),
+        Command::Chapter {
+            command: ChapterCommand::Add { app, stream, title },
+        } => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let mark = runtime.block_on(control::request_chapter(
+                &config.control.listen,
+                &config.data_dir,
+                &app,
+                &stream,
+                &title,
+            ))?;
+            println!(
+                "{app}/{stream}: chapter {:?} at {}",
+                mark.title,
+                mark.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+            Ok(())
+        }
         Command::Record { action } => {
             let (on, app, stream) = match action {
                 RecordAction::Start(StreamName { app, stream }) => (true, app, stream),

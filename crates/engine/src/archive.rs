@@ -138,7 +138,18 @@ impl Archive {
             end: q.end,
             output: q.output.clone(),
             close_gaps: q.close_gaps,
-            chapters: Vec::new(),
+            // The chapters marked inside the range go into the clip.
+            chapters: self
+                .catalog
+                .chapters(
+                    &q.app,
+                    &q.stream,
+                    q.start.timestamp_millis(),
+                    q.end.timestamp_millis(),
+                )?
+                .into_iter()
+                .filter_map(|c| Some((DateTime::from_timestamp_millis(c.at_ms)?, c.title)))
+                .collect(),
         };
         tapedeck_recorder::export::export(
             &self.catalog,

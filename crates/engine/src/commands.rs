@@ -22,6 +22,19 @@ pub struct StreamKey {
     pub stream: String,
 }
 
+/// Chapter titles are at most this long (the MP4's `chpl` keeps 255 bytes).
+pub const MAX_CHAPTER_TITLE: usize = 120;
+
+/// A chapter that was marked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChapterMark {
+    pub app: String,
+    pub stream: String,
+    pub title: String,
+    /// Its wall-clock time (UTC).
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 impl Engine {
     /// The catalog and its questions (spans, indexes, exports, the upload queue).
     pub fn archive(&self) -> &Archive {
@@ -46,8 +59,53 @@ impl Engine {
             .set_recording(app, stream, on)
             .map_err(|e| match e {
                 ControlError::NotLive(_) => EngineError::not_found(e.to_string()),
-                ControlError::Busy(_) => EngineError::conflict(e.to_string()),
+                ControlError::Busy(_) | ControlError::NotRecording(_) => {
+                    EngineError::conflict(e.to_string())
+                }
             })
+    }
+
+    /// Marks a chapter titled `title` at the live edge of a live stream's recording: it
+    /// goes into the MP4 (chapter track and `chpl`), the FLV (`onCuePoint`, then
+    /// `onMetaData`), the HLS playlist (`EXT-X-DATERANGE`) and the catalog (clips exported
+    /// over it keep it). Written at once: a crash keeps it.
+    pub async fn add_chapter(
+        &self,
+        app: &str,
+        stream: &str,
+        title: &str,
+    ) -> Result<ChapterMark, EngineError> {
+        let title = title.trim();
+        if title.is_empty() {
+            return Err(EngineError::invalid("a chapter needs a title"));
+        }
+        if title.chars().count() > MAX_CHAPTER_TITLE {
+            return Err(EngineError::invalid(format!(
+                "a chapter title has at most {MAX_CHAPTER_TITLE} characters"
+            )));
+        }
+        if title.chars().any(char::is_control) {
+            return Err(EngineError::invalid(
+                "a chapter title cannot hold line breaks or control characters",
+            ));
+        }
+        let at = self
+            .inner()
+            .recorder
+            .add_chapter(app, stream, title)
+            .await
+            .map_err(|e| match e {
+                ControlError::NotLive(_) => EngineError::not_found(e.to_string()),
+                ControlError::Busy(_) | ControlError::NotRecording(_) => {
+                    EngineError::conflict(e.to_string())
+                }
+            })?;
+        Ok(ChapterMark {
+            app: app.to_string(),
+            stream: stream.to_string(),
+            title: title.to_string(),
+            at,
+        })
     }
 
     /// Exports a clip on a blocking thread. `progress` is called after each segment of

@@ -18,7 +18,7 @@ mod uploads;
 mod watch;
 
 pub use archive::{Archive, ExportQuery, IndexQuery};
-pub use commands::StreamKey;
+pub use commands::{ChapterMark, StreamKey, MAX_CHAPTER_TITLE};
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ErrorKind};
 pub use events::{EngineEvent, EventStream};

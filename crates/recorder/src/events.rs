@@ -66,6 +66,13 @@ pub enum RecorderEvent {
         recording: bool,
     },
     FileFinished(FinishedFile),
+    /// A chapter was marked at `at_ms` (Unix ms) in the stream's files.
+    ChapterAdded {
+        app: String,
+        stream: String,
+        at_ms: i64,
+        title: String,
+    },
     /// Something went wrong writing a file; the recording goes on where it can.
     WriteFailed {
         app: String,

@@ -28,8 +28,8 @@ pub type WallClock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync
 pub(crate) struct Entry {
     pub id: u64,
     attach: mpsc::Sender<Attachment>,
-    /// Manual recording control of the live stream.
-    control: mpsc::Sender<bool>,
+    /// Manual control of the live stream (record start/stop, chapters).
+    control: mpsc::Sender<Control>,
     /// Cancels the publication currently feeding the recording (a takeover ends it).
     current: CancellationToken,
 }
@@ -156,9 +156,44 @@ impl Recorder {
             .ok_or_else(|| ControlError::NotLive(format!("{app}/{stream}")))?;
         entry
             .control
-            .try_send(on)
+            .try_send(Control::Record(on))
             .map_err(|_| ControlError::Busy(format!("{app}/{stream}")))
     }
+
+    /// Marks a chapter titled `title` at the live edge of a live stream's recording (in
+    /// every file being written, and the catalog). Returns its wall-clock time.
+    pub async fn add_chapter(
+        &self,
+        app: &str,
+        stream: &str,
+        title: &str,
+    ) -> Result<chrono::DateTime<chrono::Utc>, ControlError> {
+        let label = format!("{app}/{stream}");
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        {
+            let map = self.inner.registry.lock();
+            let entry = map
+                .get(&(app.to_string(), stream.to_string()))
+                .ok_or_else(|| ControlError::NotLive(label.clone()))?;
+            entry
+                .control
+                .try_send(Control::Chapter {
+                    title: title.to_string(),
+                    reply,
+                })
+                .map_err(|_| ControlError::Busy(label.clone()))?;
+        }
+        answer.await.map_err(|_| ControlError::NotLive(label))?
+    }
+}
+
+/// What a live recording can be asked to do.
+pub(crate) enum Control {
+    Record(bool),
+    Chapter {
+        title: String,
+        reply: tokio::sync::oneshot::Sender<Result<chrono::DateTime<chrono::Utc>, ControlError>>,
+    },
 }
 
 /// Why a live stream could not be controlled.
@@ -168,6 +203,8 @@ pub enum ControlError {
     NotLive(String),
     #[error("{0} is busy; try again")]
     Busy(String),
+    #[error("{0} is not being recorded (recording was stopped by request)")]
+    NotRecording(String),
 }
 
 impl PublishSink for Recorder {

@@ -70,6 +70,8 @@ pub(crate) struct Recording {
     pending: Vec<MediaEvent>,
     settled: bool,
     dropped: Vec<Arc<std::sync::atomic::AtomicU64>>,
+    /// Chapters asked for before the first frame: marked when the outputs open.
+    pending_chapters: Vec<String>,
 }
 
 /// What every recording of a recorder shares.
@@ -118,6 +120,7 @@ impl Recording {
             pending: Vec::new(),
             settled: false,
             dropped: Vec::new(),
+            pending_chapters: Vec::new(),
         }
     }
 
@@ -137,7 +140,7 @@ impl Recording {
         registry: Arc<Registry>,
         id: u64,
         shutdown: CancellationToken,
-        mut control: mpsc::Receiver<bool>,
+        mut control: mpsc::Receiver<crate::hub::Control>,
     ) {
         let label = format!("{}/{}", self.app, self.stream);
         self.emit(RecorderEvent::RecordStarted {
@@ -164,7 +167,7 @@ impl Recording {
                             current = Some(newer);
                             continue 'outer;
                         }
-                        Some(on) = control.recv() => self.set_enabled(on),
+                        Some(c) = control.recv() => self.control(c),
                         ev = media.recv() => match ev {
                             Some(ev) => self.on_event(ev),
                             None => break,
@@ -187,19 +190,23 @@ impl Recording {
             info!(stream = %label, "publisher gone; waiting {window}s for it to come back");
             let deadline = Instant::now() + std::time::Duration::from_secs(window);
             let key = (self.app.clone(), self.stream.clone());
-            let resumed = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => None,
-                Some(att) = attachments.recv() => Some(Some(att)),
-                _ = tokio::time::sleep_until(deadline) => {
-                    let mut map = registry.lock();
-                    match attachments.try_recv() {
-                        Ok(att) => Some(Some(att)),
-                        Err(_) => {
-                            if map.get(&key).is_some_and(|e| e.id == id) {
-                                map.remove(&key);
+            let resumed = loop {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => break None,
+                    Some(att) = attachments.recv() => break Some(Some(att)),
+                    // A chapter or a stop may come while the publisher is away.
+                    Some(c) = control.recv() => self.control(c),
+                    _ = tokio::time::sleep_until(deadline) => {
+                        let mut map = registry.lock();
+                        match attachments.try_recv() {
+                            Ok(att) => break Some(Some(att)),
+                            Err(_) => {
+                                if map.get(&key).is_some_and(|e| e.id == id) {
+                                    map.remove(&key);
+                                }
+                                break Some(None);
                             }
-                            Some(None)
                         }
                     }
                 }
@@ -231,6 +238,45 @@ impl Recording {
             }
         }
         self.finish().await;
+    }
+
+    fn control(&mut self, c: crate::hub::Control) {
+        match c {
+            crate::hub::Control::Record(on) => self.set_enabled(on),
+            crate::hub::Control::Chapter { title, reply } => {
+                let _ = reply.send(self.chapter(&title));
+            }
+        }
+    }
+
+    /// Marks a chapter at the live edge (the end of what is written) in every output, and
+    /// in the catalog through the sink. Before the first frame it waits for the outputs
+    /// (and starts with them). Returns its wall-clock time.
+    fn chapter(&mut self, title: &str) -> Result<chrono::DateTime<Utc>, crate::hub::ControlError> {
+        let label = format!("{}/{}", self.app, self.stream);
+        if !self.enabled {
+            return Err(crate::hub::ControlError::NotRecording(label));
+        }
+        let Some((t0, _)) = self.started else {
+            self.pending_chapters.push(title.to_string());
+            return Ok((self.clock)());
+        };
+        let at = self.written.end;
+        for out in self.outputs.iter_mut() {
+            if let Err(e) = out.chapter(at, title) {
+                warn!(stream = %label, "the chapter {title:?} did not reach a file: {e}");
+            }
+        }
+        let wall = t0 + chrono::Duration::microseconds(at.0 * 100 / 9);
+        self.finisher.chapter(tapedeck_catalog::Chapter {
+            app: self.app.clone(),
+            stream: self.stream.clone(),
+            recording: format!("{}/{}/{}", self.app, self.stream, t0.timestamp_millis()),
+            at_ms: wall.timestamp_millis(),
+            title: title.to_string(),
+        });
+        info!(stream = %label, title, at = %wall, "chapter marked");
+        Ok(wall)
     }
 
     /// Manual control (`tapedeck record start|stop`): stopping finishes every open file now
@@ -484,6 +530,9 @@ impl Recording {
         }
         if self.outputs.is_empty() {
             self.outputs = self.make_outputs(t0);
+            for title in std::mem::take(&mut self.pending_chapters) {
+                let _ = self.chapter(&title);
+            }
         }
         let mut failed = Vec::new();
         for (i, out) in self.outputs.iter_mut().enumerate() {

@@ -41,6 +41,8 @@ pub struct Finished {
 /// from a recording's task or a finalizer's blocking thread, once per file.
 pub trait FileSink: Send + Sync + 'static {
     fn record(&self, finished: &Finished);
+    /// A chapter was marked (in the files already): keep it (the catalog, for exports).
+    fn chapter(&self, _chapter: &tapedeck_catalog::Chapter) {}
 }
 
 /// A recording's way to report finished files (see the module documentation).
@@ -53,6 +55,19 @@ pub struct Finisher {
 impl Finisher {
     pub fn new(sink: Option<Arc<dyn FileSink>>, events: broadcast::Sender<RecorderEvent>) -> Self {
         Finisher { sink, events }
+    }
+
+    /// A chapter was marked: the sink keeps it, then `ChapterAdded` goes out.
+    pub fn chapter(&self, chapter: tapedeck_catalog::Chapter) {
+        if let Some(sink) = &self.sink {
+            sink.chapter(&chapter);
+        }
+        let _ = self.events.send(RecorderEvent::ChapterAdded {
+            app: chapter.app,
+            stream: chapter.stream,
+            at_ms: chapter.at_ms,
+            title: chapter.title,
+        });
     }
 
     pub fn finished(&self, finished: Finished) {
@@ -89,6 +104,12 @@ impl CatalogSink {
 }
 
 impl FileSink for CatalogSink {
+    fn chapter(&self, c: &tapedeck_catalog::Chapter) {
+        if let Err(e) = self.catalog.add_chapter(c) {
+            tracing::warn!(stream = %format!("{}/{}", c.app, c.stream), "chapter not in the catalog: {e}");
+        }
+    }
+
     fn record(&self, f: &Finished) {
         let rule = crate::uploads::UploadRule::of_template(&f.template);
         let upload = |key: &str, kind| {

@@ -34,6 +34,7 @@ pub fn router(engine: Engine, guard: guard::Guard) -> Router {
     Router::new()
         .route("/v1/streams", get(streams))
         .route("/v1/streams/{app}/{stream}/record/{action}", post(record))
+        .route("/v1/streams/{app}/{stream}/chapters", post(chapter))
         .with_state(engine)
         // `layer`, not `route_layer`: unknown paths and methods are checked too.
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
@@ -85,6 +86,54 @@ async fn record(
                 error: Some(error.message),
             }),
         ),
+    }
+}
+
+/// `POST /v1/streams/{app}/{stream}/chapters` with `{"title": "..."}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChapterRequest {
+    pub title: String,
+}
+
+/// The answer to a chapter request: `ok`, and the chapter or the error.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChapterAnswer {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chapter: Option<crate::ChapterMark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::EngineError>,
+}
+
+async fn chapter(
+    State(engine): State<Engine>,
+    Path((app, stream)): Path<(String, String)>,
+    Json(request): Json<ChapterRequest>,
+) -> (StatusCode, Json<ChapterAnswer>) {
+    match engine.add_chapter(&app, &stream, &request.title).await {
+        Ok(chapter) => (
+            StatusCode::OK,
+            Json(ChapterAnswer {
+                ok: true,
+                chapter: Some(chapter),
+                error: None,
+            }),
+        ),
+        Err(error) => {
+            let status = match error.kind {
+                crate::ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                crate::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                _ => StatusCode::CONFLICT,
+            };
+            (
+                status,
+                Json(ChapterAnswer {
+                    ok: false,
+                    chapter: None,
+                    error: Some(error),
+                }),
+            )
+        }
     }
 }
 

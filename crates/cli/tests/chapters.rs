@@ -2,6 +2,8 @@
 //! recovered MP4 lists the chapter (ffprobe), the FLV keeps it in `onMetaData`, the HLS
 //! playlist as an `EXT-X-DATERANGE`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 
 use std::path::Path;

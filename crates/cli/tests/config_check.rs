@@ -1,6 +1,8 @@
 //! `tapedeck config check`: which template applies and the names it writes; every problem
 //! of a bad file, each naming its field, with a non-zero exit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 
 use std::process::Command;

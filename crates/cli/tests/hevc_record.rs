@@ -3,6 +3,8 @@
 //! an HEVC + AAC MPEG-TS, Tapedeck's own demuxer turns it into frames, and a small
 //! `rml_rtmp` client sends them. ffprobe then reads what Tapedeck recorded.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 #[path = "common/publisher.rs"]
 mod publisher;

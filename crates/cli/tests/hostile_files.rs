@@ -2,6 +2,8 @@
 //! leave them: `serve` still starts, recovery and `catalog rebuild` do not follow them,
 //! and no file they point at is changed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 
 use std::process::Command;

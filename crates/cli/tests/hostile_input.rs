@@ -11,6 +11,8 @@
 //!   and open sockets stay bounded, the stream already publishing records every frame,
 //!   and a publisher arriving during the flood gets in.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 #[path = "common/raw_rtmp.rs"]
 mod raw_rtmp;

@@ -4,6 +4,8 @@
 //! bad packets be skipped) with a logged reason, the server must keep running, and the
 //! good recording must hold every frame ffmpeg pushed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 #[path = "common/raw_rtmp.rs"]
 mod raw_rtmp;

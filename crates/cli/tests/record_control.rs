@@ -1,5 +1,7 @@
 //! `tapedeck record stop|start` against a running server, through the control API.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 
 use std::process::Command;

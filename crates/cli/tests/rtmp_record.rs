@@ -1,5 +1,7 @@
 //! ffmpeg publishes over RTMP into `tapedeck serve`; ffprobe reads back every file written.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 
 use common::*;

@@ -3,6 +3,8 @@
 //! minute-long outage loses nothing, retention deletes only confirmed files, and provider
 //! errors read as sentences.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 #[path = "common/s3.rs"]
 mod s3;

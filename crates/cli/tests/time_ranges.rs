@@ -1,6 +1,8 @@
 //! The catalog end to end: record a stream with a gap, list its spans, build an index from
 //! the middle of one span to the middle of the next, and play it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 
 use std::process::Command;

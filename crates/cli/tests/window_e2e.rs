@@ -2,6 +2,8 @@
 //! the window (one recording with a discontinuity that ffprobe plays through), then again
 //! after the window (a second recording).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 mod common;
 
 use common::*;

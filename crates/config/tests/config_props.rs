@@ -2,6 +2,8 @@
 //! configuration is parsed and validated without a panic, every refusal names a field, and
 //! what is accepted can be used (names rendered, templates matched).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 use std::path::Path;
 
 use proptest::prelude::*;

@@ -3,6 +3,8 @@
 //! chapters in ffprobe's output), watch the events, export a clip that keeps a chapter,
 //! shut down.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;

@@ -8,6 +8,8 @@
 //! disk + catalog row), the span query over the month, and the same two for one stream of
 //! (b). Prints a markdown table. Not a test: these machines are noisy.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -2,6 +2,8 @@
 //! read back by ffprobe (MP4), our readers (FLV, HLS). Needs ffprobe, like the other
 //! tests that check what the recorder writes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 #[allow(dead_code)] // record_long_stream: the other tests'
 mod common;
 

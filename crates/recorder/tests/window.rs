@@ -2,6 +2,8 @@
 //! continues the same recording (one file, a discontinuity, the gap kept in the timeline);
 //! past the window a new recording starts. A newer publisher takes over a live one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

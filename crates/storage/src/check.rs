@@ -62,10 +62,9 @@ pub async fn check(bucket: &Bucket) -> CheckReport {
             (other, _) => Err(other),
         },
     };
-    let write_read = if bucket_found.is_ok() {
-        probe(bucket, &probe_key, cx("write objects", "probe")).await
-    } else {
-        Err(bucket_found.clone().unwrap_err())
+    let write_read = match &bucket_found {
+        Ok(()) => probe(bucket, &probe_key, cx("write objects", "probe")).await,
+        Err(e) => Err(e.clone()),
     };
     CheckReport {
         profile: p.name.clone(),

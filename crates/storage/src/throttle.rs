@@ -80,11 +80,11 @@ impl Body for MeteredBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
-        if let Some((sleep, _)) = &mut this.wait {
+        if let Some((mut sleep, chunk)) = this.wait.take() {
             if sleep.as_mut().poll(cx).is_pending() {
+                this.wait = Some((sleep, chunk));
                 return Poll::Pending;
             }
-            let (_, chunk) = this.wait.take().expect("checked above");
             this.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }

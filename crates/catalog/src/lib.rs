@@ -38,7 +38,7 @@ pub enum CatalogError {
 }
 
 /// One HLS segment.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct Segment {
     /// The recording it belongs to: `app/stream/<start ms>`.
     pub recording: String,
@@ -69,7 +69,7 @@ pub struct IndexSegment<'a> {
 }
 
 /// A finished playlist, MP4 or FLV.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct File {
     pub recording: String,
     pub app: String,
@@ -83,7 +83,7 @@ pub struct File {
 }
 
 /// What was recorded: one row per recording overlapping a range.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct Span {
     pub recording: String,
     pub start_ms: i64,
@@ -95,7 +95,7 @@ pub struct Span {
 }
 
 /// A chapter marker: a title at a wall-clock time of a recording.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Chapter {
     pub app: String,
     pub stream: String,
@@ -106,7 +106,7 @@ pub struct Chapter {
 }
 
 /// A custom index file.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct IndexRecord {
     pub id: i64,
     pub app: String,

@@ -30,7 +30,7 @@ pub struct NewUpload {
     pub queued_ms: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum UploadState {
     /// Waiting, uploading or retrying.
@@ -51,7 +51,7 @@ impl UploadState {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct Upload {
     pub id: i64,
     pub generation: i64,
@@ -79,7 +79,7 @@ pub struct Upload {
 }
 
 /// One acknowledged part of a multipart upload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Part {
     pub number: i32,
     pub etag: String,
@@ -87,7 +87,7 @@ pub struct Part {
 }
 
 /// Rows per state, for summaries.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct UploadCounts {
     pub queued: u64,
     pub queued_bytes: u64,

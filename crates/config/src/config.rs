@@ -15,7 +15,7 @@ use crate::duration::Secs;
 use crate::naming;
 
 /// The whole configuration file.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where recordings and state live. Default `./tapedeck-data`; recordings go to
@@ -48,7 +48,7 @@ pub struct Config {
 }
 
 /// `[[watch]]`: a folder whose finished files are uploaded under a template's key.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct WatchConfig {
     /// The folder (not its subfolders).
@@ -87,7 +87,7 @@ fn default_watch_extensions() -> Vec<String> {
 }
 
 /// `[control]`: the control API, an HTTP server for this machine only.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct ControlConfig {
     /// Listen address; it must be a loopback address with a port (not 0: clients must find
@@ -110,7 +110,7 @@ impl Default for ControlConfig {
 
 /// `[callback]`: an HTTP POST with a JSON body for every finished file, and for status
 /// events when `status_events` is on.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackConfig {
     /// Receiver URL; empty (the default) sends nothing.
@@ -173,7 +173,7 @@ impl Default for Config {
 }
 
 /// `[ingest]`: the local RTMP server.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct IngestConfig {
     /// Listen address. Default `127.0.0.1:1935` (loopback only: set `0.0.0.0:1935` to accept
@@ -237,7 +237,7 @@ impl Default for IngestConfig {
 }
 
 /// `[[pull]]`: a remote stream recorded as if it were published locally.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct PullConfig {
     /// `rtmp://`, `http(s)://...flv` (HTTP-FLV) or `http(s)://...m3u8` (HLS).
@@ -247,7 +247,9 @@ pub struct PullConfig {
 }
 
 /// A container format a template records.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord, ts_rs::TS,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     M3u8,
@@ -270,7 +272,7 @@ pub const DEFAULT_OBJECT: &str =
 pub const DEFAULT_SLICE_OBJECT: &str = "record/{AppName}/{StreamName}/{UnixTimestamp}_{Sequence}";
 
 /// `[[template]]`: how the streams it matches are recorded.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
     /// AppName to match, or `*` for every app. Default `*`.
@@ -352,7 +354,7 @@ impl Template {
 }
 
 /// `[template.m3u8]`.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct M3u8Options {
     /// Playlist name. Default `record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}`.
@@ -408,7 +410,7 @@ impl Default for M3u8Options {
 }
 
 /// `[template.mp4]` and `[template.flv]`.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct FileOptions {
     /// File name. Default `record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}`.
@@ -455,7 +457,7 @@ fn check_url(url: &str, schemes: &[&str]) -> Result<(), String> {
 }
 
 /// One problem found in a configuration, naming its field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Problem {
     /// Path of the field, like `template[1].m3u8.slice_duration`.
     pub field: String,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::units::{ByteRate, ByteSize};
 
 /// The kind of S3-compatible service a profile talks to.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// Alibaba Cloud OSS through its S3 API (virtual-hosted style only).
@@ -34,7 +34,7 @@ impl Provider {
 }
 
 /// One `[[storage]]` table.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct StorageProfile {
     /// What templates name in `storage = "..."`; also the keyring entry of its credentials.

@@ -6,11 +6,13 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A number of bytes: `"200GB"` (decimal units), `"8MiB"` (binary), or a bare number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ts_rs::TS)]
+#[ts(type = "string")]
 pub struct ByteSize(pub u64);
 
 /// Bytes per second: `"20Mbit/s"`, `"500kbit/s"`, `"4MB/s"`, `"2MiB/s"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ts_rs::TS)]
+#[ts(type = "string")]
 pub struct ByteRate(pub u64);
 
 fn split_number(text: &str) -> Result<(f64, &str), String> {
@@ -102,7 +104,8 @@ impl fmt::Display for ByteRate {
 }
 
 /// How long local copies stay after their upload was confirmed (`keep_local`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ts_rs::TS)]
+#[ts(type = "string")]
 pub enum KeepLocal {
     /// Never deleted (the default).
     #[default]

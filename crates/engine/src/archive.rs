@@ -27,7 +27,7 @@ pub fn open_catalog(config: &Config) -> Result<Catalog, EngineError> {
 }
 
 /// A custom index to build: an m3u8 over every segment of a stream in a range.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct IndexQuery {
     pub app: String,
     pub stream: String,
@@ -39,7 +39,7 @@ pub struct IndexQuery {
 }
 
 /// A clip to export: one regular MP4 of a range, without re-encoding.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ExportQuery {
     pub app: String,
     pub stream: String,

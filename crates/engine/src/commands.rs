@@ -16,7 +16,7 @@ use crate::error::{EngineError, ErrorKind};
 use crate::Engine;
 
 /// A stream by its names.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 pub struct StreamKey {
     pub app: String,
     pub stream: String,
@@ -26,7 +26,7 @@ pub struct StreamKey {
 pub const MAX_CHAPTER_TITLE: usize = 120;
 
 /// A chapter that was marked.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ChapterMark {
     pub app: String,
     pub stream: String,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tapedeck_config::Problem;
 
 /// What went wrong, for a program to act on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// A value given is not valid (`problems` names each field).
@@ -29,7 +29,7 @@ pub enum ErrorKind {
 }
 
 /// An error of the engine's API (see the module documentation).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
 #[error("{message}")]
 pub struct EngineError {
     pub kind: ErrorKind,

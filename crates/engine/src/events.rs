@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 pub const EVENT_BUFFER: usize = 4096;
 
 /// Everything the engine reports. JSON: `{"source": "recorder", "event": {...}}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "source", content = "event", rename_all = "snake_case")]
 pub enum EngineEvent {
     /// Recordings: started, paused, resumed, stopped, files finished, write failures.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::config::Format;
 
 /// A file that is complete under its final name.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 pub struct FinishedFile {
     pub app: String,
     pub stream: String,
@@ -29,7 +29,7 @@ pub struct FinishedFile {
 /// The one vocabulary of file kinds (the catalog's).
 pub use tapedeck_catalog::FileKind;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RecorderEvent {
     /// A new recording began (first publish of a stream, or after the window expired).

@@ -26,7 +26,7 @@ use crate::throttle::Throttle;
 use crate::upload::{Failure, Job, Sent};
 
 /// What the uploader reports (the CLI logs these; the app shows them).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum UploadEvent {
     Started {

@@ -69,6 +69,9 @@ pub(crate) struct Inner {
     pub control: Mutex<Option<SocketAddr>>,
     /// Cancelled by `shutdown`: everything started stops with it.
     pub shutdown: CancellationToken,
+    /// Where storage credentials are kept, and the environment fallback.
+    pub credentials: Arc<dyn CredentialStore>,
+    pub env: Env,
     /// Remote streams being pulled, each with its own cancellation.
     pub pulls: Mutex<HashMap<StreamKey, (CancellationToken, JoinHandle<()>)>>,
     tasks: Mutex<Option<Tasks>>,
@@ -242,6 +245,8 @@ impl Engine {
                 control: Mutex::new(None),
                 shutdown: shutdown.clone(),
                 pulls: Mutex::new(HashMap::new()),
+                credentials: options.credentials.clone(),
+                env: options.env.clone(),
                 tasks: Mutex::new(None),
             }),
         };

@@ -14,6 +14,7 @@ mod engine;
 pub mod error;
 pub mod events;
 mod reload;
+pub mod runs;
 mod uploads;
 mod watch;
 
@@ -22,4 +23,5 @@ pub use commands::StreamKey;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ErrorKind};
 pub use events::{EngineEvent, EventStream};
+pub use runs::RunEvent;
 pub use uploads::{drain as drain_uploads, queue_recovered, retention_scope};

@@ -813,6 +813,40 @@ mod tests {
         assert_eq!((r.format.as_str(), r.timeout_ms), ("segment", 2000));
     }
 
+    #[test]
+    fn recovered_files_get_their_commands() {
+        let text = "data_dir = \"/data\"\n[[template]]\napp = \"live\"\nstream = \"cam1\"\nformats = [\"mp4\", \"flv\"]\n[[template.run]]\ncommand = [\"/bin/sh\", \"{Name}\"]\non = [\"mp4\"]\n";
+        let config = Config::from_toml(text, Path::new("t.toml")).unwrap();
+        let catalog = Arc::new(Catalog::in_memory().unwrap());
+        let (events, _) = broadcast::channel(4);
+        let runs = Runs::new(catalog.clone(), events);
+        let root = config.recordings_dir();
+        let recovered = |key: &str| tapedeck_recorder::recover::Recovered {
+            from: root.join(format!("{key}.part")),
+            to: root.join(key),
+        };
+        let report = Report {
+            recovered: vec![
+                recovered("record/live/cam1/a.mp4"),
+                // Not matched by `on`, no template, a key without a stream, outside.
+                recovered("record/live/cam1/a.flv"),
+                recovered("record/other/x/a.mp4"),
+                recovered("a.mp4"),
+            ],
+            ..Report::default()
+        };
+        runs.queue_recovered(&config, &report);
+        let listed = catalog.runs(10).unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        let r = &listed[0];
+        assert_eq!(
+            (r.app.as_str(), r.stream.as_str(), r.key.as_str()),
+            ("live", "cam1", "record/live/cam1/a.mp4")
+        );
+        assert_eq!(r.command, vec!["/bin/sh".to_string(), "a".into()]);
+        assert_eq!(r.state, RunState::Queued);
+    }
+
     fn queued(catalog: &Catalog, command: &[&str], timeout_ms: i64) -> i64 {
         catalog
             .add_runs(&[NewRun {

@@ -409,6 +409,9 @@ fn check(config: &Config, source: &str, app: &str, stream: &str) -> Result<()> {
                     ),
                 }
             }
+            for line in runs::describe(t) {
+                println!("{line}");
+            }
         }
     }
     Ok(())

@@ -44,6 +44,22 @@ pub fn list(config: &Config, json: bool, limit: usize) -> Result<()> {
     Ok(())
 }
 
+/// What `config check` says of a template's commands: one line each.
+pub fn describe(t: &tapedeck_config::Template) -> Vec<String> {
+    t.run
+        .iter()
+        .map(|r| {
+            let on: Vec<&str> = r.triggers().iter().map(|o| o.as_str()).collect();
+            format!(
+                "  run on {}: {:?} (timeout {})",
+                on.join(", "),
+                r.command,
+                r.timeout
+            )
+        })
+        .collect()
+}
+
 /// One run as the table shows it: its line, and for a run that did not succeed, why and
 /// the last lines of its output.
 fn row(r: &Run) -> String {
@@ -136,6 +152,22 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("line 2\n"), "{text}");
+    }
+
+    #[test]
+    fn config_check_names_each_command() {
+        let c = Config::from_toml(
+            "[[template]]\n[[template.run]]\ncommand = [\"/bin/sh\", \"{Path}\"]\ntimeout = \"30m\"\n[[template.run]]\non = [\"segment\"]\ncommand = [\"/bin/sh\"]\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            describe(&c.template[0]),
+            vec![
+                r#"  run on m3u8, mp4, flv: ["/bin/sh", "{Path}"] (timeout 30m)"#.to_string(),
+                r#"  run on segment: ["/bin/sh"] (timeout 1h)"#.to_string(),
+            ]
+        );
     }
 
     #[test]

@@ -12,10 +12,12 @@
 #![forbid(unsafe_code)]
 
 mod kind;
+mod runs;
 mod schema;
 mod uploads;
 
 pub use kind::FileKind;
+pub use runs::{NewRun, Run, RunCounts, RunEnd, RunState, MAX_RUN_ATTEMPTS};
 pub use uploads::{mtime_ms, NewUpload, Part, Upload, UploadCounts, UploadState};
 
 use std::path::Path;

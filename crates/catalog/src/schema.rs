@@ -111,6 +111,8 @@ const MIGRATIONS: &[&str] = &[
         title TEXT NOT NULL
      );
      CREATE INDEX chapters_by_time ON chapters (app, stream, at_ms);",
+    // 5: post-recording command runs (`runs.rs`), recorded before each starts.
+    crate::runs::MIGRATION,
 ];
 
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

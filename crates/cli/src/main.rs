@@ -4,6 +4,7 @@
 
 mod control;
 mod query;
+mod runs;
 mod serve;
 mod storage;
 
@@ -92,6 +93,15 @@ enum Command {
         /// Include files already uploaded.
         #[arg(long)]
         all: bool,
+        /// At most this many rows, newest first.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Post-recording commands ([[template.run]]): state, exit code, duration, and the
+    /// last lines of output of those that failed.
+    Runs {
         /// At most this many rows, newest first.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -369,6 +379,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Uploads { all, limit, json } => storage::uploads(&config, all, json, limit),
+        Command::Runs { limit, json } => runs::list(&config, json, limit),
     }
 }
 
@@ -434,6 +445,9 @@ fn check(config: &Config, source: &str, app: &str, stream: &str) -> Result<()> {
                         t.flv.cycle
                     ),
                 }
+            }
+            for line in runs::describe(t) {
+                println!("{line}");
             }
         }
     }

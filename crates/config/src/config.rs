@@ -45,6 +45,9 @@ pub struct Config {
     /// example OBS's own recording folder). Default: none.
     #[serde(default)]
     pub watch: Vec<WatchConfig>,
+    /// Post-recording commands (`[[template.run]]`): how many run at once.
+    #[serde(default)]
+    pub runs: crate::run::RunsConfig,
 }
 
 /// `[[watch]]`: a folder whose finished files are uploaded under a template's key.
@@ -168,6 +171,7 @@ impl Default for Config {
             control: ControlConfig::default(),
             storage: Vec::new(),
             watch: Vec::new(),
+            runs: crate::run::RunsConfig::default(),
         }
     }
 }
@@ -310,6 +314,10 @@ pub struct Template {
     /// confirmed upload first, like `"200GB"`. Default: no limit.
     #[serde(default)]
     pub keep_local_max: Option<ByteSize>,
+    /// Commands run on each finished file (`[[template.run]]`, see `crate::run`).
+    /// Default: none.
+    #[serde(default)]
+    pub run: Vec<crate::run::RunConfig>,
 }
 
 fn star() -> String {
@@ -342,6 +350,7 @@ impl Default for Template {
             storage: String::new(),
             keep_local: KeepLocal::Forever,
             keep_local_max: None,
+            run: Vec::new(),
         }
     }
 }
@@ -711,6 +720,19 @@ impl Config {
                     format!("names no [[storage]] profile: {:?}", t.storage),
                 );
             }
+        }
+        for (i, t) in self.template.iter().enumerate() {
+            for (j, r) in t.run.iter().enumerate() {
+                for (field, message) in crate::run::problems(r, &t.formats) {
+                    add(format!("template[{i}].run[{j}].{field}"), message);
+                }
+            }
+        }
+        if !(1..=64).contains(&self.runs.max_parallel) {
+            add(
+                "runs.max_parallel".into(),
+                format!("{} is outside 1-64", self.runs.max_parallel),
+            );
         }
         let mut names = std::collections::HashMap::new();
         for (i, s) in self.storage.iter().enumerate() {

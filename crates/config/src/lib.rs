@@ -11,6 +11,7 @@ pub mod duration;
 pub mod names;
 pub mod naming;
 pub mod profile;
+pub mod run;
 pub mod units;
 
 pub use config::{Config, ConfigError, Format, Problem, Template};

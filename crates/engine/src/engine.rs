@@ -88,6 +88,7 @@ struct Tasks {
     watcher: Option<JoinHandle<()>>,
     watches: Vec<JoinHandle<()>>,
     forward: JoinHandle<()>,
+    runs: crate::runs::Runs,
 }
 
 impl Engine {
@@ -128,6 +129,8 @@ impl Engine {
         recorder.set_finalize_in_place(options.finalize_in_place);
         let catalog = Arc::new(crate::archive::open_catalog(&config)?);
         crate::uploads::queue_recovered(&config, &catalog, &report);
+        let runs = crate::runs::Runs::new(catalog.clone(), events.clone());
+        runs.queue_recovered(&config, &report);
 
         let uploads_stop = CancellationToken::new();
         let emit: tapedeck_storage::queue::Emit = {
@@ -147,13 +150,15 @@ impl Engine {
         );
         let waker = uploads.as_ref().map(|u| u.waker.clone());
         // A finished file: its catalog row and upload queue row in one transaction, the
-        // uploader woken, then the event.
-        recorder.set_sink(Arc::new(tapedeck_recorder::sink::CatalogSink::new(
-            catalog.clone(),
-            waker
-                .clone()
-                .map(|w| Box::new(move || w.wake()) as Box<dyn Fn() + Send + Sync>),
-        )));
+        // uploader woken, its post-recording commands queued, then the event.
+        recorder.set_sink(
+            runs.sink(Arc::new(tapedeck_recorder::sink::CatalogSink::new(
+                catalog.clone(),
+                waker
+                    .clone()
+                    .map(|w| Box::new(move || w.wake()) as Box<dyn Fn() + Send + Sync>),
+            ))),
+        );
         let forward = {
             let mut rx = recorder.subscribe();
             let events = events.clone();
@@ -216,6 +221,7 @@ impl Engine {
             recordings.display()
         );
         let server = tokio::spawn(server.run(shutdown.clone()));
+        runs.start(config.runs.max_parallel);
         let watcher = match &options.config_path {
             Some(p) => match crate::reload::watch(p.clone(), recorder.clone(), shutdown.clone()) {
                 Ok(task) => {
@@ -273,6 +279,7 @@ impl Engine {
             watcher,
             watches,
             forward,
+            runs,
         });
         Ok(engine)
     }
@@ -291,6 +298,9 @@ impl Engine {
             return;
         };
         info!("stopping: finalizing open recordings");
+        // Running commands are stopped now (and queued again), alongside the finalizing;
+        // the runs of files finished from here on wait in the catalog for the next start.
+        t.runs.stop();
         self.inner.recorder.shutdown().await;
         // After the recorder: the final files of the shutdown are notified too.
         t.callbacks_stop.cancel();
@@ -323,6 +333,7 @@ impl Engine {
         if let Some(u) = t.uploads {
             u.stop().await;
         }
+        t.runs.join().await;
         t.forward.abort();
         info!("stopped");
     }

@@ -20,6 +20,8 @@ pub enum EngineEvent {
     Recorder(RecorderEvent),
     /// Uploads: started, progress, done, retrying, lost, buckets down and back, retention.
     Upload(UploadEvent),
+    /// Post-recording commands: started, finished, failed (timed out, interrupted).
+    Run(crate::runs::RunEvent),
     /// This subscriber was too slow: `missed` events were dropped for it.
     Lagged { missed: u64 },
 }

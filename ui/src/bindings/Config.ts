@@ -3,6 +3,7 @@ import type { CallbackConfig } from "./CallbackConfig";
 import type { ControlConfig } from "./ControlConfig";
 import type { IngestConfig } from "./IngestConfig";
 import type { PullConfig } from "./PullConfig";
+import type { RunsConfig } from "./RunsConfig";
 import type { StorageProfile } from "./StorageProfile";
 import type { Template } from "./Template";
 import type { WatchConfig } from "./WatchConfig";
@@ -42,4 +43,8 @@ storage: Array<StorageProfile>,
  * Folders whose new files are uploaded and catalogued like Tapedeck's own (for
  * example OBS's own recording folder). Default: none.
  */
-watch: Array<WatchConfig>, };
+watch: Array<WatchConfig>, 
+/**
+ * Post-recording commands (`[[template.run]]`): how many run at once.
+ */
+runs: RunsConfig, };

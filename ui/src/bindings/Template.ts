@@ -4,6 +4,7 @@ import type { FileOptions } from "./FileOptions";
 import type { Format } from "./Format";
 import type { KeepLocal } from "./KeepLocal";
 import type { M3u8Options } from "./M3u8Options";
+import type { RunConfig } from "./RunConfig";
 import type { Secs } from "./Secs";
 
 /**
@@ -46,4 +47,9 @@ keep_local: KeepLocal,
  * Local copies of this template's files beyond this size are deleted, oldest
  * confirmed upload first, like `"200GB"`. Default: no limit.
  */
-keep_local_max: ByteSize | null, };
+keep_local_max: ByteSize | null, 
+/**
+ * Commands run on each finished file (`[[template.run]]`, see `crate::run`).
+ * Default: none.
+ */
+run: Array<RunConfig>, };

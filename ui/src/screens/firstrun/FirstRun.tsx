@@ -1,0 +1,3 @@
+export function FirstRun(_: { onDone: () => void }) {
+  return <div className="screen" />;
+}

@@ -1,0 +1,27 @@
+import type { NamePreview } from "../../ipc/types";
+import { useT, type MessageKey } from "../../i18n";
+
+const ORDER: [keyof NamePreview["keys"], MessageKey][] = [
+  ["playlist", "preview.playlist"],
+  ["segment", "preview.segment"],
+  ["mp4", "preview.mp4"],
+  ["flv", "preview.flv"],
+  ["daily", "preview.daily"],
+];
+
+/** The exact file names a stream starting now would get. */
+export function NameKeys({ keys }: { keys: NamePreview["keys"] }) {
+  const t = useT();
+  const rows = ORDER.filter(([k]) => keys[k]);
+  if (!rows.length) return <p className="muted">{t("preview.none")}</p>;
+  return (
+    <dl>
+      {rows.map(([k, label]) => (
+        <div key={k} style={{ display: "contents" }}>
+          <dt>{t(label)}</dt>
+          <dd>{keys[k]}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

@@ -8,7 +8,7 @@ import type { ObsStatus } from "../../ipc/types";
 import { useLoad } from "../../lib/useLoad";
 
 /** OBS over obs-websocket 5: connect, point it here, start and stop its stream. */
-export function ObsPanel({ headingLevel = 2 }: { headingLevel?: 2 | 3 }) {
+export function ObsPanel({ headingLevel = 2, title }: { headingLevel?: 2 | 3; title?: string }) {
   const t = useT();
   const status = useLoad(ipc.obsStatus);
   const [address, setAddress] = useState("ws://127.0.0.1:4455");
@@ -37,7 +37,7 @@ export function ObsPanel({ headingLevel = 2 }: { headingLevel?: 2 | 3 }) {
   const H = headingLevel === 2 ? "h2" : "h3";
   return (
     <section className="card" aria-labelledby="obs-h">
-      <H id="obs-h">{t("obs.title")}</H>
+      <H id="obs-h">{title ?? t("obs.title")}</H>
       <p className="muted">{t("obs.how")}</p>
       {!s?.connected ? (
         <form onSubmit={connect} className="stack">

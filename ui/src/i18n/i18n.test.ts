@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { catalogs, langFor, translate } from ".";
+import { en } from "./en";
+import { zhCN } from "./zh-CN";
+
+const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+describe("message catalog", () => {
+  it("has identical keys in English and Simplified Chinese", () => {
+    expect(Object.keys(zhCN).sort()).toEqual(Object.keys(en).sort());
+  });
+
+  it("has no empty message", () => {
+    for (const cat of Object.values(catalogs)) for (const [k, v] of Object.entries(cat)) expect(v.trim(), k).not.toBe("");
+  });
+
+  it("uses the same placeholders in both languages", () => {
+    for (const k of Object.keys(en) as (keyof typeof en)[]) {
+      // Placeholder-like names in template help ({AppName}) are text, and the same too.
+      expect(placeholders(zhCN[k]), k).toEqual(placeholders(en[k]));
+    }
+  });
+
+  it("fills placeholders and leaves unknown ones", () => {
+    expect(translate("en", "live.summary", { live: 3, recording: 2 })).toBe("3 live, 2 recording");
+    expect(translate("zh-CN", "live.summary", { live: 3, recording: 2 })).toBe("3 路直播，2 路正在录制");
+    expect(translate("en", "tpl.segmentNameHint")).toContain("{UnixTimestamp}");
+  });
+
+  it("follows the system language", () => {
+    expect(langFor("zh-CN")).toBe("zh-CN");
+    expect(langFor("zh-Hans-SG")).toBe("zh-CN");
+    expect(langFor("en-GB")).toBe("en");
+    expect(langFor("de")).toBe("en");
+    expect(langFor(undefined)).toBe("en");
+  });
+});

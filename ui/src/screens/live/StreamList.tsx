@@ -94,7 +94,7 @@ export function StreamList() {
           <p>{t("live.empty.body")}</p>
         </div>
       ) : (
-        <ul className="streams">
+        <ul className="streams" aria-labelledby="live-streams-h">
           {streams.map((s) => {
             const k = keyOf(s);
             return <StreamRow key={k} s={s} busy={!!busy[k]} error={errors[k] ?? null} onToggle={onToggle} onChapter={onChapter} />;

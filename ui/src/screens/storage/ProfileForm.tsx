@@ -246,7 +246,7 @@ export function ProfileForm({
             <h3 id="retention-h">{t("retention.title")}</h3>
             <p className="muted">{t("retention.how")}</p>
             {users.length ? (
-              <table>
+              <table aria-labelledby="retention-h">
                 <thead>
                   <tr>
                     <th scope="col">{t("retention.template")}</th>

@@ -22,6 +22,10 @@ pub struct Config {
     /// `data_dir/recordings/<key>`.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Warn (log and event) once the recordings' disk has less free space than this, like
+    /// `"5GB"`. Default `"5GB"`; `"0"` turns the warning off; at most 1 PB.
+    #[serde(default = "default_low_space_warning")]
+    pub low_space_warning: ByteSize,
     #[serde(default)]
     pub ingest: IngestConfig,
     /// Remote streams to pull and record. Default: none.
@@ -152,6 +156,13 @@ impl Default for CallbackConfig {
     }
 }
 
+fn default_low_space_warning() -> ByteSize {
+    ByteSize(5_000_000_000)
+}
+
+/// The largest `low_space_warning`: more than any disk a recorder writes to holds.
+pub const MAX_LOW_SPACE_WARNING: u64 = 1_000_000_000_000_000;
+
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./tapedeck-data")
 }
@@ -164,6 +175,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: default_data_dir(),
+            low_space_warning: default_low_space_warning(),
             ingest: IngestConfig::default(),
             pull: Vec::new(),
             template: default_templates(),
@@ -538,6 +550,15 @@ impl Config {
                 "contains a NUL character, which no file system takes".into(),
             );
         }
+        if self.low_space_warning.0 > MAX_LOW_SPACE_WARNING {
+            add(
+                "low_space_warning".into(),
+                format!(
+                    "{} is more than any disk holds (at most 1 PB); \"0\" turns the warning off",
+                    self.low_space_warning
+                ),
+            );
+        }
         if self
             .ingest
             .rtmp_listen
@@ -846,6 +867,57 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(text, Path::new("tapedeck.toml"))
+    }
+
+    /// `low_space_warning`: 5 GB unless set, any size unit, "0" off, refused by field when
+    /// it is no size or more than any disk.
+    #[test]
+    fn low_space_warning_defaults_parses_and_is_checked() {
+        assert_eq!(
+            parse("").unwrap().low_space_warning,
+            ByteSize(5_000_000_000)
+        );
+        assert_eq!(
+            parse("low_space_warning = \"20MB\"")
+                .unwrap()
+                .low_space_warning,
+            ByteSize(20_000_000)
+        );
+        assert_eq!(
+            parse("low_space_warning = \"2GiB\"")
+                .unwrap()
+                .low_space_warning,
+            ByteSize(2 << 30)
+        );
+        assert_eq!(
+            parse("low_space_warning = \"0\"")
+                .unwrap()
+                .low_space_warning,
+            ByteSize(0)
+        );
+        assert_eq!(
+            parse("low_space_warning = 0").unwrap().low_space_warning,
+            ByteSize(0)
+        );
+        let e = parse("low_space_warning = \"5 gigs\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("low_space_warning") && e.contains("unknown unit"),
+            "{e}"
+        );
+        match parse("low_space_warning = \"2000TB\"") {
+            Err(ConfigError::Invalid { problems, .. }) => {
+                assert_eq!(problems.len(), 1, "{problems:?}");
+                assert_eq!(problems[0].field, "low_space_warning");
+                assert!(problems[0].message.contains("1 PB"), "{problems:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A value written back reads as itself (the app edits this file).
+        let c = parse("low_space_warning = \"750MB\"").unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::from_toml(&text, Path::new("x.toml")).unwrap(), c);
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub(crate) struct Inner {
     pub env: Env,
     /// Remote streams being pulled, each with its own cancellation.
     pub pulls: Mutex<HashMap<StreamKey, (CancellationToken, JoinHandle<()>)>>,
+    /// The recordings' disk (`disk.rs`).
+    pub disk: Arc<crate::disk::Disk>,
     tasks: Mutex<Option<Tasks>>,
 }
 
@@ -89,6 +91,7 @@ struct Tasks {
     watches: Vec<JoinHandle<()>>,
     forward: JoinHandle<()>,
     runs: crate::runs::Runs,
+    disk: JoinHandle<()>,
 }
 
 impl Engine {
@@ -127,6 +130,10 @@ impl Engine {
             None => Recorder::new(config.clone()),
         };
         recorder.set_finalize_in_place(options.finalize_in_place);
+        let disk = crate::disk::prepare(&config);
+        if let Some(reserve) = &disk.reserve {
+            recorder.set_reserve(reserve.clone());
+        }
         let catalog = Arc::new(crate::archive::open_catalog(&config)?);
         crate::uploads::queue_recovered(&config, &catalog, &report);
         let runs = crate::runs::Runs::new(catalog.clone(), events.clone());
@@ -239,6 +246,7 @@ impl Engine {
             None => None,
         };
         let watches = crate::watch::spawn(&config, catalog.clone(), waker, shutdown.clone());
+        let disk_task = crate::disk::spawn(disk.clone(), events.clone(), shutdown.clone());
         let config = Arc::new(config);
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -253,6 +261,7 @@ impl Engine {
                 pulls: Mutex::new(HashMap::new()),
                 credentials: options.credentials.clone(),
                 env: options.env.clone(),
+                disk,
                 tasks: Mutex::new(None),
             }),
         };
@@ -280,6 +289,7 @@ impl Engine {
             watches,
             forward,
             runs,
+            disk: disk_task,
         });
         Ok(engine)
     }
@@ -325,6 +335,7 @@ impl Engine {
         for w in t.watches {
             let _ = w.await;
         }
+        let _ = t.disk.await;
         if let Some(u) = &t.uploads {
             crate::uploads::drain(&self.inner.catalog, &u.waker).await;
         }

@@ -22,6 +22,9 @@ pub enum EngineEvent {
     Upload(UploadEvent),
     /// Post-recording commands: started, finished, failed (timed out, interrupted).
     Run(crate::runs::RunEvent),
+    /// The recordings' disk, every 10 s: free and total bytes, and whether free space is
+    /// under `low_space_warning` (also logged once as it falls under).
+    Disk(crate::disk::DiskStatus),
     /// This subscriber was too slow: `missed` events were dropped for it.
     Lagged { missed: u64 },
 }

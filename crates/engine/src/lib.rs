@@ -10,6 +10,7 @@
 pub mod archive;
 mod commands;
 pub mod control;
+mod disk;
 mod engine;
 pub mod error;
 pub mod events;
@@ -21,6 +22,7 @@ mod watch;
 
 pub use archive::{Archive, ExportQuery, IndexQuery};
 pub use commands::{ChapterMark, StreamKey, MAX_CHAPTER_TITLE};
+pub use disk::DiskStatus;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ErrorKind};
 pub use events::{EngineEvent, EventStream};

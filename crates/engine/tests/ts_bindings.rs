@@ -26,6 +26,9 @@ fn export(dir: &Path) {
     tapedeck_catalog::Span::export_all(&cfg).unwrap();
     tapedeck_catalog::IndexRecord::export_all(&cfg).unwrap();
     tapedeck_catalog::Chapter::export_all(&cfg).unwrap();
+    tapedeck_engine::DiskStatus::export_all(&cfg).unwrap();
+    tapedeck_engine::StorageCheck::export_all(&cfg).unwrap();
+    tapedeck_catalog::Run::export_all(&cfg).unwrap();
 }
 
 fn read_all(dir: &Path) -> BTreeMap<String, String> {

@@ -122,6 +122,16 @@ fn payload(
         RecorderEvent::RecordStopped { app, stream, .. } if status_events => {
             Some(status(app, stream, "record_stopped"))
         }
+        RecorderEvent::RecordFailed {
+            app,
+            stream,
+            reason,
+            ..
+        } if status_events => {
+            let mut body = status(app, stream, "record_failed");
+            body["reason"] = json!(reason);
+            Some(body)
+        }
         _ => None,
     }
 }
@@ -390,6 +400,35 @@ mod tests {
         );
         assert_ne!(a, signature("k3y", 1_795_515_331, body));
         assert_ne!(a, signature("k3y", 1_795_515_330, br#"{"app":"livf"}"#));
+    }
+
+    /// A recording stopped by a full disk is a status event, with its reason; it resuming
+    /// by itself is `record_started`.
+    #[test]
+    fn a_failed_recording_is_notified_with_its_reason() {
+        let failed = RecorderEvent::RecordFailed {
+            app: "live".into(),
+            stream: "cam1".into(),
+            reason: crate::events::FailReason::DiskFull,
+            detail: "the disk is full".into(),
+        };
+        let args = HashMap::new();
+        assert_eq!(
+            payload(&failed, "localhost", true, &args),
+            Some(
+                serde_json::json!({"domain": "localhost", "app": "live", "stream": "cam1", "event": "record_failed", "reason": "disk_full"})
+            )
+        );
+        assert_eq!(payload(&failed, "localhost", false, &args), None);
+        let resumed = RecorderEvent::RecordToggled {
+            app: "live".into(),
+            stream: "cam1".into(),
+            recording: true,
+        };
+        assert_eq!(
+            payload(&resumed, "localhost", true, &args).unwrap()["event"],
+            "record_started"
+        );
     }
 
     #[test]

@@ -59,11 +59,24 @@ pub enum RecorderEvent {
         stream: String,
         dropped_events: u64,
     },
-    /// Recording of a live stream was stopped or started again by request.
+    /// Recording of a live stream was stopped or started again by request, or started
+    /// again by itself after [`RecorderEvent::RecordFailed`] (room on the disk again).
     RecordToggled {
         app: String,
         stream: String,
         recording: bool,
+    },
+    /// Recording of a live stream stopped on an error it cannot write through (said once,
+    /// however many writes fail): every open file was finished with what reached the
+    /// disk, and the stream's media is dropped, the publisher staying connected. It is
+    /// recorded again, into new files, once the cause is gone (`RecordToggled` with
+    /// `recording: true`).
+    RecordFailed {
+        app: String,
+        stream: String,
+        reason: FailReason,
+        /// A sentence for people: what failed, where, and what happens next.
+        detail: String,
     },
     FileFinished(FinishedFile),
     /// A chapter was marked at `at_ms` (Unix ms) in the stream's files.
@@ -84,4 +97,12 @@ pub enum RecorderEvent {
         app: String,
         stream: String,
     },
+}
+
+/// Why recording a stream stopped ([`RecorderEvent::RecordFailed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// The disk of the recordings folder (or the user's quota) is full.
+    DiskFull,
 }

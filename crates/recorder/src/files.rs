@@ -23,6 +23,8 @@ pub struct PartFile {
     path: PathBuf,
     out: BufWriter<File>,
     written: u64,
+    /// Bytes known to be whole in the file: what the last successful flush handed over.
+    committed: u64,
     behind: WriteBehind,
 }
 
@@ -38,6 +40,7 @@ impl PartFile {
             path,
             out: BufWriter::with_capacity(8 * 1024, file),
             written: 0,
+            committed: 0,
             behind: WriteBehind::default(),
         })
     }
@@ -59,7 +62,24 @@ impl PartFile {
     /// Hands buffered bytes to the OS, so a killed process loses nothing already written.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()?;
+        self.committed = self.written;
         self.behind.flushed(self.out.get_ref(), self.written);
+        Ok(())
+    }
+
+    /// Cuts off what a failed write or flush may have left half written (a full disk):
+    /// drops the bytes still buffered and truncates the file to what the last successful
+    /// [`PartFile::flush`] handed over, which needs no room. Later writes follow it.
+    pub fn rollback(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        let file = self.out.get_ref().try_clone()?;
+        // `into_parts` gives the buffer back instead of writing it.
+        let old = std::mem::replace(&mut self.out, BufWriter::with_capacity(8 * 1024, file));
+        drop(old.into_parts());
+        let mut file = self.out.get_ref();
+        file.set_len(self.committed)?;
+        file.seek(io::SeekFrom::Start(self.committed))?;
+        self.written = self.committed;
         Ok(())
     }
 
@@ -258,14 +278,20 @@ pub fn write_atomically_parts(root: &Path, path: &Path, parts: &[&[u8]]) -> io::
         create_dir_within(root, dir)?;
     }
     let tmp = part_path(path);
-    {
+    let written = (|| {
         let mut f = create_file(&tmp)?;
         for p in parts {
             f.write_all(p)?;
         }
         f.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    // A half-written copy (a full disk) is no use to anyone, and recovery would take it
+    // for a live playlist.
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
-    fs::rename(&tmp, path)
+    written
 }
 
 /// `path` as an object key under `root` (with `/`, on every OS).
@@ -526,6 +552,46 @@ mod tests {
         assert!(PartFile::create(&root, "record/live/cam2/2_1.ts").is_err());
         assert!(!outside.join("victim").exists());
         fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// After a failed write (a full disk), rollback cuts the file back to its last flush:
+    /// bytes still buffered are dropped, not written, and a torn tail another handle put
+    /// there (as a short write does) goes; later writes follow the kept bytes.
+    #[test]
+    fn rollback_keeps_what_was_flushed_whole() {
+        let root = std::env::temp_dir().join(format!("tapedeck-rollback-{}", std::process::id()));
+        let mut f = PartFile::create(&root, "a.ts").unwrap();
+        f.write(b"whole-1;").unwrap();
+        f.flush().unwrap();
+        f.write(b"buffered, never to be written;").unwrap();
+        // Half of a big write that reached the file before the disk filled.
+        let path = f.path().to_owned();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"torn ha")
+            .unwrap();
+        f.rollback().unwrap();
+        assert_eq!(f.written(), 8);
+        assert_eq!(fs::read(&path).unwrap(), b"whole-1;");
+        f.write(b"whole-2;").unwrap();
+        f.flush().unwrap();
+        drop(f);
+        assert_eq!(fs::read(&path).unwrap(), b"whole-1;whole-2;");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// A whole-file write that fails leaves no `.part` copy behind (recovery would take
+    /// the one of a playlist for a live playlist it cannot read).
+    #[test]
+    fn a_failed_atomic_write_leaves_no_part() {
+        let root = std::env::temp_dir().join(format!("tapedeck-atomic-{}", std::process::id()));
+        fs::create_dir_all(root.join("x.m3u8")).unwrap();
+        // The rename onto a folder fails after the copy was written.
+        assert!(write_atomically(&root, &root.join("x.m3u8"), b"#EXTM3U").is_err());
+        assert!(!root.join("x.m3u8.part").exists());
+        fs::remove_dir_all(root).unwrap();
     }
 
     /// Pages of a file being written leave the page cache once on disk, one window behind

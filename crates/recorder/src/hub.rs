@@ -66,6 +66,8 @@ struct Inner {
     not_recorded_logged: Mutex<HashSet<Key>>,
     /// Finalize MP4 and FLV files in place where the file system allows (default on).
     in_place: std::sync::atomic::AtomicBool,
+    /// Room set aside for finishing files when the disk is full.
+    reserve: RwLock<Option<Arc<crate::space::Reserve>>>,
 }
 
 impl Recorder {
@@ -89,6 +91,7 @@ impl Recorder {
                 in_place: std::sync::atomic::AtomicBool::new(true),
                 clock,
                 sink: RwLock::new(None),
+                reserve: RwLock::new(None),
             }),
         }
     }
@@ -135,6 +138,16 @@ impl Recorder {
     /// default; off copies, a way around a file system that misbehaves).
     pub fn set_finalize_in_place(&self, on: bool) {
         self.inner.in_place.store(on, Ordering::Relaxed);
+    }
+
+    /// Room set aside on the recordings' disk, given back when it is full so recordings
+    /// can finish their files (see [`crate::space`]); applies from the next recording on.
+    pub fn set_reserve(&self, reserve: Arc<crate::space::Reserve>) {
+        *self
+            .inner
+            .reserve
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(reserve);
     }
 
     pub fn finalize_in_place(&self) -> bool {
@@ -277,6 +290,12 @@ impl PublishSink for Recorder {
             clock: inner.clock.clone(),
             sink: inner.sink.read().unwrap_or_else(|p| p.into_inner()).clone(),
             in_place: inner.in_place.load(Ordering::Relaxed),
+            reserve: inner
+                .reserve
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            stop: inner.shutdown.clone(),
         };
         let recording = Recording::new(
             key.0,

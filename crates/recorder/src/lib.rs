@@ -21,6 +21,7 @@ pub mod rebuild;
 mod recording;
 pub mod recover;
 pub mod sink;
+pub mod space;
 pub mod tags;
 pub mod uploads;
 pub mod walk;

@@ -27,6 +27,8 @@ use crate::output::hls::HlsOutput;
 use crate::output::mp4::Mp4Output;
 use crate::output::{Extent, FileJob, Output, OutputContext};
 
+mod disk_full;
+
 /// A publisher joining (or re-joining) a recording.
 pub struct Attachment {
     pub request: PublishRequest,
@@ -72,6 +74,14 @@ pub(crate) struct Recording {
     dropped: Vec<Arc<std::sync::atomic::AtomicU64>>,
     /// Chapters asked for before the first frame: marked when the outputs open.
     pending_chapters: Vec<String>,
+    /// A full disk: stopped, and when to look for room again (`recording/disk_full.rs`).
+    halt: Option<crate::space::Halt>,
+    /// Room set aside for finishing files on a full disk.
+    reserve: Option<Arc<crate::space::Reserve>>,
+    /// Write failures, each said once.
+    repeats: crate::space::Repeats,
+    /// Media bytes written since the timeline began (the rate a resume waits room for).
+    media_bytes: u64,
 }
 
 /// What every recording of a recorder shares.
@@ -82,6 +92,9 @@ pub(crate) struct Shared {
     pub clock: WallClock,
     pub sink: Option<Arc<dyn crate::sink::FileSink>>,
     pub in_place: bool,
+    pub reserve: Option<Arc<crate::space::Reserve>>,
+    /// The recorder's shutdown: files waiting for room give up then.
+    pub stop: CancellationToken,
 }
 
 impl Recording {
@@ -98,10 +111,16 @@ impl Recording {
             clock,
             sink,
             in_place,
+            reserve,
+            stop,
         } = shared;
         Recording {
             in_place,
-            finisher: crate::sink::Finisher::new(sink, events.clone()),
+            finisher: crate::sink::Finisher::new(sink, events.clone()).with_stop(stop),
+            halt: None,
+            reserve,
+            repeats: crate::space::Repeats::default(),
+            media_bytes: 0,
             decided: on_demand.is_none(),
             on_demand,
             enabled: true,
@@ -494,7 +513,7 @@ impl Recording {
     }
 
     fn frame(&mut self, mut f: Frame) {
-        if !self.enabled {
+        if !self.enabled || !self.room_to_record() {
             return;
         }
         if f.kind == TrackKind::Audio && self.tracks.audio.is_none()
@@ -541,13 +560,12 @@ impl Recording {
             }
         }
         for (_, e) in failed {
-            warn!(stream = %format!("{}/{}", self.app, self.stream), "write failed: {e}");
-            self.emit(RecorderEvent::WriteFailed {
-                app: self.app.clone(),
-                stream: self.stream.clone(),
-                detail: e.to_string(),
-            });
+            self.write_failed(e);
         }
+        if self.halt.is_some() {
+            return; // the timeline starts anew when recording does
+        }
+        self.media_bytes += f.data.len() as u64;
         self.written.add(&f, &self.tracks);
     }
 
@@ -582,10 +600,14 @@ impl Recording {
 
     fn discontinuity(&mut self) {
         self.offset = None;
+        let mut failed = Vec::new();
         for out in self.outputs.iter_mut() {
             if let Err(e) = out.discontinuity(&mut self.jobs) {
-                warn!("closing a segment failed: {e}");
+                failed.push(e);
             }
+        }
+        for e in failed {
+            self.write_failed(e);
         }
     }
 
@@ -608,16 +630,16 @@ impl Recording {
     }
 
     async fn finish(mut self) {
+        let mut failed = Vec::new();
         for out in self.outputs.iter_mut() {
             if let Err(e) = out.close(&mut self.jobs) {
-                warn!(stream = %format!("{}/{}", self.app, self.stream), "closing failed: {e}");
-                let _ = self.events.send(RecorderEvent::WriteFailed {
-                    app: self.app.clone(),
-                    stream: self.stream.clone(),
-                    detail: e.to_string(),
-                });
+                failed.push(e);
             }
         }
+        for e in failed {
+            self.write_failed(e);
+        }
+        self.said_repeats();
         let label = format!("{}/{}", self.app, self.stream);
         for job in std::mem::take(&mut self.jobs) {
             report(

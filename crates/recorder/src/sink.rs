@@ -50,11 +50,27 @@ pub trait FileSink: Send + Sync + 'static {
 pub struct Finisher {
     sink: Option<Arc<dyn FileSink>>,
     events: broadcast::Sender<RecorderEvent>,
+    stop: tokio_util::sync::CancellationToken,
 }
 
 impl Finisher {
     pub fn new(sink: Option<Arc<dyn FileSink>>, events: broadcast::Sender<RecorderEvent>) -> Self {
-        Finisher { sink, events }
+        Finisher {
+            sink,
+            events,
+            stop: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// Gives up on files waiting for room to be finished when `stop` is cancelled (the
+    /// recorder stops): they stay `.part`, for the next start's recovery.
+    pub fn with_stop(self, stop: tokio_util::sync::CancellationToken) -> Self {
+        Finisher { stop, ..self }
+    }
+
+    /// See [`Finisher::with_stop`]; never cancelled unless set.
+    pub fn stop(&self) -> tokio_util::sync::CancellationToken {
+        self.stop.clone()
     }
 
     /// A chapter was marked: the sink keeps it, then `ChapterAdded` goes out.

@@ -6,6 +6,8 @@
 //! - `GET  /v1/streams`: the live streams (or those waiting within their window).
 //! - `POST /v1/streams/{app}/{stream}/record/stop`: stop recording a live stream now.
 //! - `POST /v1/streams/{app}/{stream}/record/start`: record it again, into new files.
+//! - `GET  /v1/disk`: the recordings' disk: `{free_bytes, total_bytes, low,
+//!   threshold_bytes}` ([`crate::DiskStatus`]).
 
 pub mod guard;
 pub mod token;
@@ -33,6 +35,7 @@ pub struct Answer {
 pub fn router(engine: Engine, guard: guard::Guard) -> Router {
     Router::new()
         .route("/v1/streams", get(streams))
+        .route("/v1/disk", get(disk))
         .route("/v1/streams/{app}/{stream}/record/{action}", post(record))
         .route("/v1/streams/{app}/{stream}/chapters", post(chapter))
         .with_state(engine)
@@ -51,6 +54,21 @@ async fn streams(State(engine): State<Engine>) -> Json<Vec<StreamRow>> {
             })
             .collect(),
     )
+}
+
+async fn disk(State(engine): State<Engine>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match engine.disk() {
+        Ok(status) => Json(status).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(Answer {
+                ok: false,
+                error: Some(error.message),
+            }),
+        )
+            .into_response(),
+    }
 }
 
 async fn record(

@@ -109,6 +109,11 @@ impl FileFormat for Flv {
                 duration: s.duration,
                 bytes: s.bytes,
             })),
+            // No room for the room: not a file system that cannot, a full disk (the
+            // caller waits for room rather than copying, which would need far more).
+            InPlace::Unsupported(e) if crate::space::is_disk_full(&e) => {
+                Err(format!("making room for the header: {e}"))
+            }
             InPlace::Unsupported(e) => {
                 tracing::debug!("finalizing FLV by copying: {e}");
                 Ok(None)

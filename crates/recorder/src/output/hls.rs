@@ -54,6 +54,9 @@ struct Segment {
     file: PartFile,
     key: String,
     extent: Extent,
+    /// The extent of what the last successful flush handed to the OS (what a full disk's
+    /// salvage keeps).
+    committed: Extent,
     discontinuity: bool,
     buf: Vec<u8>,
     /// Media time of the last flush to the OS.
@@ -194,10 +197,12 @@ impl HlsOutput {
             m.write_tables(&mut buf);
         }
         let discontinuity = std::mem::take(&mut self.pending_discontinuity);
+        let extent = self.measure.map_or(Extent::new(at), |m| m.continued(at));
         self.segment = Some(Segment {
             file,
             key,
-            extent: self.measure.map_or(Extent::new(at), |m| m.continued(at)),
+            extent,
+            committed: extent,
             discontinuity,
             buf,
             flushed_at: at,
@@ -218,14 +223,33 @@ impl HlsOutput {
         _jobs: &mut Vec<FileJob>,
         cut: Option<MediaTime>,
     ) -> Result<(), OutputError> {
-        let Some(mut seg) = self.segment.take() else {
+        // Written out before the segment is taken: when that fails (a full disk), the
+        // segment is still there for `salvage` to cut back and finish.
+        if let Some(seg) = self.segment.as_mut() {
+            let path = seg.file.path().to_owned();
+            let written = seg
+                .file
+                .write(&seg.buf)
+                .and_then(|()| seg.file.flush())
+                .map_err(OutputError::io(&path));
+            if let Err(e) = written {
+                // Anything else than a full disk: the segment is left as it is (a `.part`
+                // the next start recovers), as before.
+                if !e.is_disk_full() {
+                    self.segment = None;
+                }
+                return Err(e);
+            }
+            seg.buf.clear();
+            seg.committed = seg.extent;
+        }
+        let Some(seg) = self.segment.take() else {
             return Ok(());
         };
         self.measure = Some(seg.extent);
         let end = cut.unwrap_or(seg.extent.end).max(seg.extent.start);
         let span = Span::new(&self.ctx, seg.extent.start, end);
         let path = seg.file.path().to_owned();
-        seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;
         let bytes = seg.file.written();
         let final_path = seg
             .file
@@ -439,6 +463,7 @@ impl Output for HlsOutput {
             let path = seg.file.path().to_owned();
             seg.file.write(&seg.buf).map_err(OutputError::io(&path))?;
             seg.file.flush().map_err(OutputError::io(&path))?;
+            seg.committed = seg.extent;
             seg.buf.clear();
             super::trim(&mut seg.buf);
         }
@@ -457,6 +482,22 @@ impl Output for HlsOutput {
     }
 
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        self.close_playlist(jobs, None)
+    }
+
+    /// Cuts the open segment back to its last flush (whole TS packets) and ends the
+    /// playlist with it; a segment with no frame on disk is removed instead.
+    fn salvage(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        if let Some(seg) = self.segment.as_mut() {
+            seg.buf.clear();
+            let path = seg.file.path().to_owned();
+            seg.file.rollback().map_err(OutputError::io(&path))?;
+            seg.extent = seg.committed;
+            if seg.file.written() == 0 || seg.extent.end <= seg.extent.start {
+                self.segment = None;
+                let _ = std::fs::remove_file(&path);
+            }
+        }
         self.close_playlist(jobs, None)
     }
 

@@ -49,9 +49,27 @@ pub enum OutputError {
     Format { path: PathBuf, detail: String },
     #[error("background finalizer failed: {0}")]
     Join(String),
+    /// Finishing `path` needs `needed` bytes of free space and its disk has `free`: the
+    /// file is left whole, for a later try or the next start's recovery.
+    #[error("{path}: needs {} of free space to be finished, {} free", tapedeck_config::ByteSize(*needed), tapedeck_config::ByteSize(*free))]
+    NoRoom {
+        path: PathBuf,
+        needed: u64,
+        free: u64,
+    },
 }
 
 impl OutputError {
+    /// True when the disk (or a quota) had no room for it: see [`crate::space`].
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            OutputError::Io { source, .. } => crate::space::is_disk_full(source),
+            OutputError::Format { detail, .. } => crate::space::mentions_disk_full(detail),
+            OutputError::NoRoom { .. } => true,
+            OutputError::Join(_) => false,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> OutputError {
         let path = path.into();
         move |source| OutputError::Io { path, source }
@@ -118,6 +136,12 @@ pub trait Output: Send {
     fn discontinuity(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError>;
     /// The recording ends: finish every file.
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError>;
+    /// A write failed for lack of room (see [`crate::space`]): finish every file with what
+    /// reached the disk whole, its torn tail (the failed write) cut off first, writing as
+    /// little as can be. The output is done with afterwards.
+    fn salvage(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        self.close(jobs)
+    }
     /// Marks a chapter titled `title` starting at `at` on the recording's timeline (the
     /// live edge, when the streamer asks). It goes to the file at once, so a crash keeps
     /// it; where each format keeps it: `tapedeck_media::chapter`. Before the first file

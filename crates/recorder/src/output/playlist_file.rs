@@ -43,9 +43,7 @@ impl PlaylistFile {
             return Ok(false);
         }
         let lines = render_segment(segment);
-        let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
-        file.write_all(lines.as_bytes())?;
-        file.sync_data()?;
+        append_whole(path, on_disk.len, &lines)?;
         self.on_disk = Some(OnDisk {
             len: on_disk.len + lines.len() as u64,
             target: on_disk.target,
@@ -64,9 +62,7 @@ impl PlaylistFile {
         if !std::fs::metadata(path).is_ok_and(|m| m.len() == on_disk.len) {
             return Ok(false);
         }
-        let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
-        file.write_all(lines.as_bytes())?;
-        file.sync_data()?;
+        append_whole(path, on_disk.len, lines)?;
         self.on_disk = Some(OnDisk {
             len: on_disk.len + lines.len() as u64,
             ..on_disk
@@ -103,6 +99,20 @@ impl PlaylistFile {
         }
         self.rewrite(root, path, playlist)
     }
+}
+
+/// Appends `lines` to the file at `path`, `len` bytes long: all of them, or (a full disk
+/// cutting the write short) none, the file cut back to `len` (which needs no room), so a
+/// playlist under its final name (the daily index) never ends in half an entry.
+fn append_whole(path: &Path, len: u64, lines: &str) -> io::Result<()> {
+    let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
+    let written = file
+        .write_all(lines.as_bytes())
+        .and_then(|()| file.sync_data());
+    if written.is_err() {
+        let _ = file.set_len(len);
+    }
+    written
 }
 
 #[cfg(test)]

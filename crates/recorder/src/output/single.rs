@@ -80,6 +80,9 @@ struct OpenFile<F> {
     format: F,
     file: PartFile,
     extent: Extent,
+    /// The extent of what the last successful flush handed to the OS (what a full disk's
+    /// salvage keeps).
+    committed: Extent,
     buf: Vec<u8>,
 }
 
@@ -145,6 +148,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
             format,
             file,
             extent: Extent::new(at),
+            committed: Extent::new(at),
             buf,
         };
         for (at, title) in std::mem::take(&mut self.pending_chapters) {
@@ -161,19 +165,60 @@ impl<F: FileFormat> SingleFileOutput<F> {
         let path = open.file.path().to_owned();
         open.file.write(&open.buf).map_err(OutputError::io(&path))?;
         open.file.flush().map_err(OutputError::io(&path))?;
+        open.committed = open.extent;
         open.buf.clear();
         Ok(())
     }
 
     fn finish_file(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
-        let Some(mut open) = self.open.take() else {
+        self.finish_file_as(jobs, false)
+    }
+
+    /// Finishes the open file; `salvaged`: after [`Output::salvage`] cut it back to what
+    /// was flushed whole, so nothing more is written to it (the writer's unflushed media
+    /// and its idea of the file are left behind; the finalizer reads the file itself).
+    fn finish_file_as(
+        &mut self,
+        jobs: &mut Vec<FileJob>,
+        salvaged: bool,
+    ) -> Result<(), OutputError> {
+        let known = match self.open.as_mut() {
+            None => return Ok(()),
+            Some(open) if salvaged => {
+                if open.extent.end <= open.extent.start {
+                    // Not one frame reached the disk: nothing to finish.
+                    let part = open.file.path().to_owned();
+                    self.open = None;
+                    let _ = std::fs::remove_file(&part);
+                    return Ok(());
+                }
+                None
+            }
+            Some(open) => {
+                // `buf` may still hold tags written since the last flush: they go out
+                // first. Written while the file is still open here: when that fails (a
+                // full disk), `salvage` cuts it back and finishes it.
+                let part = open.file.path().to_owned();
+                let data = open.format.finish(&mut open.buf);
+                let written = write_batched(&mut open.file, &mut open.buf, &data)
+                    .and_then(|()| open.file.flush())
+                    .map_err(OutputError::io(&part));
+                if let Err(e) = written {
+                    // Anything else than a full disk: the file is left as it is (a
+                    // `.part` the next start recovers); the next frame opens a new one.
+                    if !e.is_disk_full() {
+                        self.open = None;
+                    }
+                    return Err(e);
+                }
+                open.committed = open.extent;
+                open.format.known()
+            }
+        };
+        let Some(open) = self.open.take() else {
             return Ok(());
         };
-        // `buf` may still hold tags written since the last flush: they go out first.
-        let data = open.format.finish(&mut open.buf);
-        let known = open.format.known();
         let part = open.file.path().to_owned();
-        write_batched(&mut open.file, &mut open.buf, &data).map_err(OutputError::io(&part))?;
         open.file.close().map_err(OutputError::io(&part))?;
         let key = self.key(open.extent.start, Some(open.extent.end));
         self.sequence += 1;
@@ -186,7 +231,11 @@ impl<F: FileFormat> SingleFileOutput<F> {
             ..self.tag(extent.start)
         };
         let start_ms = tag.start_ms;
-        let finish = move || {
+        let stop = self.ctx.finisher.stop();
+        let dir = self.ctx.root.join(&key);
+        let dir = dir.parent().unwrap_or(&self.ctx.root).to_owned();
+        let shown = part.clone();
+        let finish = move |known: Option<F::Known>| {
             let dest = ctx.root.join(&key);
             if let Some(dir) = dest.parent() {
                 crate::files::create_dir_within(&ctx.root, dir).map_err(OutputError::io(dir))?;
@@ -207,7 +256,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
                 stream: ctx.stream.clone(),
                 format: F::FORMAT,
                 kind: F::KIND,
-                key,
+                key: key.clone(),
                 path: dest,
                 start: ctx.wall(extent.start),
                 end: ctx.wall(extent.end),
@@ -217,17 +266,41 @@ impl<F: FileFormat> SingleFileOutput<F> {
             ctx.finished(file, CatalogRow::File(row), Vec::new());
             Ok(())
         };
+        let finish = std::sync::Arc::new(finish);
         jobs.push(tokio::spawn(async move {
-            // Many streams ending at once (a server's shutdown, a scheduled event) would
-            // start a blocking thread and its buffers per file; a few at a time finish as
-            // soon (finalizing in place takes milliseconds) without that peak.
-            let _slot = FINALIZE_SLOTS
-                .acquire()
-                .await
-                .map_err(|e| OutputError::Join(e.to_string()))?;
-            tokio::task::spawn_blocking(finish)
-                .await
-                .map_err(|e| OutputError::Join(e.to_string()))?
+            let mut known = known;
+            loop {
+                // Many streams ending at once (a server's shutdown, a scheduled event)
+                // would start a blocking thread and its buffers per file; a few at a time
+                // finish as soon (finalizing in place takes milliseconds) without that
+                // peak.
+                let slot = FINALIZE_SLOTS
+                    .acquire()
+                    .await
+                    .map_err(|e| OutputError::Join(e.to_string()))?;
+                let (f, k) = (finish.clone(), known.take());
+                let result = tokio::task::spawn_blocking(move || f(k))
+                    .await
+                    .map_err(|e| OutputError::Join(e.to_string()))?;
+                drop(slot);
+                // A full disk: the `.part` is whole; finish it once there is room (a
+                // recording that stopped for it waits for the same), or at the next start.
+                let Err(OutputError::NoRoom { needed, free, .. }) = &result else {
+                    return result;
+                };
+                if stop.is_cancelled() {
+                    return result;
+                }
+                tracing::warn!(
+                    "{} waits for {} of free space to be finished ({} free); it stays as it is until then, or until the next start",
+                    shown.display(),
+                    tapedeck_config::ByteSize(*needed),
+                    tapedeck_config::ByteSize(*free)
+                );
+                if !crate::space::wait_for_room(&dir, *needed, &stop).await {
+                    return result;
+                }
+            }
         }));
         Ok(())
     }
@@ -238,6 +311,7 @@ impl<F: FileFormat> SingleFileOutput<F> {
             let path = open.file.path().to_owned();
             write_batched(&mut open.file, &mut open.buf, &data).map_err(OutputError::io(&path))?;
             open.file.flush().map_err(OutputError::io(&path))?;
+            open.committed = open.extent;
             open.buf.clear();
             super::trim(&mut open.buf);
         }
@@ -294,29 +368,66 @@ pub fn finalize_into_by<F: FileFormat>(
     in_place: bool,
     known: Option<F::Known>,
 ) -> Result<Finalized, OutputError> {
+    let size = std::fs::metadata(part).map_or(0, |m| m.len());
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    // What finishing needs when the disk is full: in place, room for the header (a
+    // hundredth of the file is far more than an MP4's moov or an FLV's index); a copy,
+    // the whole file again.
+    let no_room = |needed: u64| OutputError::NoRoom {
+        path: part.to_owned(),
+        needed,
+        free: crate::space::disk_space(dir).map_or(0, |s| s.free_bytes),
+    };
+    let header_room = size / 100 + (1 << 20);
     if in_place {
         let file = InPlaceFs::open(part).map_err(OutputError::io(part))?;
-        let done =
-            F::finalize_in_place(file, tag, known).map_err(|detail| OutputError::Format {
-                path: part.to_owned(),
-                detail,
-            })?;
+        let done = F::finalize_in_place(file, tag, known).map_err(|detail| {
+            if crate::space::mentions_disk_full(&detail) {
+                no_room(header_room)
+            } else {
+                OutputError::Format {
+                    path: part.to_owned(),
+                    detail,
+                }
+            }
+        })?;
         if let Some(finalized) = done {
             rename_into_place(part, dest).map_err(OutputError::io(dest))?;
             return Ok(finalized);
         }
     }
+    let copy_room = size + header_room;
+    if crate::space::disk_space(dir).is_ok_and(|s| s.free_bytes < copy_room) {
+        // Not even tried: it would fill the disk and fail, taking the room other
+        // recordings are writing into.
+        return Err(no_room(copy_room));
+    }
     let tmp = with_suffix(dest, ".finalizing");
-    let finalized = {
+    let copied = (|| {
         let input = BufReader::new(File::open(part).map_err(OutputError::io(part))?);
         let output =
             BufWriter::new(crate::files::create_file(&tmp).map_err(OutputError::io(&tmp))?);
         F::finalize(input, output, tag).map_err(|detail| OutputError::Format {
             path: part.to_owned(),
             detail,
-        })?
+        })
+    })();
+    let finalized = match copied {
+        Ok(f) => f,
+        Err(e) => {
+            // The `.part` is whole: a half copy is of no use (recovery would delete it).
+            let _ = std::fs::remove_file(&tmp);
+            return Err(if e.is_disk_full() {
+                no_room(copy_room)
+            } else {
+                e
+            });
+        }
     };
-    rename_into_place(&tmp, dest).map_err(OutputError::io(dest))?;
+    if let Err(e) = rename_into_place(&tmp, dest) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(OutputError::io(dest)(e));
+    }
     std::fs::remove_file(part).map_err(OutputError::io(part))?;
     Ok(finalized)
 }
@@ -372,6 +483,17 @@ impl<F: FileFormat> Output for SingleFileOutput<F> {
 
     fn close(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
         self.finish_file(jobs)
+    }
+
+    /// Cuts the file back to its last flush (whole fragments or tags) and finalizes that.
+    fn salvage(&mut self, jobs: &mut Vec<FileJob>) -> Result<(), OutputError> {
+        if let Some(open) = self.open.as_mut() {
+            open.buf.clear();
+            let path = open.file.path().to_owned();
+            open.file.rollback().map_err(OutputError::io(&path))?;
+            open.extent = open.committed;
+        }
+        self.finish_file_as(jobs, true)
     }
 
     fn chapter(&mut self, at: MediaTime, title: &str) -> Result<(), OutputError> {

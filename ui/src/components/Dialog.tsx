@@ -38,26 +38,28 @@ export function PromptDialog({
   };
   return (
     <div className="backdrop" onKeyDown={(e) => e.key === "Escape" && onCancel()}>
-      <form className="dialog" role="dialog" aria-modal="true" aria-labelledby={`${id}-t`} onSubmit={submit}>
-        <h2 id={`${id}-t`}>{title}</h2>
-        <div className="field">
-          <label htmlFor={`${id}-i`}>{label}</label>
-          <input id={`${id}-i`} ref={input} value={value} onChange={(e) => setValue(e.target.value)} maxLength={200} />
-        </div>
-        {error ? (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        ) : null}
-        <div className="actions">
-          <button type="button" onClick={onCancel}>
-            {t("common.cancel")}
-          </button>
-          <button type="submit" className="primary">
-            {confirm}
-          </button>
-        </div>
-      </form>
+      <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={`${id}-t`}>
+        <form className="stack" onSubmit={submit}>
+          <h2 id={`${id}-t`}>{title}</h2>
+          <div className="field">
+            <label htmlFor={`${id}-i`}>{label}</label>
+            <input id={`${id}-i`} ref={input} value={value} onChange={(e) => setValue(e.target.value)} maxLength={200} />
+          </div>
+          {error ? (
+            <p className="notice error" role="alert">
+              {error}
+            </p>
+          ) : null}
+          <div className="actions">
+            <button type="button" onClick={onCancel}>
+              {t("common.cancel")}
+            </button>
+            <button type="submit" className="primary">
+              {confirm}
+            </button>
+          </div>
+        </form>
+      </div>
     </div>
   );
 }

@@ -42,11 +42,11 @@ export function CallbackTestPanel({ dirty }: { dirty: boolean }) {
                 ? t("cb.failed", { error: result.error })
                 : t("cb.badStatus", { status: result.status ?? "–" })}
           </p>
-          <h4>{t("cb.request")}</h4>
+          <h3>{t("cb.request")}</h3>
           <pre>
             {`POST ${result.request.url}\n${result.request.headers.map(([k, v]) => `${k}: ${v}`).join("\n")}\n\n${result.request.body}`}
           </pre>
-          <h4>{t("cb.answer")}</h4>
+          <h3>{t("cb.answer")}</h3>
           <pre>{result.status !== null ? `${result.status}\n\n${result.response ?? ""}` : t("cb.noAnswer")}</pre>
         </div>
       ) : null}

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { backend, renderIn } from "../../test/helpers";
 import { StorageScreen } from "./StorageScreen";
 import { applyUploadEvent } from "./UploadQueue";
+import type { Upload } from "../../bindings/Upload";
 
 describe("Storage", () => {
   it("lists the profiles with their service and bucket", async () => {
@@ -158,9 +159,9 @@ describe("upload queue", () => {
   });
 
   it("applies retrying, done and lost events to the right row only", () => {
-    const base = { id: 1, generation: 1, profile: "p", key: "k", path: "/k", kind: "mp4", group: "", bytes: 100, mtime_ms: 0, state: "queued", attempts: 1, next_attempt_ms: 0, last_error: null, upload_id: null, part_size: null, sent_bytes: 10, rate_bps: 5, keep_local: "", keep_group: "", keep_max: null, queued_ms: 0, done_ms: null, local_deleted_ms: null } as const;
+    const base = { id: 1, generation: 1, profile: "p", key: "k", path: "/k", kind: "mp4", group: "", bytes: 100, mtime_ms: 0, state: "queued", attempts: 1, next_attempt_ms: 0, last_error: null, upload_id: null, part_size: null, sent_bytes: 10, rate_bps: 5, keep_local: "", keep_group: "", keep_max: null, queued_ms: 0, done_ms: null, local_deleted_ms: null } satisfies Upload;
     const other = { ...base, id: 2, key: "other" };
-    let list = [{ ...base }, { ...other }];
+    let list: Upload[] = [{ ...base }, { ...other }];
     list = applyUploadEvent(list, { source: "upload", event: { event: "retrying", profile: "p", key: "k", attempt: 2, error: "Timed out.", retry_in_secs: 10 } });
     expect(list[0]).toMatchObject({ attempts: 2, last_error: "Timed out.", rate_bps: 0 });
     expect(list[1]).toEqual(other);

@@ -149,6 +149,10 @@ pub struct RunsSink {
 }
 
 impl FileSink for RunsSink {
+    fn chapter(&self, c: &tapedeck_catalog::Chapter) {
+        self.inner.chapter(c);
+    }
+
     fn record(&self, f: &Finished) {
         self.inner.record(f);
         if f.template.run.is_empty() {

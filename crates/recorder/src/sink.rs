@@ -42,7 +42,7 @@ pub struct Finished {
 pub trait FileSink: Send + Sync + 'static {
     fn record(&self, finished: &Finished);
     /// A chapter was marked (in the files already): keep it (the catalog, for exports).
-    fn chapter(&self, _chapter: &tapedeck_catalog::Chapter) {}
+    fn chapter(&self, chapter: &tapedeck_catalog::Chapter);
 }
 
 /// A recording's way to report finished files (see the module documentation).

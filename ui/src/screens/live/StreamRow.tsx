@@ -38,23 +38,25 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
         {v ? (
           <>
             <span>
-              {v.codec} · {v.width}×{v.height} · {t("live.fps", { fps: Math.round(v.fps * 100) / 100 })}
+              {v.width}×{v.height} · {t("live.fps", { fps: Math.round(v.fps * 100) / 100 })}
+            </span>
+            <span className="sub">
+              {v.codec}
+              {s.audio ? ` · ${s.audio.codec} ${s.audio.sample_rate / 1000} kHz` : ""}
             </span>
             <span className={`sub ${v.keyframe_interval_s > 4 ? "bad" : ""}`}>
               {t("live.keyframe", { s: Math.round(v.keyframe_interval_s * 10) / 10 })}
             </span>
           </>
         ) : (
-          <span className="sub">{t("live.noVideo")}</span>
-        )}
-        {s.audio ? (
           <span className="sub">
-            {s.audio.codec} · {s.audio.sample_rate / 1000} kHz
+            {t("live.noVideo")}
+            {s.audio ? ` · ${s.audio.codec} ${s.audio.sample_rate / 1000} kHz` : ""}
           </span>
-        ) : null}
+        )}
       </div>
       <div className="stream-rate">
-        <Sparkline values={history} label={t("live.bitrateGraph", { name, now: kbps(s.bitrate_kbps), peak: kbps(peak) })} />
+        <Sparkline values={history} width={150} label={t("live.bitrateGraph", { name, now: kbps(s.bitrate_kbps), peak: kbps(peak) })} />
         <span className="mono">{kbps(s.bitrate_kbps)}</span>
       </div>
       <div className="stream-time">
@@ -70,7 +72,7 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
       <div className="stream-actions">
         <button
           type="button"
-          className={s.recording ? "danger" : "primary"}
+          className={s.recording ? "" : "primary"}
           disabled={busy}
           onClick={() => onToggle(s)}
           aria-label={s.recording ? t("live.stopFor", { name }) : t("live.startFor", { name })}

@@ -32,7 +32,8 @@ describe("Live", () => {
     b.state.live[0] = { ...b.state.live[0], recording_s: 3725, template: "live/*" };
     renderIn(<StreamList />);
     const row = await screen.findByRole("listitem", { name: "live/cam1" });
-    expect(within(row).getByText(/H\.264 · 1920×1080 · 60 fps/)).toBeInTheDocument();
+    expect(within(row).getByText("1920×1080 · 60 fps")).toBeInTheDocument();
+    expect(within(row).getByText("H.264 · AAC 48 kHz")).toBeInTheDocument();
     expect(within(row).getByText("key frame every 2 s")).toBeInTheDocument();
     expect(within(row).getByText("1:02:05")).toBeInTheDocument();
     expect(within(row).getByText("live/*")).toBeInTheDocument();

@@ -84,6 +84,12 @@ function Shell({ langPref, onLanguage }: { langPref: Lang | null; onLanguage: (l
     return () => window.clearInterval(id);
   }, [engine, checkEngine]);
 
+  useEffect(() => {
+    const onHash = () => setScreen(screenFromHash());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
   const go = (s: Screen) => {
     setScreen(s);
     if (window.location.hash !== `#${s}`) window.history.replaceState(null, "", `#${s}`);

@@ -83,3 +83,38 @@ pub async fn request_record(
         )
     }
 }
+
+/// `tapedeck streams`: the running engine's live streams with their stats, and the disk.
+pub async fn request_live(
+    listen: &str,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(
+    Vec<tapedeck_engine::LiveStream>,
+    Option<tapedeck_engine::DiskStatus>,
+)> {
+    let (client, token) = client(listen, data_dir)?;
+    let response = client
+        .get(format!("http://{listen}/v1/live"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .map_err(|e| unreachable(listen, e))?;
+    let status = response.status();
+    if !status.is_success() {
+        anyhow::bail!("the control API answered HTTP {status} to /v1/live");
+    }
+    let live = response.json().await.map_err(|e| {
+        anyhow::anyhow!("unexpected answer from the control API (HTTP {status}): {e}")
+    })?;
+    // The disk is extra: an older engine without it still lists its streams.
+    let disk = match client
+        .get(format!("http://{listen}/v1/disk"))
+        .bearer_auth(&token)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => r.json().await.ok(),
+        _ => None,
+    };
+    Ok((live, disk))
+}

@@ -7,6 +7,7 @@ mod query;
 mod runs;
 mod serve;
 mod storage;
+mod streams;
 
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,16 @@ enum Command {
         /// Put recordings back to back instead of keeping the time between them.
         #[arg(long)]
         close_gaps: bool,
+    },
+    /// Live streams on the running server (or app): source, codecs, resolution, frame
+    /// rate, key-frame interval, bitrate, time recorded, template and health warnings.
+    Streams {
+        /// One JSON array of streams (the fields are a stable contract).
+        #[arg(long)]
+        json: bool,
+        /// Refresh every second until Ctrl-C (with --json: one array per line).
+        #[arg(long)]
+        watch: bool,
     },
     /// Stop or start recording a live stream on the running server (it stays connected).
     Record {
@@ -334,6 +345,10 @@ fn run(cli: Cli) -> Result<()> {
                 mark.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             );
             Ok(())
+        }
+        Command::Streams { json, watch } => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(streams::run(&config, json, watch))
         }
         Command::Record { action } => {
             let (on, app, stream) = match action {

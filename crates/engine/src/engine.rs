@@ -76,6 +76,8 @@ pub(crate) struct Inner {
     pub pulls: Mutex<HashMap<StreamKey, (CancellationToken, JoinHandle<()>)>>,
     /// The recordings' disk (`disk.rs`).
     pub disk: Arc<crate::disk::Disk>,
+    /// The last second's live stats (`live.rs`).
+    pub live: crate::live::Snapshot,
     tasks: Mutex<Option<Tasks>>,
 }
 
@@ -92,6 +94,7 @@ struct Tasks {
     forward: JoinHandle<()>,
     runs: crate::runs::Runs,
     disk: JoinHandle<()>,
+    live: JoinHandle<()>,
 }
 
 impl Engine {
@@ -247,6 +250,13 @@ impl Engine {
         };
         let watches = crate::watch::spawn(&config, catalog.clone(), waker, shutdown.clone());
         let disk_task = crate::disk::spawn(disk.clone(), events.clone(), shutdown.clone());
+        let live = crate::live::Snapshot::default();
+        let live_task = crate::live::spawn(
+            recorder.clone(),
+            live.clone(),
+            events.clone(),
+            shutdown.clone(),
+        );
         let config = Arc::new(config);
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -262,6 +272,7 @@ impl Engine {
                 credentials: options.credentials.clone(),
                 env: options.env.clone(),
                 disk,
+                live,
                 tasks: Mutex::new(None),
             }),
         };
@@ -290,6 +301,7 @@ impl Engine {
             forward,
             runs,
             disk: disk_task,
+            live: live_task,
         });
         Ok(engine)
     }
@@ -336,6 +348,7 @@ impl Engine {
             let _ = w.await;
         }
         let _ = t.disk.await;
+        let _ = t.live.await;
         if let Some(u) = &t.uploads {
             crate::uploads::drain(&self.inner.catalog, &u.waker).await;
         }

@@ -25,6 +25,11 @@ pub enum EngineEvent {
     /// The recordings' disk, every 10 s: free and total bytes, and whether free space is
     /// under `low_space_warning` (also logged once as it falls under).
     Disk(crate::disk::DiskStatus),
+    /// Every live stream's stats, once a second while any is live (and once, empty, when
+    /// the last one ends).
+    Live(Vec<tapedeck_recorder::stats::LiveStream>),
+    /// A health warning appeared or cleared on a live stream.
+    Health(crate::live::HealthChange),
     /// This subscriber was too slow: `missed` events were dropped for it.
     Lagged { missed: u64 },
 }

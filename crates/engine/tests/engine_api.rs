@@ -90,6 +90,7 @@ async fn an_app_drives_the_engine_through_its_api() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let input = input(&dir);
+    let pushed_kbps = std::fs::metadata(&input).unwrap().len() as f64 * 8.0 / 8.0 / 1000.0;
     let options = EngineOptions::new(Arc::new(tapedeck_storage::MemoryStore::default()));
     let engine = Engine::start(config(&dir), options).await.expect("starts");
     let mut events = engine.events();
@@ -117,6 +118,44 @@ async fn an_app_drives_the_engine_through_its_api() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // Live stats, as the app's Live screen reads them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        let live = engine.live();
+        if let Some(s) = live.iter().find(|s| s.stream == "cam") {
+            if s.video
+                .as_ref()
+                .is_some_and(|v| v.keyframe_interval_s > 0.0)
+                && s.bitrate_history_kbps.len() >= 3
+            {
+                break s.clone();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "live stats: {live:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let video = stats.video.clone().unwrap();
+    assert_eq!((video.width, video.height), (1280, 720), "{stats:?}");
+    assert!((video.fps - 30.0).abs() < 3.0, "{stats:?}");
+    assert!((video.keyframe_interval_s - 2.0).abs() < 0.01, "{stats:?}");
+    assert_eq!(video.codec, "h264");
+    let audio = stats.audio.clone().unwrap();
+    assert_eq!((audio.sample_rate, audio.channels), (48000, 1), "{stats:?}");
+    let mut history = stats.bitrate_history_kbps.clone();
+    history.sort_unstable();
+    let median = history[history.len() / 2] as f64;
+    assert!(
+        median > pushed_kbps * 0.5 && median < pushed_kbps * 1.5,
+        "bitrate {median} kbps, pushed {pushed_kbps:.0} kbps: {stats:?}"
+    );
+    assert!(stats.recording && stats.connected, "{stats:?}");
+    assert!(stats.recording_s > 1.0, "{stats:?}");
+    assert_eq!(stats.template, "*/*");
+    assert!(stats.source.starts_with("rtmp 127.0.0.1:"), "{stats:?}");
+    assert!(stats.health.is_empty(), "{stats:?}");
     let intro = engine
         .add_chapter("live", "cam", "Intro")
         .await

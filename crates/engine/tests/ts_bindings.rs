@@ -27,6 +27,8 @@ fn export(dir: &Path) {
     tapedeck_catalog::IndexRecord::export_all(&cfg).unwrap();
     tapedeck_catalog::Chapter::export_all(&cfg).unwrap();
     tapedeck_engine::DiskStatus::export_all(&cfg).unwrap();
+    tapedeck_engine::LiveStream::export_all(&cfg).unwrap();
+    tapedeck_engine::HealthChange::export_all(&cfg).unwrap();
     tapedeck_engine::StorageCheck::export_all(&cfg).unwrap();
     tapedeck_catalog::Run::export_all(&cfg).unwrap();
 }

@@ -32,6 +32,8 @@ pub(crate) struct Entry {
     control: mpsc::Sender<Control>,
     /// Cancels the publication currently feeding the recording (a takeover ends it).
     current: CancellationToken,
+    /// Its live stats.
+    meter: crate::stats::Meter,
 }
 
 /// Live recordings by AppName/StreamName.
@@ -123,6 +125,20 @@ impl Recorder {
         self.inner.shutdown.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+    }
+
+    /// Live stats of every stream being recorded (or waiting within its window), sorted by
+    /// app and stream. Closes the current second of each: call it once a second.
+    pub fn sample_live(&self) -> Vec<crate::stats::LiveStream> {
+        let mut meters: Vec<(Key, crate::stats::Meter)> = self
+            .inner
+            .registry
+            .lock()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.meter.clone()))
+            .collect();
+        meters.sort_by(|a, b| a.0.cmp(&b.0));
+        meters.into_iter().map(|(_, m)| m.sample()).collect()
     }
 
     /// Streams being recorded (or waiting within their window).
@@ -272,6 +288,12 @@ impl PublishSink for Recorder {
             return Ok(Publication { media, cancel });
         };
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let meter = crate::stats::Meter::new(
+            &key.0,
+            &key.1,
+            &format!("{}/{}", template.app, template.stream),
+            &attachment.request.origin,
+        );
         let (attach_tx, attach_rx) = mpsc::channel(4);
         let (control_tx, control_rx) = mpsc::channel(8);
         map.insert(
@@ -281,6 +303,7 @@ impl PublishSink for Recorder {
                 attach: attach_tx,
                 control: control_tx,
                 current: cancel.clone(),
+                meter: meter.clone(),
             },
         );
         drop(map);
@@ -306,6 +329,7 @@ impl PublishSink for Recorder {
                 url: config.callback.on_demand_url.clone(),
                 domain: config.callback.domain.clone(),
             }),
+            meter,
         );
         let registry = inner.registry.clone();
         let shutdown = inner.shutdown.clone();

@@ -22,6 +22,7 @@ mod recording;
 pub mod recover;
 pub mod sink;
 pub mod space;
+pub mod stats;
 pub mod tags;
 pub mod uploads;
 pub mod walk;

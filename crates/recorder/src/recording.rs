@@ -74,6 +74,10 @@ pub(crate) struct Recording {
     dropped: Vec<Arc<std::sync::atomic::AtomicU64>>,
     /// Chapters asked for before the first frame: marked when the outputs open.
     pending_chapters: Vec<String>,
+    /// Live stats (`tapedeck streams`, the app's Live screen).
+    meter: crate::stats::Meter,
+    /// The format of each of `outputs`, in the same order.
+    formats: Vec<Format>,
     /// A full disk: stopped, and when to look for room again (`recording/disk_full.rs`).
     halt: Option<crate::space::Halt>,
     /// Room set aside for finishing files on a full disk.
@@ -104,6 +108,7 @@ impl Recording {
         template: Template,
         shared: Shared,
         on_demand: Option<crate::on_demand::OnDemand>,
+        meter: crate::stats::Meter,
     ) -> Self {
         let Shared {
             root,
@@ -140,6 +145,8 @@ impl Recording {
             settled: false,
             dropped: Vec::new(),
             pending_chapters: Vec::new(),
+            meter,
+            formats: Vec::new(),
         }
     }
 
@@ -173,6 +180,8 @@ impl Recording {
         'outer: loop {
             if let Some(att) = current.take() {
                 self.dropped.push(att.dropped.clone());
+                self.meter
+                    .attached(&att.request.origin, att.dropped.clone());
                 let mut media = att.media;
                 self.offset = None;
                 loop {
@@ -199,6 +208,7 @@ impl Recording {
                 }
             }
             // The publisher left: wait for the interruption window.
+            self.meter.detached();
             self.discontinuity();
             let window = self.template.interruption_window.0;
             self.emit(RecorderEvent::RecordPaused {
@@ -306,6 +316,7 @@ impl Recording {
             return;
         }
         self.enabled = on;
+        self.meter.set_recording(on);
         let label = format!("{}/{}", self.app, self.stream);
         if on {
             info!(stream = %label, "recording started by request");
@@ -415,6 +426,11 @@ impl Recording {
     }
 
     fn on_event(&mut self, ev: MediaEvent) {
+        match &ev {
+            MediaEvent::Frame(f) => self.meter.frame(f),
+            MediaEvent::VideoConfig(c) => self.meter.video_config(c),
+            MediaEvent::AudioConfig(c) => self.meter.audio_config(c),
+        }
         if self.settled && !self.decided {
             self.pending.push(ev);
             return;
@@ -549,14 +565,20 @@ impl Recording {
         }
         if self.outputs.is_empty() {
             self.outputs = self.make_outputs(t0);
+            self.formats = self.output_formats();
             for title in std::mem::take(&mut self.pending_chapters) {
                 let _ = self.chapter(&title);
             }
         }
         let mut failed = Vec::new();
         for (i, out) in self.outputs.iter_mut().enumerate() {
-            if let Err(e) = out.write(&f, &self.tracks, &mut self.jobs) {
-                failed.push((i, e));
+            match out.write(&f, &self.tracks, &mut self.jobs) {
+                Ok(()) => {
+                    if let Some(format) = self.formats.get(i) {
+                        self.meter.written(*format, f.data.len());
+                    }
+                }
+                Err(e) => failed.push((i, e)),
             }
         }
         for (_, e) in failed {
@@ -567,6 +589,15 @@ impl Recording {
         }
         self.media_bytes += f.data.len() as u64;
         self.written.add(&f, &self.tracks);
+        self.meter.recorded(self.written.end);
+    }
+
+    /// The template's formats, each once, in the order of `make_outputs`.
+    fn output_formats(&self) -> Vec<Format> {
+        let mut formats = self.template.formats.clone();
+        formats.sort();
+        formats.dedup();
+        formats
     }
 
     fn make_outputs(&self, t0: chrono::DateTime<Utc>) -> Vec<Box<dyn Output>> {
@@ -581,10 +612,7 @@ impl Recording {
             finisher: self.finisher.clone(),
             in_place: self.in_place,
         };
-        let mut formats = self.template.formats.clone();
-        formats.sort();
-        formats.dedup();
-        formats
+        self.output_formats()
             .into_iter()
             .map(|f| -> Box<dyn Output> {
                 match f {

@@ -1,5 +1,6 @@
 // Fake live streams for the mock backend: believable numbers that move every second.
-import type { LiveStream, Health } from "../bindings/LiveStream";
+import type { LiveStream } from "../bindings/LiveStream";
+import type { Health } from "../bindings/Health";
 
 /** A small deterministic random generator, so screenshots and tests repeat. */
 export function rng(seed: number): () => number {
@@ -44,7 +45,7 @@ export function fakeStreams(n: number, seed = 7): LiveStream[] {
       stream: i === 0 ? "cam1" : `cam${i + 1}`,
       source: pulled ? `pull rtmp://relay.example.net/live/feed${i}` : `OBS at 192.168.1.${20 + i}`,
       video: {
-        codec: i % 4 === 1 ? "H.265" : "H.264",
+        codec: i % 4 === 1 ? "h265" : "h264",
         width: hd ? 1920 : 1280,
         height: hd ? 1080 : 720,
         fps: i % 2 === 0 ? 60 : 30,
@@ -52,7 +53,7 @@ export function fakeStreams(n: number, seed = 7): LiveStream[] {
         profile: "High",
         level: "4.2",
       },
-      audio: { codec: "AAC", sample_rate: 48000, channels: 2 },
+      audio: { codec: "aac", sample_rate: 48000, channels: 2 },
       bitrate_kbps: history[history.length - 1],
       bitrate_history_kbps: history,
       recording_s: Math.floor(r() * 9000) + 30,
@@ -60,6 +61,11 @@ export function fakeStreams(n: number, seed = 7): LiveStream[] {
       dropped_frames: i % 7 === 4 ? 12 : 0,
       health,
       recording: i % 9 !== 8,
+      connected: true,
+      bytes_written: [
+        { format: "m3u8", bytes: Math.round(history[history.length - 1] * 125 * 600) },
+        { format: "mp4", bytes: Math.round(history[history.length - 1] * 125 * 600) },
+      ],
     });
   }
   return out;

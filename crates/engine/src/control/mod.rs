@@ -35,6 +35,7 @@ pub struct Answer {
 pub fn router(engine: Engine, guard: guard::Guard) -> Router {
     Router::new()
         .route("/v1/streams", get(streams))
+        .route("/v1/live", get(live))
         .route("/v1/disk", get(disk))
         .route("/v1/streams/{app}/{stream}/record/{action}", post(record))
         .route("/v1/streams/{app}/{stream}/chapters", post(chapter))
@@ -54,6 +55,11 @@ async fn streams(State(engine): State<Engine>) -> Json<Vec<StreamRow>> {
             })
             .collect(),
     )
+}
+
+/// `GET /v1/live`: every live stream with its stats (`tapedeck streams --json`).
+async fn live(State(engine): State<Engine>) -> Json<Vec<crate::LiveStream>> {
+    Json(engine.live().as_ref().clone())
 }
 
 async fn disk(State(engine): State<Engine>) -> axum::response::Response {

@@ -1,5 +1,6 @@
 import { memo } from "react";
-import type { Health, LiveStream } from "../../bindings/LiveStream";
+import type { LiveStream } from "../../bindings/LiveStream";
+import type { Health } from "../../bindings/Health";
 import { Sparkline } from "../../components/Sparkline";
 import { useT, type MessageKey } from "../../i18n";
 import { hms, kbps } from "../../lib/format";
@@ -41,8 +42,8 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
               {v.width}×{v.height} · {t("live.fps", { fps: Math.round(v.fps * 100) / 100 })}
             </span>
             <span className="sub">
-              {v.codec}
-              {s.audio ? ` · ${s.audio.codec} ${s.audio.sample_rate / 1000} kHz` : ""}
+              {codecName(v.codec)}
+              {s.audio ? ` · ${codecName(s.audio.codec)} ${s.audio.sample_rate / 1000} kHz` : ""}
             </span>
             <span className={`sub ${v.keyframe_interval_s > 4 ? "bad" : ""}`}>
               {t("live.keyframe", { s: Math.round(v.keyframe_interval_s * 10) / 10 })}
@@ -51,7 +52,7 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
         ) : (
           <span className="sub">
             {t("live.noVideo")}
-            {s.audio ? ` · ${s.audio.codec} ${s.audio.sample_rate / 1000} kHz` : ""}
+            {s.audio ? ` · ${codecName(s.audio.codec)} ${s.audio.sample_rate / 1000} kHz` : ""}
           </span>
         )}
       </div>
@@ -123,3 +124,9 @@ function same(a: Props, b: Props): boolean {
 
 /** Re-renders only when what it shows changed (32 rows get a `live` event every second). */
 export const StreamRow = memo(StreamRowImpl, same);
+
+/** "h264" -> "H.264", "aac" -> "AAC": how encoders name them. */
+export function codecName(codec: string): string {
+  const names: Record<string, string> = { h264: "H.264", h265: "H.265", aac: "AAC" };
+  return names[codec] ?? codec.toUpperCase();
+}

@@ -1,9 +1,14 @@
 // The one module that talks to the shell (ui/IPC.md). Every screen goes through it, so
 // tests mock one thing (`mockIPC`), and every rejection reaches the screens as an
 // `EngineError` ({kind, message, problems?}).
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { startDrag } from "@crabnebula/tauri-plugin-drag";
 import { listen } from "@tauri-apps/api/event";
 import type { CallbackConfig } from "../bindings/CallbackConfig";
+import type { Chapter } from "../bindings/Chapter";
+import type { ExportQuery } from "../bindings/ExportQuery";
+import type { IndexQuery } from "../bindings/IndexQuery";
+import type { Span } from "../bindings/Span";
 import type { ChapterMark } from "../bindings/ChapterMark";
 import type { Config } from "../bindings/Config";
 import type { EngineEvent } from "../bindings/EngineEvent";
@@ -20,13 +25,18 @@ import type { WatchConfig } from "../bindings/WatchConfig";
 import { toEngineError } from "./errors";
 import type {
   CallbackTest,
+  CreatedIndex,
   DiskInfo,
   EngineStatus,
+  Exported,
+  ExportProgress,
   HotkeyStatus,
+  ImportSummary,
   IngestInfo,
   Lang,
   NamePreview,
   ObsStatus,
+  RecordedStream,
 } from "./types";
 
 export * from "./types";
@@ -100,6 +110,47 @@ export const obsStatus = () => call<ObsStatus>("obs_status");
 export const obsSetupStream = () => call<ObsStatus>("obs_setup_stream");
 export const obsStartStream = () => call<ObsStatus>("obs_start_stream");
 export const obsStopStream = () => call<ObsStatus>("obs_stop_stream");
+
+// Recordings (times are UTC milliseconds; IndexQuery/ExportQuery carry RFC 3339 strings)
+export const recordedStreams = () => call<RecordedStream[]>("recorded_streams");
+export const spans = (app: string, stream: string, startMs: number, endMs: number) =>
+  call<Span[]>("spans", { app, stream, startMs, endMs });
+export const chapters = (app: string, stream: string, startMs: number, endMs: number) =>
+  call<Chapter[]>("chapters", { app, stream, startMs, endMs });
+export const thumbnailUrl = (app: string, stream: string, atMs: number, width: number) =>
+  call<string | null>("thumbnail_url", { app, stream, atMs, width });
+export const previewUrl = (app: string, stream: string, startMs: number, endMs: number) =>
+  call<string>("preview_url", { app, stream, startMs, endMs });
+export const indexCreate = (query: IndexQuery) => call<CreatedIndex>("index_create", { query });
+/**
+ * Exports a clip; `onProgress` gets every `ExportProgress` the shell sends on the
+ * channel. Rejects with kind `cancelled` after `exportCancel()`.
+ */
+export function exportClip(query: ExportQuery, onProgress: (p: ExportProgress) => void): Promise<Exported> {
+  const channel = new Channel<ExportProgress>();
+  channel.onmessage = onProgress;
+  return call<Exported>("export_clip", { query, onProgress: channel });
+}
+export const exportCancel = () => call<null>("export_cancel");
+export const clipPath = (app: string, stream: string, startMs: number, endMs: number) =>
+  call<string>("clip_path", { app, stream, startMs, endMs });
+export const saveClipAs = (path: string) => call<string | null>("save_clip_as", { path });
+export const reveal = (path: string) => call<null>("reveal", { path });
+export const catalogImport = (profile: string) => call<ImportSummary>("catalog_import", { profile });
+
+/**
+ * Drags a finished file out of the window into another app (tauri-plugin-drag: it
+ * invokes `plugin:drag|start_drag`). Call it from a mousedown: the native drag takes
+ * over the pointer. `icon` is the drag image's path; "" lets the plugin use none
+ * (IPC.md, requests).
+ */
+export async function dragOut(path: string, icon = ""): Promise<void> {
+  try {
+    await startDrag({ item: [path], icon });
+  } catch (raw) {
+    throw toEngineError(raw);
+  }
+}
 
 // Events
 export type Events = {

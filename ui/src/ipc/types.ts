@@ -3,6 +3,7 @@
 // the app's bindings are generated too.
 import type { DiskStatus } from "../bindings/DiskStatus";
 import type { EngineError } from "../bindings/EngineError";
+import type { IndexRecord } from "../bindings/IndexRecord";
 import type { StreamKey } from "../bindings/StreamKey";
 
 export type IngestInfo = {
@@ -62,3 +63,41 @@ export type EngineStatus =
 
 /** `null`: follow the operating system. */
 export type Lang = "en" | "zh-CN";
+
+// Recordings (IPC.md "### Recordings"): the catalog commands' own shapes. `Span`,
+// `Chapter`, `IndexRecord`, `IndexQuery` and `ExportQuery` come from ../bindings.
+/** `recorded_streams`: one row per app/stream that has anything in the catalog. */
+export type RecordedStream = {
+  app: string;
+  stream: string;
+  /** Wall-clock start of the first recording, UTC ms. */
+  first_ms: number;
+  /** Wall-clock end of the last recording (grows while the stream is live), UTC ms. */
+  last_ms: number;
+  recordings: number;
+  bytes: number;
+};
+
+/** `index_create`: the index record, where its m3u8 was written, its bucket address. */
+export type CreatedIndex = {
+  record: IndexRecord;
+  path: string;
+  /** `null` when the stream's template uploads nowhere. */
+  bucket_url: string | null;
+};
+
+/** One message of `export_clip`'s progress channel. */
+export type ExportProgress = { segments_done: number; segments_total: number };
+
+/** `export_clip`: the finished MP4. */
+export type Exported = {
+  path: string;
+  /** Seconds of media in the clip. */
+  duration: number;
+  video_frames: number;
+  audio_frames: number;
+  bytes: number;
+};
+
+/** `catalog_import`: what a bucket's listing added to the catalog. */
+export type ImportSummary = { recordings: number; files: number; indexes: number; new_files: number };

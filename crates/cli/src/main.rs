@@ -256,6 +256,10 @@ enum ConfigCommand {
         /// StreamName of a sample stream.
         #[arg(long, default_value = "cam1")]
         stream: String,
+        /// One JSON object: the file, the recordings folder, and the name preview (the
+        /// template that applies, why, and the keys a stream starting now would get).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -370,8 +374,24 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Config {
-            command: ConfigCommand::Check { app, stream },
-        } => check(&config, &source, &app, &stream),
+            command: ConfigCommand::Check { app, stream, json },
+        } => {
+            if json {
+                let preview = tapedeck_engine::settings::preview(&config, &app, &stream, None);
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "config": source,
+                        "ok": true,
+                        "recordings_dir": config.recordings_dir(),
+                        "preview": preview,
+                    })
+                );
+                Ok(())
+            } else {
+                check(&config, &source, &app, &stream)
+            }
+        }
         Command::Storage { command } => match command {
             StorageCommand::List => storage::list(&config),
             StorageCommand::Login {

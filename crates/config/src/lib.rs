@@ -7,9 +7,11 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod document;
 pub mod duration;
 pub mod names;
 pub mod naming;
+pub mod preview;
 pub mod profile;
 pub mod run;
 pub mod units;

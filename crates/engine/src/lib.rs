@@ -17,6 +17,7 @@ pub mod events;
 pub mod live;
 mod reload;
 pub mod runs;
+pub mod settings;
 pub mod storage;
 mod uploads;
 mod watch;

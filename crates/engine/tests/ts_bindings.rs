@@ -30,6 +30,7 @@ fn export(dir: &Path) {
     tapedeck_engine::LiveStream::export_all(&cfg).unwrap();
     tapedeck_engine::HealthChange::export_all(&cfg).unwrap();
     tapedeck_engine::StorageCheck::export_all(&cfg).unwrap();
+    tapedeck_config::preview::NamePreview::export_all(&cfg).unwrap();
     tapedeck_catalog::Run::export_all(&cfg).unwrap();
 }
 

@@ -23,6 +23,7 @@ import type {
 import { newTemplate } from "../lib/defaults";
 import { parseSecs } from "../lib/format";
 import { fakeStreams } from "./streams";
+import { recState, recordingsCommand, RECORDING_COMMANDS, type RecordingsKind, type RecState } from "./recordings";
 
 export type MockOptions = {
   /** Live streams to fake (`?streams=N`). */
@@ -31,6 +32,10 @@ export type MockOptions = {
   empty?: boolean;
   /** The engine failed to start (`?error=1`). */
   error?: boolean;
+  /** The recordings catalog (`?recordings=month|none`); default: 3 streams, a few days. */
+  recordings?: RecordingsKind;
+  /** "Now" of the recordings catalog (tests pin it); default: the clock. */
+  now?: number;
 };
 
 export type MockState = {
@@ -47,6 +52,7 @@ export type MockState = {
   disk: DiskInfo;
   hotkey: HotkeyStatus;
   chapters: number;
+  rec: RecState;
 };
 
 export const ENGINE_FAILED: EngineError = {
@@ -241,6 +247,7 @@ export function mockState(opts: MockOptions = {}): MockState {
       chapter_hotkey: "Ctrl+Shift+M",
     },
     chapters: 0,
+    rec: recState(empty ? "none" : (opts.recordings ?? "default"), opts.now ?? Date.now()),
   };
 }
 
@@ -355,7 +362,25 @@ const NEEDS_ENGINE = new Set([
   "uploads",
   "name_preview",
   "template_validate",
+  ...RECORDING_COMMANDS,
 ]);
+
+/** The bucket address a template's uploads of app/stream go to, or null. */
+function bucketBase(c: Config, app: string, stream: string): string | null {
+  const name = matchTemplate(c.template, app, stream)?.t.storage;
+  const p = name ? c.storage.find((x) => x.name === name) : undefined;
+  if (!p) return null;
+  const prefix = p.prefix.replace(/\/$/, "");
+  const host =
+    p.provider === "oss"
+      ? `https://${p.bucket}.oss-${p.region}.aliyuncs.com`
+      : p.provider === "r2"
+        ? `https://${p.account_id}.r2.cloudflarestorage.com/${p.bucket}`
+        : p.provider === "aws"
+          ? `https://${p.bucket}.s3.${p.region}.amazonaws.com`
+          : `${p.endpoint.replace(/\/$/, "")}/${p.bucket}`;
+  return prefix ? `${host}/${prefix}` : host;
+}
 
 type Args = Record<string, unknown>;
 
@@ -364,6 +389,12 @@ export function mockHandler(state: MockState) {
     const a = (raw ?? {}) as Args;
     if (state.engine.state === "failed" && NEEDS_ENGINE.has(cmd)) throw state.engine.error;
     const c = state.config;
+    if (RECORDING_COMMANDS.has(cmd))
+      return recordingsCommand(state.rec, cmd, a, {
+        dataDir: c.data_dir,
+        hasKeys: (p) => state.keys.has(p),
+        bucketBase: (app, stream) => bucketBase(c, app, stream),
+      });
     switch (cmd) {
       case "engine_status":
         return state.engine;

@@ -13,6 +13,7 @@ export function mockOptionsFrom(search: string): MockOptions & { mock: boolean }
     streams: n === null ? undefined : Math.max(0, Math.min(256, Number(n) || 0)),
     empty: q.get("empty") === "1",
     error: q.get("error") === "1",
+    recordings: ((r) => (r === "month" || r === "none" ? r : undefined))(q.get("recordings")),
   };
 }
 

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod control;
+mod progress;
 mod query;
 mod runs;
 mod serve;
@@ -73,6 +74,10 @@ enum Command {
         /// Put recordings back to back instead of keeping the time between them.
         #[arg(long)]
         close_gaps: bool,
+        /// Progress as JSON lines on stdout (`{"event":"progress",...}`), then one
+        /// `{"event":"done",...}` with the clip's path, duration, frames and bytes.
+        #[arg(long)]
+        json: bool,
     },
     /// Live streams on the running server (or app): source, codecs, resolution, frame
     /// rate, key-frame interval, bitrate, time recorded, template and health warnings.
@@ -149,6 +154,10 @@ enum StorageCommand {
         /// Prepended to each key (after the profile's own prefix), like "backfill/".
         #[arg(long, default_value = "")]
         key_prefix: String,
+        /// Progress as JSON lines on stdout (`{"event":"progress","unit":"bytes",...}`),
+        /// then `{"event":"done",...}`.
+        #[arg(long)]
+        json: bool,
     },
     /// List the account's buckets, check the profile's bucket, write and read back a
     /// probe object; exits non-zero when the profile cannot take uploads.
@@ -331,7 +340,19 @@ fn run(cli: Cli) -> Result<()> {
             end,
             output,
             close_gaps,
-        } => query::export(&config, &app, &stream, &start, &end, output, close_gaps),
+            json,
+        } => query::export(
+            &config,
+            query::ExportArgs {
+                app,
+                stream,
+                start,
+                end,
+                output,
+                close_gaps,
+                json,
+            },
+        ),
         Command::Chapter {
             command: ChapterCommand::Add { app, stream, title },
         } => {
@@ -404,7 +425,8 @@ fn run(cli: Cli) -> Result<()> {
                 name,
                 paths,
                 key_prefix,
-            } => storage::upload(&config, &name, &paths, &key_prefix),
+                json,
+            } => storage::upload(&config, &name, &paths, &key_prefix, json),
             StorageCommand::Test { name, json } => {
                 if storage::test(&config, &name, json)? {
                     Ok(())

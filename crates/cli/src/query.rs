@@ -126,46 +126,58 @@ pub fn list_indexes(
     Ok(())
 }
 
-pub fn export(
-    config: &Config,
-    app: &str,
-    stream: &str,
-    start: &str,
-    end: &str,
-    output: PathBuf,
-    close_gaps: bool,
-) -> Result<()> {
-    use std::io::Write;
+/// `tapedeck export`'s arguments.
+pub struct ExportArgs {
+    pub app: String,
+    pub stream: String,
+    pub start: String,
+    pub end: String,
+    pub output: PathBuf,
+    pub close_gaps: bool,
+    pub json: bool,
+}
+
+pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
+    let json = args.json;
     let query = ExportQuery {
-        app: app.to_string(),
-        stream: stream.to_string(),
-        start: parse_time("--start", start)?,
-        end: parse_time("--end", end)?,
-        output,
-        close_gaps,
+        start: parse_time("--start", &args.start)?,
+        end: parse_time("--end", &args.end)?,
+        app: args.app,
+        stream: args.stream,
+        output: args.output,
+        close_gaps: args.close_gaps,
     };
+    let mut bar =
+        crate::progress::Progress::new("export", crate::progress::Unit::Segments, 0, json);
     let mut progress = |p: tapedeck_recorder::export::Progress| {
-        let width = 30;
-        let done = width * p.segments_done / p.segments_total.max(1);
-        eprint!(
-            "\r[{}{}] {}/{} segments",
-            "#".repeat(done),
-            " ".repeat(width - done),
-            p.segments_done,
-            p.segments_total
-        );
-        let _ = std::io::stderr().flush();
+        bar.set_total(p.segments_total as u64);
+        bar.set(p.segments_done as u64);
     };
     let exported = archive(config)?.export(&query, &mut progress, &|| false)?;
-    eprintln!();
-    println!(
-        "{}: {:.3} s, {} video and {} audio frames, {} bytes",
-        exported.path.display(),
-        exported.duration,
-        exported.video_frames,
-        exported.audio_frames,
-        exported.bytes
-    );
+    bar.finish();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "done",
+                "task": "export",
+                "path": exported.path,
+                "duration": exported.duration,
+                "video_frames": exported.video_frames,
+                "audio_frames": exported.audio_frames,
+                "bytes": exported.bytes,
+            })
+        );
+    } else {
+        println!(
+            "{}: {:.3} s, {} video and {} audio frames, {} bytes",
+            exported.path.display(),
+            exported.duration,
+            exported.video_frames,
+            exported.audio_frames,
+            exported.bytes
+        );
+    }
     Ok(())
 }
 

@@ -254,7 +254,13 @@ fn walk(path: &Path, key_prefix: &str, out: &mut Vec<(PathBuf, String)>) -> Resu
     Ok(())
 }
 
-pub fn upload(config: &Config, name: &str, paths: &[PathBuf], key_prefix: &str) -> Result<()> {
+pub fn upload(
+    config: &Config,
+    name: &str,
+    paths: &[PathBuf],
+    key_prefix: &str,
+    json: bool,
+) -> Result<()> {
     let p = profile(config, name)?.clone();
     lookup(&KeyringStore, name, process_env)?;
     let mut files = Vec::new();
@@ -306,7 +312,7 @@ pub fn upload(config: &Config, name: &str, paths: &[PathBuf], key_prefix: &str) 
         );
         let start = std::time::Instant::now();
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-        let mut said = std::time::Instant::now();
+        let mut bar = crate::progress::Progress::new("upload", crate::progress::Unit::Bytes, total, json);
         let result = loop {
             tokio::select! {
                 Some(e) = rx.recv() => {
@@ -317,18 +323,26 @@ pub fn upload(config: &Config, name: &str, paths: &[PathBuf], key_prefix: &str) 
                 _ = tick.tick() => {
                     let (left, left_bytes) = catalog.queued(name)?;
                     let secs = start.elapsed().as_secs_f64();
+                    bar.set(total.saturating_sub(left_bytes));
                     if left == 0 {
-                        eprintln!(
-                            "done: {} file(s), {:.1} MB in {secs:.1} s ({:.1} MB/s)",
-                            files.len(),
-                            total as f64 / 1e6,
-                            total as f64 / 1e6 / secs.max(1e-3)
-                        );
+                        bar.finish();
+                        if json {
+                            println!("{}", serde_json::json!({
+                                "event": "done",
+                                "task": "upload",
+                                "files": files.len(),
+                                "bytes": total,
+                                "seconds": secs,
+                            }));
+                        } else {
+                            eprintln!(
+                                "done: {} file(s), {:.1} MB in {secs:.1} s ({:.1} MB/s)",
+                                files.len(),
+                                total as f64 / 1e6,
+                                total as f64 / 1e6 / secs.max(1e-3)
+                            );
+                        }
                         break Ok(());
-                    }
-                    if said.elapsed() >= std::time::Duration::from_secs(1) {
-                        eprintln!("{left} file(s) to go, {:.1} MB", left_bytes as f64 / 1e6);
-                        said = std::time::Instant::now();
                     }
                 }
             }

@@ -374,7 +374,47 @@ fn export_starts_between_key_frames_exactly() {
         ],
     );
     assert!(ok, "{out}\n{err}");
-    assert!(err.contains("segments"), "a progress bar: {err}");
+    assert!(err.contains("segments"), "progress lines: {err}");
+    // Scripts: progress and the result as JSON lines.
+    let clip_json = dir.path().join("clip-json.mp4");
+    let (ok, out, err) = tapedeck(
+        &config,
+        &[
+            "export",
+            "--app",
+            "live",
+            "--stream",
+            "cam1",
+            "--start",
+            &start,
+            "--end",
+            &end,
+            "--json",
+            "-o",
+            clip_json.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let (last, progress) = events.split_last().unwrap();
+    assert!(!progress.is_empty(), "{out}");
+    assert!(
+        progress
+            .iter()
+            .all(|e| e["event"] == "progress" && e["unit"] == "segments"),
+        "{out}"
+    );
+    assert_eq!(
+        progress.last().unwrap()["done"],
+        progress.last().unwrap()["total"],
+        "{out}"
+    );
+    assert_eq!(last["event"], "done", "{out}");
+    assert_eq!(last["path"], clip_json.to_str().unwrap(), "{out}");
+    assert!(last["video_frames"].as_u64().unwrap() > 0, "{out}");
     let (start_time, duration) = format_times(&clip);
     assert!(start_time.abs() < 0.034, "the clip starts at the requested time, not at the key frame before it: start_time {start_time}");
     assert!(

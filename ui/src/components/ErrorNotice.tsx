@@ -1,15 +1,29 @@
 import type { EngineError } from "../bindings/EngineError";
+import type { ErrorKind } from "../bindings/ErrorKind";
 import { useT } from "../i18n";
 
-/** An engine error as the streamer reads it: its sentence, and what to do for its kind. */
-export function ErrorNotice({ error, onRetry }: { error: EngineError | null | undefined; onRetry?: () => void }) {
+/**
+ * An engine error as the streamer reads it: its sentence, and what to do for its kind
+ * (`hints` gives a screen's own advice per kind).
+ */
+export function ErrorNotice({
+  error,
+  onRetry,
+  hints,
+}: {
+  error: EngineError | null | undefined;
+  onRetry?: () => void;
+  hints?: Partial<Record<ErrorKind, string>>;
+}) {
   const t = useT();
   if (!error) return null;
+  const own = hints?.[error.kind];
   return (
     <div className="notice error" role="alert">
       <p>{error.message}</p>
-      {error.kind === "unavailable" ? <p className="hint">{t("error.unavailable.next")}</p> : null}
-      {error.kind === "storage" ? <p className="hint">{t("error.storage.next")}</p> : null}
+      {own ? <p className="hint">{own}</p> : null}
+      {!own && error.kind === "unavailable" ? <p className="hint">{t("error.unavailable.next")}</p> : null}
+      {!own && error.kind === "storage" ? <p className="hint">{t("error.storage.next")}</p> : null}
       {onRetry ? (
         <button type="button" onClick={onRetry}>
           {t("common.retry")}

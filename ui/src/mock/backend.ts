@@ -330,7 +330,7 @@ export function previewNames(t: Template, app: string, stream: string, now = new
       .replaceAll("{UnixTimestamp}", String(Math.floor(now.getTime() / 1000)))
       .replaceAll("{Sequence}", "0")
       .replaceAll("{Date}", now.toISOString().slice(0, 10));
-  const keys: NamePreview["keys"] = {};
+  const keys: NamePreview["keys"] = { playlist: null, segment: null, mp4: null, flv: null, daily: null };
   if (t.formats.includes("m3u8")) {
     keys.playlist = `${fill(t.m3u8.object)}.m3u8`;
     keys.segment = `${fill(t.m3u8.slice_object)}.ts`;
@@ -470,10 +470,10 @@ export function mockHandler(state: MockState) {
         const app = String(a.app || "live");
         const stream = String(a.stream || "cam1");
         const given = a.template as Template | null;
-        if (given) return { template: { app: given.app, stream: given.stream }, why: "this template", keys: previewNames(given, app, stream) } satisfies NamePreview;
+        if (given) return { template: { index: (a.index as number | null) ?? null, app: given.app, stream: given.stream }, why: "this template", keys: previewNames(given, app, stream) } satisfies NamePreview;
         const m = matchTemplate(c.template, app, stream);
-        if (!m) return { template: null, why: "no template matches: this stream is not recorded", keys: {} } satisfies NamePreview;
-        return { template: { app: m.t.app, stream: m.t.stream }, why: m.why, keys: previewNames(m.t, app, stream) } satisfies NamePreview;
+        if (!m) return { template: null, why: "no template matches: this stream is not recorded", keys: { playlist: null, segment: null, mp4: null, flv: null, daily: null } } satisfies NamePreview;
+        return { template: { index: c.template.indexOf(m.t), app: m.t.app, stream: m.t.stream }, why: m.why, keys: previewNames(m.t, app, stream) } satisfies NamePreview;
       }
       case "storage_save": {
         const p = a.profile as StorageProfile;

@@ -60,7 +60,7 @@ export function monthOfSegments(app: string, stream: string, end: number): MockS
     [26 * DAY + 12 * HOUR, 3 * HOUR],
   ].map(([o, l]) => [start + o, start + o + l]);
   // Reconnects inside the interruption window: a short hole, same recording.
-  const holes = [1, 2, 5, 6, 8, 11, 13, 17, 19, 22, 24, 28].map((d, i) => start + d * DAY + (i * 7 + 3) * HOUR);
+  const holes = [1, 2, 5, 6, 8, 11, 13, 17, 19, 22, 24, 28].map((d, i) => start + d * DAY + ((i * 7 + 3) % 24) * HOUR);
   const spans: Span[] = [];
   let recording = `${app}/${stream}/${start}`;
   let seq = 0;

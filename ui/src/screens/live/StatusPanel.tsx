@@ -13,7 +13,7 @@ export function StatusPanel() {
   useEffect(
     () =>
       ipc.subscribe("engine-event", (e) => {
-        if (e.source === "disk") set({ ...e.event });
+        if (e.source === "disk") set((old) => ({ path: old?.path ?? "", ...e.event }));
       }),
     [set],
   );

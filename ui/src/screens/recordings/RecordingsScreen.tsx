@@ -16,7 +16,9 @@ export function RecordingsScreen() {
   const [picked, setPicked] = useState<string | null>(null);
   const [importing, setImporting] = useState(false);
   const list = streams.data ?? [];
-  const current = list.find((s) => streamKey(s) === picked) ?? list[0] ?? null;
+  // At first, the stream recorded most recently.
+  const latest = list.reduce<(typeof list)[number] | null>((a, s) => (!a || s.last_ms > a.last_ms ? s : a), null);
+  const current = list.find((s) => streamKey(s) === picked) ?? latest;
 
   return (
     <div className="screen rec-screen">

@@ -85,7 +85,7 @@ export function Timeline(p: Props) {
   const base: Base = useMemo(() => baseFor(p.first_ms, p.last_ms, width), [p.first_ms, p.last_ms, width]);
   const transform = useRef<ZoomTransform>(zoomIdentity);
   const behavior = useRef<ZoomBehavior<HTMLCanvasElement, unknown> | null>(null);
-  const [view, setView] = useState<[number, number]>([base.start, base.end]);
+  const [view, setView] = useState<[number, number]>(() => [p.request.start, p.request.end]);
   const [announce, setAnnounce] = useState("");
   const helpId = useId();
 

@@ -2,52 +2,36 @@
 //! (`live`), the tray's state, and OS notifications when a recording's file reached its
 //! bucket or an upload failed.
 
-use std::time::Duration;
-
 use tapedeck_engine::{Engine, EngineEvent};
 use tapedeck_recorder::events::RecorderEvent;
 use tapedeck_storage::UploadEvent;
 use tauri::{AppHandle, Emitter};
 use tauri_plugin_notification::NotificationExt;
 
-/// Runs until the engine stops.
+/// Runs until the engine stops: every event goes to the window as `engine-event`, except
+/// the once-a-second live stats, which go as `live` (`LiveStream[]`).
 pub fn spawn(app: AppHandle, engine: Engine) {
-    let stop = engine.shutdown_token();
-    {
-        let app = app.clone();
-        let mut events = engine.events();
-        tauri::async_runtime::spawn(async move {
-            while let Some(event) = events.next().await {
-                if let Some((title, body)) = notification(&event) {
-                    let _ = app.notification().builder().title(title).body(body).show();
-                }
-                if matches!(
-                    event,
-                    EngineEvent::Recorder(
-                        RecorderEvent::RecordStarted { .. }
-                            | RecorderEvent::RecordStopped { .. }
-                            | RecorderEvent::RecordToggled { .. }
-                    )
-                ) {
-                    crate::tray::refresh(&app);
-                }
-                let _ = app.emit("engine-event", event);
-            }
-        });
-    }
+    let mut events = engine.events();
     tauri::async_runtime::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut was_live = true;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tick.tick() => {}
+        while let Some(event) = events.next().await {
+            if let EngineEvent::Live(live) = &event {
+                let _ = app.emit("live", live);
+                continue;
             }
-            let live = engine.streams();
-            if !live.is_empty() || was_live {
-                let _ = app.emit("live", &live);
+            if let Some((title, body)) = notification(&event) {
+                let _ = app.notification().builder().title(title).body(body).show();
             }
-            was_live = !live.is_empty();
+            if matches!(
+                event,
+                EngineEvent::Recorder(
+                    RecorderEvent::RecordStarted { .. }
+                        | RecorderEvent::RecordStopped { .. }
+                        | RecorderEvent::RecordToggled { .. }
+                )
+            ) {
+                crate::tray::refresh(&app);
+            }
+            let _ = app.emit("engine-event", event);
         }
     });
 }

@@ -5,6 +5,8 @@
 //!   before the app exits) and the paths the app was started with;
 //! - `streams`: the Live screen's commands (ingest URL and key, live streams, recording by
 //!   hand, chapters, pulls, disk);
+//! - `settings`: the Templates, Storage and Settings screens' edits of `tapedeck.toml`
+//!   (comments kept, validated first), the name preview, the test callback, the language;
 //! - `storage`: bucket keys in the OS keyring, connection tests, the upload queue;
 //! - `obs`: "Set up OBS for me" over obs-websocket 5;
 //! - `forward`: engine events to the window (`engine-event`, `live`), notifications;
@@ -21,6 +23,7 @@ pub mod forward;
 pub mod hotkey;
 pub mod obs;
 pub mod paths;
+pub mod settings;
 pub mod state;
 pub mod storage;
 pub mod streams;
@@ -82,6 +85,18 @@ pub fn run(args: Args) -> Result<(), String> {
             streams::add_pull,
             streams::remove_pull,
             streams::engine_status,
+            streams::disk_status,
+            settings::config_get,
+            settings::template_validate,
+            settings::template_save,
+            settings::template_delete,
+            settings::name_preview,
+            settings::storage_save,
+            settings::storage_delete,
+            settings::settings_save,
+            settings::send_test_callback,
+            settings::language_get,
+            settings::language_set,
             storage::storage_set_keys,
             storage::storage_has_keys,
             storage::storage_test,

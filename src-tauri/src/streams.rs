@@ -3,11 +3,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use tapedeck_config::config::PullConfig;
-use tapedeck_engine::{ChapterMark, EngineError, StreamKey};
+use tapedeck_engine::{ChapterMark, EngineError, LiveStream, StreamKey};
 use tauri::State;
 
 use crate::state::{AppState, EngineStatus};
-use crate::types::IngestInfo;
+use crate::types::{DiskInfo, IngestInfo};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -83,10 +83,25 @@ fn local_addresses() -> Vec<IpAddr> {
         .collect()
 }
 
-/// Streams being recorded (or waiting within their interruption window).
+/// Every live stream with its stats as of the last second (also sent as the `live` event
+/// once a second while any is live).
 #[tauri::command]
-pub async fn live_streams(state: State<'_, AppState>) -> Result<Vec<StreamKey>> {
-    Ok(state.engine().await?.streams())
+pub async fn live_streams(state: State<'_, AppState>) -> Result<Vec<LiveStream>> {
+    Ok(state.engine().await?.live().as_ref().clone())
+}
+
+/// The recordings' disk: free and total bytes, whether it is under `low_space_warning`.
+#[tauri::command]
+pub async fn disk_status(state: State<'_, AppState>) -> Result<DiskInfo> {
+    let engine = state.engine().await?;
+    let status = engine.disk()?;
+    Ok(DiskInfo {
+        free_bytes: status.free_bytes,
+        total_bytes: status.total_bytes,
+        low: status.low,
+        threshold_bytes: status.threshold_bytes,
+        path: engine.config().recordings_dir().display().to_string(),
+    })
 }
 
 /// Stops or starts recording a live stream by hand (the publisher stays connected).

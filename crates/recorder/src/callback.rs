@@ -369,6 +369,89 @@ async fn deliver(client: &reqwest::Client, p: &Pending, secret: &str) -> Result<
     }
 }
 
+/// What "Send test callback" sent and what came back.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct TestCallback {
+    pub request: TestRequest,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// The start of its answer (at most 2,000 characters).
+    pub response: Option<String>,
+    /// Why there was no answer, or why the answer is a failure, in words.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct TestRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// Sends one test notice (`"event": "test"`, signed like every other) to `url` now and
+/// reports the exchange, for the app's "Send test callback".
+pub async fn send_test(url: &str, secret: &str, domain: &str) -> TestCallback {
+    let timestamp = chrono::Utc::now().timestamp();
+    let body = serde_json::json!({
+        "domain": domain,
+        "app": "live",
+        "stream": "test",
+        "event": "test",
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+    .to_string();
+    let mut headers = vec![
+        ("Content-Type".to_string(), "application/json".to_string()),
+        (TIMESTAMP_HEADER.to_string(), timestamp.to_string()),
+    ];
+    if !secret.is_empty() {
+        headers.push((
+            SIGNATURE_HEADER.to_string(),
+            signature(secret, timestamp, body.as_bytes()),
+        ));
+    }
+    let request = TestRequest {
+        url: url.to_string(),
+        headers: headers.clone(),
+        body: body.clone(),
+    };
+    let failed = |error: String| TestCallback {
+        request: request.clone(),
+        status: None,
+        response: None,
+        error: Some(error),
+    };
+    if url.is_empty() {
+        return failed("No callback URL is set: enter one first.".to_string());
+    }
+    let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
+        Ok(c) => c,
+        Err(e) => return failed(format!("cannot make an HTTP client: {e}")),
+    };
+    let mut r = client.post(url).body(body);
+    for (k, v) in &headers {
+        r = r.header(k, v);
+    }
+    match r.send().await {
+        Err(e) => failed(format!(
+            "The receiver could not be reached: {}. Check the URL and that it is running.",
+            e.without_url()
+        )),
+        Ok(response) => {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            TestCallback {
+                request: request.clone(),
+                status: Some(status.as_u16()),
+                response: Some(text.chars().take(2000).collect()),
+                error: (!status.is_success()).then(|| {
+                    format!("The receiver answered {status}; Tapedeck retries a notice until it gets a 2xx answer.")
+                }),
+            }
+        }
+    }
+}
+
 /// Where pending callbacks are kept.
 pub fn spool_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("state").join("callbacks")

@@ -10,12 +10,13 @@ export function StatusPanel() {
   const disk = useLoad(ipc.diskStatus);
   const hotkey = useLoad(ipc.hotkeyStatus);
   const { set } = disk;
+  const diskPath = disk.data?.path ?? "";
   useEffect(
     () =>
       ipc.subscribe("engine-event", (e) => {
-        if (e.source === "disk") set((old) => ({ path: old?.path ?? "", ...e.event }));
+        if (e.source === "disk") set({ path: diskPath, ...e.event });
       }),
-    [set],
+    [set, diskPath],
   );
   const d = disk.data;
   const h = hotkey.data;

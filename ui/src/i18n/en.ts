@@ -2,6 +2,9 @@
 // have exactly the same keys: TypeScript and a test check it). {name} are placeholders.
 // Written for streamers: what happened and what to do next.
 export const en = {
+  "crash.title": "This screen ran into a problem",
+  "crash.body": "Recording is not affected: Tapedeck keeps recording in the background. Reload the window; if it happens again, please report the message below.",
+  "crash.reload": "Reload",
   // Common
   "common.loading": "Loading…",
   "common.retry": "Try again",

@@ -2,6 +2,9 @@
 import type { MessageKey } from "./en";
 
 export const zhCN: Record<MessageKey, string> = {
+  "crash.title": "此页面出现问题",
+  "crash.body": "录制不受影响：Tapedeck 仍在后台录制。请重新加载窗口；如果再次出现，请报告下面的信息。",
+  "crash.reload": "重新加载",
   "common.loading": "加载中…",
   "common.retry": "重试",
   "common.copy": "复制",

@@ -17,7 +17,8 @@ describe("App", () => {
     expect(screen.getByRole("heading", { level: 1, name: "Templates" })).toBeInTheDocument();
     expect(window.location.hash).toBe("#templates");
     await user.click(within(nav).getByRole("button", { name: "Recordings" }));
-    expect(screen.getByText("Recordings will appear here after your first stream.")).toBeInTheDocument();
+    expect(screen.getByRole("heading", { level: 1, name: "Recordings" })).toBeInTheDocument();
+    expect(await screen.findByRole("navigation", { name: "Recorded streams" })).toBeInTheDocument();
   });
 
   it("reaches every screen with the keyboard", async () => {

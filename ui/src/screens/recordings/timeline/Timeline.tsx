@@ -123,6 +123,7 @@ export function Timeline(p: Props) {
           cursor: L.cursor,
           playhead: L.p.playhead,
           zone: zoneName(v0, lang),
+          lang,
           theme: L.theme,
           font: FONT,
         });

@@ -73,6 +73,8 @@ export type Frame = {
   cursor: number | null;
   playhead: number | null;
   zone: string;
+  /** The UI's language, for the axis labels. */
+  lang: string;
   theme: Theme;
   font: string;
 };
@@ -97,6 +99,29 @@ function hatchPattern(ctx: CanvasRenderingContext2D, theme: Theme): CanvasPatter
   c.lineTo(2, -2);
   c.stroke();
   return ctx.createPattern(tile, "repeat") ?? theme.hatch;
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+function fmtFor(lang: string, key: string, opts: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const k = `${lang}|${key}`;
+  let f = formats.get(k);
+  if (!f) {
+    f = new Intl.DateTimeFormat(lang, opts);
+    formats.set(k, f);
+  }
+  return f;
+}
+
+/**
+ * An axis label in local time and the UI's language, as precise as the tick: a year,
+ * a month, a day ("Dec 6" / "12月6日"), or a time ("14:00", "14:03:20"), 24-hour.
+ */
+export function tickLabel(d: Date, lang: string): string {
+  if (d.getSeconds() || d.getMilliseconds()) return fmtFor(lang, "s", { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(d);
+  if (d.getMinutes() || d.getHours()) return fmtFor(lang, "m", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(d);
+  if (d.getDate() !== 1) return fmtFor(lang, "d", { month: "short", day: "numeric" }).format(d);
+  if (d.getMonth() !== 0) return fmtFor(lang, "M", { month: "short" }).format(d);
+  return fmtFor(lang, "y", { year: "numeric" }).format(d);
 }
 
 const patterns = new WeakMap<CanvasRenderingContext2D, { theme: Theme; p: CanvasPattern | string }>();
@@ -177,7 +202,7 @@ export function drawFrame(ctx: CanvasRenderingContext2D, f: Frame) {
   ctx.fillRect(0, axisTop, w, 1);
   ctx.textBaseline = "top";
   const ticks = scale.ticks(Math.max(2, Math.floor(w / 110)));
-  const fmt = scale.tickFormat();
+  const fmt = (d: Date) => tickLabel(d, f.lang);
   const zoneW = f.zone ? ctx.measureText(f.zone).width + 8 : 0;
   for (const t of ticks) {
     const x = Math.round(scale(t));

@@ -4,7 +4,7 @@ import { monthOfSegments } from "../../../mock/recordings";
 import { FakeContext2D } from "../../../test/canvas";
 import { checkRange, formatLocal, parseLocal } from "../range";
 import { aggregate, FULL, GAP, level, RECONNECT } from "./buckets";
-import { chapterFlags, drawFrame, LIGHT } from "./draw";
+import { chapterFlags, drawFrame, LIGHT, tickLabel } from "./draw";
 import { elide, placeLabels } from "./labels";
 import { fragsFromSpans, mediaToWall, wallToMedia } from "./mediaTime";
 import { classify, recordedBetween, spanModel } from "./model";
@@ -140,10 +140,21 @@ describe("pixel columns", () => {
     const [v0, v1] = visible(scale);
     drawFrame(ctx as unknown as CanvasRenderingContext2D, {
       width: 1600, height: 96, scale, buckets: aggregate(m, v0, v1, 1600), first_ms: m.first_ms, last_ms: m.last_ms,
-      chapters: [], selection: null, cursor: null, playhead: null, zone: "UTC", theme: LIGHT, font: "12px sans-serif",
+      chapters: [], selection: null, cursor: null, playhead: null, zone: "UTC", lang: "en", theme: LIGHT, font: "12px sans-serif",
     });
     expect(ctx.count("fillRect")).toBeLessThan(200);
     expect(ctx.texts()).toContain("UTC");
+  });
+});
+
+describe("axis labels", () => {
+  it("are local, 24-hour, as precise as the tick, in the UI's language", () => {
+    expect(tickLabel(new Date(2026, 11, 6, 14, 0, 0), "en")).toBe("14:00");
+    expect(tickLabel(new Date(2026, 11, 6, 14, 3, 20), "en")).toBe("14:03:20");
+    expect(tickLabel(new Date(2026, 11, 6), "en")).toBe("Dec 6");
+    expect(tickLabel(new Date(2026, 11, 6), "zh-CN")).toBe("12月6日");
+    expect(tickLabel(new Date(2026, 11, 1), "en")).toBe("Dec");
+    expect(tickLabel(new Date(2027, 0, 1), "en")).toBe("2027");
   });
 });
 

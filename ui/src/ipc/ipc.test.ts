@@ -1,6 +1,7 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { describe, expect, it, vi } from "vitest";
 import * as ipc from ".";
+import type { ExportQuery } from "../bindings/ExportQuery";
 import { newProfile, newTemplate, newWatch } from "../lib/defaults";
 
 const tpl = newTemplate();
@@ -8,6 +9,7 @@ const profile = newProfile("r2");
 const ingest = { rtmp_listen: "0.0.0.0:1935", publish_key: "", idle_timeout: "15s", setup_timeout: "20s", max_connections: 256, max_pending_connections: 64 };
 const callback = { url: "", secret: "", status_events: false, domain: "localhost", on_demand_url: "" };
 const watch = [newWatch("/v")];
+const indexQuery = { app: "studio", stream: "cam1", start: "2026-12-06T13:00:00.000Z", end: "2026-12-06T14:00:00.000Z", object: null };
 
 // Each wrapper: the command name of IPC.md and the argument keys Tauri maps onto the Rust
 // parameters (camelCase of the snake_case names).
@@ -48,6 +50,17 @@ const CASES: [string, () => Promise<unknown>, string, Record<string, unknown>][]
   ["obsSetupStream", () => ipc.obsSetupStream(), "obs_setup_stream", {}],
   ["obsStartStream", () => ipc.obsStartStream(), "obs_start_stream", {}],
   ["obsStopStream", () => ipc.obsStopStream(), "obs_stop_stream", {}],
+  ["recordedStreams", () => ipc.recordedStreams(), "recorded_streams", {}],
+  ["spans", () => ipc.spans("studio", "cam1", 1, 2), "spans", { app: "studio", stream: "cam1", startMs: 1, endMs: 2 }],
+  ["chapters", () => ipc.chapters("studio", "cam1", 1, 2), "chapters", { app: "studio", stream: "cam1", startMs: 1, endMs: 2 }],
+  ["thumbnailUrl", () => ipc.thumbnailUrl("studio", "cam1", 5, 192), "thumbnail_url", { app: "studio", stream: "cam1", atMs: 5, width: 192 }],
+  ["previewUrl", () => ipc.previewUrl("studio", "cam1", 1, 2), "preview_url", { app: "studio", stream: "cam1", startMs: 1, endMs: 2 }],
+  ["indexCreate", () => ipc.indexCreate(indexQuery), "index_create", { query: indexQuery }],
+  ["exportCancel", () => ipc.exportCancel(), "export_cancel", {}],
+  ["clipPath", () => ipc.clipPath("studio", "cam1", 1, 2), "clip_path", { app: "studio", stream: "cam1", startMs: 1, endMs: 2 }],
+  ["saveClipAs", () => ipc.saveClipAs("/v/a b.mp4"), "save_clip_as", { path: "/v/a b.mp4" }],
+  ["reveal", () => ipc.reveal("/v/a b.mp4"), "reveal", { path: "/v/a b.mp4" }],
+  ["catalogImport", () => ipc.catalogImport("r2"), "catalog_import", { profile: "r2" }],
 ];
 
 describe("IPC wrappers", () => {
@@ -66,6 +79,45 @@ describe("IPC wrappers", () => {
   it("passes the result through", async () => {
     mockIPC(() => ["bucket-a", "bucket-b"]);
     await expect(ipc.storageBuckets("x")).resolves.toEqual(["bucket-a", "bucket-b"]);
+  });
+});
+
+describe("Recordings: channel and plugin calls", () => {
+  it("exportClip sends a Channel as onProgress and hands its messages over in order", async () => {
+    const got: unknown[] = [];
+    mockIPC((cmd, args) => {
+      expect(cmd).toBe("export_clip");
+      const a = args as { query: unknown; onProgress: { id: number } };
+      expect(JSON.parse(JSON.stringify(a.onProgress))).toMatch(/^__CHANNEL__:\d+$/);
+      const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback: (id: number, d: unknown) => void } }).__TAURI_INTERNALS__;
+      // Out of order on purpose: the Channel puts them back by index.
+      internals.runCallback(a.onProgress.id, { index: 1, message: { segments_done: 2, segments_total: 2 } });
+      internals.runCallback(a.onProgress.id, { index: 0, message: { segments_done: 1, segments_total: 2 } });
+      return { path: "/v/c.mp4", duration: 60, video_frames: 1800, audio_frames: 2812, bytes: 1000 };
+    });
+    const q: ExportQuery = { app: "studio", stream: "cam1", start: indexQuery.start, end: indexQuery.end, output: "/v/c.mp4", close_gaps: false };
+    const res = await ipc.exportClip(q, (p) => got.push(p));
+    expect(res.path).toBe("/v/c.mp4");
+    expect(got).toEqual([{ segments_done: 1, segments_total: 2 }, { segments_done: 2, segments_total: 2 }]);
+  });
+
+  it("exportClip rejects with kind cancelled as the shell says", async () => {
+    mockIPC(() => {
+      throw { kind: "cancelled", message: "The export was cancelled." };
+    });
+    await expect(ipc.exportClip({ app: "a", stream: "s", start: indexQuery.start, end: indexQuery.end, output: "/v/c.mp4", close_gaps: true }, () => {})).rejects.toEqual({ kind: "cancelled", message: "The export was cancelled." });
+  });
+
+  it("dragOut starts tauri-plugin-drag's drag with the path untouched", async () => {
+    const seen: { cmd: string; args: Record<string, unknown> }[] = [];
+    mockIPC((cmd, args) => {
+      seen.push({ cmd, args: args as Record<string, unknown> });
+      return null;
+    });
+    await ipc.dragOut("/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4");
+    expect(seen).toHaveLength(1);
+    expect(seen[0].cmd).toBe("plugin:drag|start_drag");
+    expect(seen[0].args).toMatchObject({ item: ["/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4"], image: "" });
   });
 });
 

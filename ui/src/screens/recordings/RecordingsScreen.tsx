@@ -1,7 +1,7 @@
 // Recordings: every recorded stream (grouped by app), one of them on a zoomable
 // timeline with thumbnails, chapters, gaps and reconnects; a preview player; a range to
 // turn into an index or a clip; an import of a bucket's recordings into the catalog.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n";
 import * as ipc from "../../ipc";
@@ -16,6 +16,12 @@ export function RecordingsScreen() {
   const [picked, setPicked] = useState<string | null>(null);
   const [importing, setImporting] = useState(false);
   const list = streams.data ?? [];
+  // A live stream's recordings grow: look again every 30 s while the screen is open.
+  const { reload } = streams;
+  useEffect(() => {
+    const id = window.setInterval(() => void reload(), 30_000);
+    return () => window.clearInterval(id);
+  }, [reload]);
   // At first, the stream recorded most recently.
   const latest = list.reduce<(typeof list)[number] | null>((a, s) => (!a || s.last_ms > a.last_ms ? s : a), null);
   const current = list.find((s) => streamKey(s) === picked) ?? latest;

@@ -126,6 +126,11 @@ describe("Recordings: browsing", () => {
     // Chapter flags with their titles (whole or elided), once the chapters are in.
     await waitFor(() => expect(ctx.texts().filter((t) => titles.some((x) => t.startsWith(x.slice(0, 3)))).length).toBeGreaterThanOrEqual(3));
     expect(ctx.texts()).toContain(tickLabel(new Date(cam1.last_ms - HOUR), "en")); // hours on the axis
+    // The pointer's cursor line with its time to the second.
+    fireEvent.mouseMove(canvas, { clientX: 480 });
+    const at = new Date(cam1.last_ms - 1.5 * HOUR);
+    const pad = (n: number) => String(n).padStart(2, "0");
+    await waitFor(() => expect(ctx.texts()).toContain(`${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`));
     const zone = (await import("./timeline/scale")).zoneName(cam1.last_ms, "en");
     expect(ctx.texts()).toContain(zone); // the zone on the axis
     // Spans drawn as runs, a reconnect tick as a triangle.

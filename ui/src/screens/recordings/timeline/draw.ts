@@ -248,5 +248,14 @@ export function drawFrame(ctx: CanvasRenderingContext2D, f: Frame) {
     const x = Math.round(scale(new Date(f.cursor)));
     ctx.fillStyle = th.cursor;
     ctx.fillRect(x, 0, 1, f.height);
+    // The pointer's time to the second, in a box on the band, kept inside the canvas.
+    const label = fmtFor(f.lang, "s", { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(f.cursor));
+    const lw = ctx.measureText(label).width + 8;
+    const bx = Math.min(Math.max(0, x + 4), w - lw);
+    ctx.fillStyle = th.bg;
+    ctx.fillRect(bx, bandTop + bandHeight - 18, lw, 16);
+    ctx.fillStyle = th.text;
+    ctx.textBaseline = "middle";
+    ctx.fillText(label, bx + 4, bandTop + bandHeight - 10);
   }
 }

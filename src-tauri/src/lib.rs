@@ -7,6 +7,8 @@
 //!   hand, chapters, pulls, disk);
 //! - `settings`: the Templates, Storage and Settings screens' edits of `tapedeck.toml`
 //!   (comments kept, validated first), the name preview, the test callback, the language;
+//! - `recordings`: the Recordings screen (catalog, preview URLs, indexes, clip export with
+//!   progress and cancel, save/reveal; drag-out is `tauri-plugin-drag`);
 //! - `storage`: bucket keys in the OS keyring, connection tests, the upload queue;
 //! - `obs`: "Set up OBS for me" over obs-websocket 5;
 //! - `forward`: engine events to the window (`engine-event`, `live`), notifications;
@@ -23,6 +25,7 @@ pub mod forward;
 pub mod hotkey;
 pub mod obs;
 pub mod paths;
+pub mod recordings;
 pub mod settings;
 pub mod state;
 pub mod storage;
@@ -70,12 +73,15 @@ pub fn run(args: Args) -> Result<(), String> {
         }))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_drag::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
         ))
         .plugin(tauri_plugin_global_shortcut::Builder::new().build())
         .manage(state)
+        .manage(recordings::Exports::default())
         .invoke_handler(tauri::generate_handler![
             streams::ingest_info,
             streams::live_streams,
@@ -86,6 +92,16 @@ pub fn run(args: Args) -> Result<(), String> {
             streams::remove_pull,
             streams::engine_status,
             streams::disk_status,
+            recordings::recorded_streams,
+            recordings::spans,
+            recordings::chapters,
+            recordings::preview_url,
+            recordings::index_create,
+            recordings::export_clip,
+            recordings::export_cancel,
+            recordings::clip_path,
+            recordings::save_clip_as,
+            recordings::reveal,
             settings::config_get,
             settings::template_validate,
             settings::template_save,

@@ -87,6 +87,10 @@ mod bindings {
         crate::settings::SettingsUpdate::export_all(&cfg).unwrap();
         crate::settings::SettingsSaved::export_all(&cfg).unwrap();
         tapedeck_recorder::callback::TestCallback::export_all(&cfg).unwrap();
+        crate::recordings::ExportProgress::export_all(&cfg).unwrap();
+        crate::recordings::ClipExported::export_all(&cfg).unwrap();
+        crate::recordings::CreatedIndex::export_all(&cfg).unwrap();
+        tapedeck_catalog::RecordedStream::export_all(&cfg).unwrap();
         let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings");
         let mut generated = BTreeMap::new();
         for e in std::fs::read_dir(&fresh).unwrap().flatten() {

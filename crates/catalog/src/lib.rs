@@ -96,6 +96,19 @@ pub struct Span {
     pub objects: Vec<String>,
 }
 
+/// A stream with anything recorded: the Recordings screen's list.
+#[derive(Clone, Debug, PartialEq, Serialize, ts_rs::TS)]
+pub struct RecordedStream {
+    pub app: String,
+    pub stream: String,
+    /// Start of its first recording and end of its last (UTC ms).
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub recordings: u64,
+    /// Bytes of its segments and files.
+    pub bytes: u64,
+}
+
 /// A chapter marker: a title at a wall-clock time of a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Chapter {
@@ -372,6 +385,86 @@ impl Catalog {
                 objects,
             });
         }
+        Ok(out)
+    }
+
+    /// Every stream with a recording, by app and stream.
+    pub fn recorded_streams(&self) -> Result<Vec<RecordedStream>, CatalogError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT r.app, r.stream, min(r.start_ms), max(r.end_ms), count(*),
+                    coalesce((SELECT sum(bytes) FROM segments s WHERE s.app = r.app AND s.stream = r.stream), 0)
+                  + coalesce((SELECT sum(f.bytes) FROM files f JOIN recordings r2 ON r2.id = f.recording_id
+                               WHERE r2.app = r.app AND r2.stream = r.stream), 0)
+             FROM recordings r GROUP BY r.app, r.stream ORDER BY r.app, r.stream",
+        )?;
+        let rows = q.query_map([], |r| {
+            Ok(RecordedStream {
+                app: r.get(0)?,
+                stream: r.get(1)?,
+                first_ms: r.get(2)?,
+                last_ms: r.get(3)?,
+                recordings: r.get::<_, i64>(4)? as u64,
+                bytes: r.get::<_, i64>(5)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What is recorded of a stream in `[start, end)` as continuous pieces, for a timeline:
+    /// a recording's segments back to back make one piece; a reconnect inside its
+    /// interruption window (a discontinuity, or a gap over half a second) starts another
+    /// piece of the same recording. Recordings without segments (MP4/FLV only) are one
+    /// piece each. `duration` is the piece's media time; `objects` is empty.
+    pub fn coverage(
+        &self,
+        app: &str,
+        stream: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Span>, CatalogError> {
+        let recordings = self.spans(app, stream, start_ms, end_ms)?;
+        let uids: std::collections::HashMap<i64, String> = {
+            let conn = self.conn();
+            let mut q = conn.prepare_cached(
+                "SELECT id, uid FROM recordings WHERE app = ?1 AND stream = ?2 AND start_ms < ?4 AND end_ms > ?3",
+            )?;
+            let rows = q.query_map(params![app, stream, start_ms, end_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut pieces: Vec<(i64, Span)> = Vec::new();
+        self.for_each_index_segment(app, stream, start_ms, end_ms, |s| {
+            let end = s.start_ms + s.duration_ms;
+            if let Some((rid, last)) = pieces.last_mut() {
+                if *rid == s.recording_id && !s.discontinuity && s.start_ms <= last.end_ms + 500 {
+                    last.end_ms = last.end_ms.max(end);
+                    last.duration += s.duration_ms as f64 / 1000.0;
+                    return;
+                }
+            }
+            pieces.push((
+                s.recording_id,
+                Span {
+                    recording: uids.get(&s.recording_id).cloned().unwrap_or_default(),
+                    start_ms: s.start_ms,
+                    end_ms: end,
+                    duration: s.duration_ms as f64 / 1000.0,
+                    objects: Vec::new(),
+                },
+            ));
+        })?;
+        let mut out: Vec<Span> = pieces.into_iter().map(|(_, s)| s).collect();
+        for r in recordings {
+            if !out.iter().any(|p| p.recording == r.recording) {
+                out.push(Span {
+                    objects: Vec::new(),
+                    ..r
+                });
+            }
+        }
+        out.sort_by_key(|s| s.start_ms);
         Ok(out)
     }
 

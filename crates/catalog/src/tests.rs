@@ -389,3 +389,30 @@ fn chapters_come_back_by_stream_and_range_in_time_order() {
         .collect();
     assert_eq!(titles, ["a", "b"], "start inclusive, end exclusive");
 }
+
+#[test]
+fn coverage_splits_a_recording_at_its_reconnects() {
+    let c = sample();
+    // A reconnect inside the second recording: 30 s later, flagged.
+    let mut back = seg("live/cam1/200000", "b2.ts", 290_000, 30_000);
+    back.discontinuity = true;
+    c.add_segment(&back).unwrap();
+    let pieces: Vec<(String, i64, i64)> = c
+        .coverage("live", "cam1", 0, 1_000_000)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.recording, s.start_ms, s.end_ms))
+        .collect();
+    assert_eq!(
+        pieces,
+        [
+            ("live/cam1/0".to_string(), 0, 90_000),
+            ("live/cam1/200000".to_string(), 200_000, 260_000),
+            ("live/cam1/200000".to_string(), 290_000, 320_000),
+        ]
+    );
+    let streams = c.recorded_streams().unwrap();
+    assert_eq!(streams.len(), 1);
+    assert_eq!((streams[0].first_ms, streams[0].recordings), (0, 2));
+    assert_eq!(streams[0].bytes, 6 * 1000 + 10);
+}

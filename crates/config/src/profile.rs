@@ -164,6 +164,27 @@ impl StorageProfile {
         format!("{}{}", self.prefix, key)
     }
 
+    /// The object's address in the bucket, as a browser or `curl` would fetch it (it
+    /// answers only when the bucket or the object is public, or with a presigned query).
+    pub fn object_url(&self, key: &str) -> String {
+        let e = self.endpoint();
+        let base = e
+            .url
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", e.region));
+        let object = self.object_key(key);
+        if e.path_style {
+            return format!("{}/{}/{object}", base.trim_end_matches('/'), self.bucket);
+        }
+        match base.split_once("://") {
+            Some((scheme, host)) => format!(
+                "{scheme}://{}.{}/{object}",
+                self.bucket,
+                host.trim_end_matches('/')
+            ),
+            None => format!("{base}/{}/{object}", self.bucket),
+        }
+    }
+
     /// Part size for a file of `bytes`: the configured one, raised so the file fits in
     /// 10,000 parts, and never under 5 MiB.
     pub fn part_size_for(&self, bytes: u64) -> u64 {
@@ -381,6 +402,29 @@ mod tests {
             part_size: default_part_size(),
             parts_in_flight: 4,
         }
+    }
+
+    #[test]
+    fn object_urls_by_addressing_style() {
+        let mut oss = profile(Provider::Oss);
+        oss.region = "cn-hangzhou".into();
+        oss.prefix = "rec/".into();
+        assert_eq!(
+            oss.object_url("live/a.m3u8"),
+            "https://recordings.s3.oss-cn-hangzhou.aliyuncs.com/rec/live/a.m3u8"
+        );
+        let mut minio = profile(Provider::Custom);
+        minio.endpoint = "http://127.0.0.1:9000/".into();
+        assert_eq!(
+            minio.object_url("live/a.m3u8"),
+            "http://127.0.0.1:9000/recordings/live/a.m3u8"
+        );
+        let mut aws = profile(Provider::Aws);
+        aws.region = "eu-west-1".into();
+        assert_eq!(
+            aws.object_url("x.mp4"),
+            "https://recordings.s3.eu-west-1.amazonaws.com/x.mp4"
+        );
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     pub disk: Arc<crate::disk::Disk>,
     /// The last second's live stats (`live.rs`).
     pub live: crate::live::Snapshot,
+    /// The media server for the app's preview, started on first use (`media.rs`).
+    pub media: tokio::sync::OnceCell<crate::media::MediaServer>,
     tasks: Mutex<Option<Tasks>>,
 }
 
@@ -273,6 +275,7 @@ impl Engine {
                 env: options.env.clone(),
                 disk,
                 live,
+                media: tokio::sync::OnceCell::new(),
                 tasks: Mutex::new(None),
             }),
         };

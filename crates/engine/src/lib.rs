@@ -15,6 +15,7 @@ mod engine;
 pub mod error;
 pub mod events;
 pub mod live;
+pub mod media;
 mod reload;
 pub mod runs;
 pub mod settings;

@@ -102,6 +102,7 @@ pub fn run(args: Args) -> Result<(), String> {
             recordings::clip_path,
             recordings::save_clip_as,
             recordings::reveal,
+            recordings::drag_icon,
             settings::config_get,
             settings::template_validate,
             settings::template_save,

@@ -104,10 +104,34 @@ pub async fn preview_url(
     end_ms: i64,
 ) -> Result<String> {
     let engine = state.engine().await?;
+    // A playlist of at most a day (2,880 segments of 30 s): longer ranges start at their
+    // start and play a day of it.
+    let end_ms = end_ms.min(start_ms + PREVIEW_MAX_MS);
     Ok(engine
         .media_server()
         .await?
         .preview_url(&app, &stream, start_ms, end_ms))
+}
+
+/// The longest range one preview playlist covers.
+pub const PREVIEW_MAX_MS: i64 = 24 * 3600 * 1000;
+
+/// A small PNG for the drag image (`startDrag`'s `icon`): the app's icon, written once to
+/// the cache folder.
+#[tauri::command]
+pub fn drag_icon(app: AppHandle) -> Result<String> {
+    use tauri::Manager;
+    let dir = app
+        .path()
+        .app_cache_dir()
+        .map_err(|e| EngineError::io(format!("no cache folder for the drag image: {e}")))?;
+    let path = dir.join("drag-icon.png");
+    if !path.exists() {
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(&path, include_bytes!("../../icons/32x32.png")))
+            .map_err(|e| EngineError::io(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(path.display().to_string())
 }
 
 #[tauri::command]
@@ -143,6 +167,12 @@ pub async fn export_clip(
     on_progress: Channel<ExportProgress>,
 ) -> Result<ClipExported> {
     let engine = state.engine().await?;
+    if query.output.exists() {
+        return Err(EngineError::conflict(format!(
+            "{} exists already; choose another name (Tapedeck never overwrites a file)",
+            query.output.display()
+        )));
+    }
     let cancel = CancellationToken::new();
     {
         let mut slot = exports.0.lock().unwrap_or_else(|p| p.into_inner());

@@ -17,7 +17,8 @@ export function ErrorNotice({
 }) {
   const t = useT();
   if (!error) return null;
-  const own = hints?.[error.kind];
+  // "command x not found" is a shell without that command yet: no advice fits it.
+  const own = /^command \S+ not found/i.test(error.message) ? undefined : hints?.[error.kind];
   return (
     <div className="notice error" role="alert">
       <p>{error.message}</p>

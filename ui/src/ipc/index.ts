@@ -167,12 +167,12 @@ export function subscribe<E extends keyof Events>(
   handler: (payload: Events[E]) => void,
 ): () => void {
   let stopped = false;
-  let unlisten: (() => void) | null = null;
+  let unlisten: (() => unknown) | null = null;
   listen<Events[E]>(event, (e) => {
     if (!stopped) handler(e.payload);
   })
     .then((u) => {
-      if (stopped) u();
+      if (stopped) quietly(u);
       else unlisten = u;
     })
     .catch(() => {
@@ -180,8 +180,22 @@ export function subscribe<E extends keyof Events>(
     });
   return () => {
     stopped = true;
-    if (unlisten) unlisten();
+    if (unlisten) quietly(unlisten);
   };
+}
+
+/**
+ * Unlistens, ignoring a bridge that is already gone (the window closing, or a test's
+ * mocks cleared before a late registration resolved): nothing is listening then anyway.
+ */
+function quietly(unlisten: () => unknown) {
+  try {
+    // Tauri's UnlistenFn is typed `() => void` but is async: its rejection is caught here.
+    const done = unlisten();
+    if (done instanceof Promise) done.catch(() => {});
+  } catch {
+    // nothing left to unlisten from
+  }
 }
 
 /** True inside the Tauri window (or under the mock backend). */

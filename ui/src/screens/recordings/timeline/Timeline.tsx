@@ -193,7 +193,12 @@ export function Timeline(p: Props) {
   );
   useEffect(() => () => loader.close(), [loader]);
   const slots = useMemo(() => thumbSlots(p.model, view[0], view[1], width, THUMB_W), [p.model, view, width]);
-  useEffect(() => loader.want(slots.map((s) => s.at)), [loader, slots]);
+  // Asked once the view rests for a moment: a zoom gesture does not ask for every frame's
+  // thumbnails (those already loaded keep showing while it moves).
+  useEffect(() => {
+    const id = window.setTimeout(() => loader.want(slots.map((s) => s.at)), 120);
+    return () => window.clearTimeout(id);
+  }, [loader, slots]);
 
   const xToTime = (clientX: number) => {
     const el = canvas.current;

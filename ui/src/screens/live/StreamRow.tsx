@@ -30,7 +30,7 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
   const peak = history.length ? Math.max(...history) : 0;
   const health = s.health ?? [];
   return (
-    <li className={`stream ${health.length ? "warn" : ""} ${s.recording ? "rec" : "paused"}`} aria-label={name}>
+    <li className={`stream ${health.length ? "warn" : ""} ${s.recording ? "rec" : "paused"}`} aria-label={name} data-stream-row="">
       <div className="stream-name">
         <strong className="mono">{name}</strong>
         <span className="sub">{s.source}</span>

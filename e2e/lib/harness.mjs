@@ -165,11 +165,14 @@ export class App {
     const el = await this.get(how, opts);
     await this.exec("arguments[0].scrollIntoView({block: 'center'})", el);
     await el.click();
-    // Select what is there, then type over it: React sees every keystroke.
-    await this.exec("arguments[0].select && arguments[0].select()", el);
-    const current = await el.prop("value");
-    if (current) await el.sendKeys("\uE003".repeat(String(current).length + 2)); // Backspace
+    // Select what is there (Ctrl+A), delete it, type: React sees every keystroke.
+    if (await el.prop("value")) {
+      await el.sendKeys("\uE009a\uE000\uE003");
+      const left = await el.prop("value");
+      if (left) await el.sendKeys("\uE010" + "\uE003".repeat(String(left).length + 1)); // End, Backspace...
+    }
     await el.sendKeys(text);
+    await waitUntil(async () => String(await el.prop("value")) === String(text), { timeout: 3000, what: `the field to hold ${JSON.stringify(text)}` });
     return el;
   }
 
@@ -182,6 +185,37 @@ export class App {
     await opt.click();
     await waitUntil(async () => (await el.prop("value")) === (await opt.prop("value")), { what: `option ${optionText} selected` });
     return el;
+  }
+
+  /** The <fieldset> whose legend reads `legend` (inside `within`, if given). */
+  fieldset(legend, opts = {}) {
+    return waitUntil(
+      () =>
+        this.exec(
+          `const [legend, within] = arguments;
+           const norm = (s) => (s || "").replace(/\\s+/g, " ").trim();
+           return [...(within || document).querySelectorAll("fieldset")].find((f) => norm(f.querySelector("legend")?.textContent) === legend) || null;`,
+          legend,
+          opts.within ?? null,
+        ),
+      { what: `fieldset ${legend}`, timeout: opts.timeout ?? 10_000 },
+    );
+  }
+
+  /** The problems shown right under a form control (its .field's error list). */
+  fieldErrors(el) {
+    return this.exec(
+      `const el = arguments[0];
+       const ids = (el.getAttribute("aria-describedby") || "").split(/\\s+/).filter(Boolean);
+       const tied = ids.map((id) => document.getElementById(id)).filter((n) => n && n.classList.contains("field-errors"));
+       const own = el.closest(".field")?.querySelector(".field-errors");
+       return {
+         invalid: el.getAttribute("aria-invalid") === "true",
+         tied: tied.flatMap((n) => [...n.querySelectorAll("li")].map((li) => li.textContent.trim())),
+         below: own ? [...own.querySelectorAll("li")].map((li) => li.textContent.trim()) : [],
+       };`,
+      el,
+    );
   }
 
   /** Goes to a screen with the sidebar. */
@@ -198,8 +232,10 @@ export class App {
   }
 
   /** Waits until nothing is loading and no React update is pending, then saves a PNG. */
-  async screenshot(name, { settle = 600 } = {}) {
+  async screenshot(name, { settle = 600, top = false, blur = true } = {}) {
     await waitUntil(async () => !(await this.has({ text: "Loading…" })), { timeout: 10_000, what: "no Loading… left" }).catch(() => {});
+    if (blur) await this.exec("document.activeElement && document.activeElement.blur && document.activeElement.blur()");
+    if (top) await this.exec("window.scrollTo(0, 0); for (const e of document.querySelectorAll('*')) if (e.scrollTop) e.scrollTop = 0;");
     await sleep(settle);
     mkdirSync(SHOTS, { recursive: true });
     const png = await this.s.screenshot();

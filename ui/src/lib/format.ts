@@ -76,3 +76,10 @@ export function formatSecs(s: number): string {
   if (s > 0 && s % 60 === 0) return `${s / 60}m`;
   return `${s}s`;
 }
+
+/** A moment in few characters, for lists: "Dec 3, 10:45" / "12月3日 10:45" (local time). */
+export function shortTime(ms: number, lang: Lang): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return "–";
+  return new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(d);
+}

@@ -1,6 +1,6 @@
 import { useI18n } from "../../i18n";
 import type { RecordedStream } from "../../ipc/types";
-import { bytes, localTime } from "../../lib/format";
+import { bytes, localTime, shortTime } from "../../lib/format";
 
 export const streamKey = (s: { app: string; stream: string }) => `${s.app}/${s.stream}`;
 
@@ -23,8 +23,8 @@ export function StreamPicker({ streams, current, onPick }: { streams: RecordedSt
                 <li key={streamKey(s)}>
                   <button type="button" aria-current={current === streamKey(s) ? "true" : undefined} onClick={() => onPick(streamKey(s))}>
                     <strong>{s.stream}</strong>
-                    <span className="sub">
-                      {localTime(s.first_ms, lang)} – {localTime(s.last_ms, lang)}
+                    <span className="sub" title={`${localTime(s.first_ms, lang)} – ${localTime(s.last_ms, lang)}`}>
+                      {shortTime(s.first_ms, lang)} – {shortTime(s.last_ms, lang)}
                     </span>
                     <span className="sub">{t("rec.streamFacts", { n: s.recordings, size: bytes(s.bytes) })}</span>
                   </button>

@@ -1,8 +1,9 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { StrictMode } from "react";
 import { describe, expect, it } from "vitest";
 import { translate } from "../../i18n";
-import { localTime } from "../../lib/format";
+import { localTime, shortTime } from "../../lib/format";
 import { axeViolations } from "../../test/axe";
 import { contextOf } from "../../test/canvas";
 import { backend, renderIn } from "../../test/helpers";
@@ -52,7 +53,7 @@ describe("Recordings: browsing", () => {
     expect(buttons).toHaveLength(3);
     const current = within(nav).getByRole("button", { current: true });
     expect(current).toHaveTextContent("cam1");
-    expect(current).toHaveTextContent(localTime(cam1.first_ms, "en"));
+    expect(current).toHaveTextContent(shortTime(cam1.first_ms, "en"));
     expect(current).toHaveTextContent(/\d+ recordings · [\d.]+ GB/);
     expect(screen.getByRole("heading", { name: "studio/cam1" })).toBeInTheDocument();
     // The last day of the stream, with its text alternative.
@@ -61,6 +62,18 @@ describe("Recordings: browsing", () => {
     expect(label).toMatch(/^Timeline of studio\/cam1 from .* recorded in \d+ pieces, \d+ gaps, \d+ reconnects, \d+ chapters\./);
     expect(label).toMatch(/ at \d\d:\d\d:\d\d/); // the chapters, by title and time
     expect(canvas).toHaveAttribute("tabindex", "0");
+  });
+
+  it("draws and loads thumbnails under StrictMode (effects mounted twice, as in dev)", async () => {
+    backend({ now: NOW, recordings: "month" });
+    renderIn(
+      <StrictMode>
+        <RecordingsScreen />
+      </StrictMode>,
+    );
+    const canvas = (await screen.findByTestId("timeline")) as HTMLCanvasElement;
+    await waitFor(() => expect(contextOf(canvas).count("fillRect")).toBeGreaterThan(5));
+    await waitFor(() => expect(screen.getByTestId("thumbs").querySelectorAll("img").length).toBeGreaterThan(3));
   });
 
   it("switches streams", async () => {

@@ -135,7 +135,10 @@ export function Timeline(p: Props) {
   }, [height, lang]);
   useEffect(
     () => () => {
+      // Forget the cancelled frame too: StrictMode mounts twice, and a frame id left
+      // behind would make `schedule` believe a frame is still coming.
       caf(frame.current);
+      frame.current = 0;
       window.clearTimeout(viewTimer.current);
     },
     [],
@@ -191,7 +194,10 @@ export function Timeline(p: Props) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [p.app, p.stream],
   );
-  useEffect(() => () => loader.close(), [loader]);
+  useEffect(() => {
+    loader.open();
+    return () => loader.close();
+  }, [loader]);
   const slots = useMemo(() => thumbSlots(p.model, view[0], view[1], width, THUMB_W), [p.model, view, width]);
   // Asked once the view rests for a moment: a zoom gesture does not ask for every frame's
   // thumbnails (those already loaded keep showing while it moves).

@@ -9,7 +9,7 @@ const S = 1000;
 const M = 60 * S;
 const H = 60 * M;
 const D = 24 * H;
-export const STEPS = [S, 2 * S, 5 * S, 10 * S, 15 * S, 30 * S, M, 2 * M, 5 * M, 10 * M, 15 * M, 30 * M, H, 2 * H, 3 * H, 6 * H, 12 * H, D, 2 * D, 7 * D, 14 * D, 28 * D];
+export const STEPS = [S, 2 * S, 5 * S, 10 * S, 15 * S, 30 * S, M, 2 * M, 5 * M, 10 * M, 15 * M, 30 * M, H, 2 * H, 3 * H, 6 * H, 12 * H, D, 2 * D, 3 * D, 4 * D, 7 * D, 14 * D, 28 * D];
 
 /** The smallest step at which one thumbnail of `thumbWidth` px fits in a slot. */
 export function thumbStep(msPerPx: number, thumbWidth: number): number {
@@ -64,9 +64,15 @@ export class ThumbLoader {
     this.pump();
   }
 
+  /** Stops asking (the timeline went away); answers still coming are dropped. */
   close() {
     this.closed = true;
     this.queue = [];
+  }
+
+  /** Asks again after `close` (React's StrictMode unmounts and mounts an effect twice). */
+  open() {
+    this.closed = false;
   }
 
   /** Requests made so far (for tests). */

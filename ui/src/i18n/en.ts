@@ -463,7 +463,7 @@ export const en = {
   "rec.import.summary": "Found {recordings} recordings in {files} files and {indexes} indexes; {newFiles} files were new.",
   "rec.err.not_found": "It is not in the catalog any more (deleted, or not uploaded yet): press Refresh and choose again.",
   "rec.err.io": "Tapedeck could not read or write the files: check that the disk has free space and the folder still exists.",
-  "rec.err.conflict": "Another export is running: wait for it to finish, or cancel it first.",
+  "rec.err.conflict": "If the file exists already, change the name under \"Save to\"; if another export is running, wait for it or cancel it.",
   "rec.err.invalid": "Check the range and the file name, then try again.",
   "rec.err.internal": "Something unexpected went wrong in Tapedeck. Try again; if it keeps happening, restart Tapedeck.",
 } as const;

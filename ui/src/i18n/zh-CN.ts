@@ -450,7 +450,7 @@ export const zhCN: Record<MessageKey, string> = {
   "rec.import.summary": "找到 {recordings} 段录像，共 {files} 个文件和 {indexes} 个索引；其中 {newFiles} 个文件是新的。",
   "rec.err.not_found": "它已不在目录中（已删除，或尚未上传）：请点“刷新”后重新选择。",
   "rec.err.io": "Tapedeck 无法读写文件：请检查磁盘是否有空闲空间、文件夹是否还在。",
-  "rec.err.conflict": "另一个导出正在进行：请等它完成，或先取消它。",
+  "rec.err.conflict": "如果文件已存在，请在“保存到”中换个名字；如果另一个导出正在进行，请等它完成或先取消它。",
   "rec.err.invalid": "请检查时间段和文件名，然后重试。",
   "rec.err.internal": "Tapedeck 内部出现意外错误。请重试；如果反复出现，请重启 Tapedeck。",
 };

@@ -141,15 +141,25 @@ export const catalogImport = (profile: string) => call<ImportSummary>("catalog_i
 /**
  * Drags a finished file out of the window into another app (tauri-plugin-drag: it
  * invokes `plugin:drag|start_drag`). Call it from a mousedown: the native drag takes
- * over the pointer. `icon` is the drag image's path; "" lets the plugin use none
- * (IPC.md, requests).
+ * over the pointer. The drag image is `drag_icon`'s PNG unless `icon` is given.
  */
-export async function dragOut(path: string, icon = ""): Promise<void> {
+export async function dragOut(path: string, icon?: string): Promise<void> {
   try {
-    await startDrag({ item: [path], icon });
+    await startDrag({ item: [path], icon: icon ?? (await dragIconPath()) });
   } catch (raw) {
     throw toEngineError(raw);
   }
+}
+
+/** The drag image's path (`drag_icon`), asked once; "" when the shell has none. */
+export const dragIcon = () => call<string>("drag_icon");
+let icon: Promise<string> | null = null;
+function dragIconPath(): Promise<string> {
+  icon ??= dragIcon().catch(() => {
+    icon = null; // ask again next time: the shell may have been starting
+    return "";
+  });
+  return icon;
 }
 
 // Events

@@ -61,6 +61,7 @@ const CASES: [string, () => Promise<unknown>, string, Record<string, unknown>][]
   ["saveClipAs", () => ipc.saveClipAs("/v/a b.mp4"), "save_clip_as", { path: "/v/a b.mp4" }],
   ["reveal", () => ipc.reveal("/v/a b.mp4"), "reveal", { path: "/v/a b.mp4" }],
   ["catalogImport", () => ipc.catalogImport("r2"), "catalog_import", { profile: "r2" }],
+  ["dragIcon", () => ipc.dragIcon(), "drag_icon", {}],
 ];
 
 describe("IPC wrappers", () => {
@@ -114,10 +115,22 @@ describe("Recordings: channel and plugin calls", () => {
       seen.push({ cmd, args: args as Record<string, unknown> });
       return null;
     });
-    await ipc.dragOut("/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4");
+    await ipc.dragOut("/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4", "/icon.png");
     expect(seen).toHaveLength(1);
     expect(seen[0].cmd).toBe("plugin:drag|start_drag");
-    expect(seen[0].args).toMatchObject({ item: ["/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4"], image: "" });
+    expect(seen[0].args).toMatchObject({ item: ["/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4"], image: "/icon.png" });
+  });
+
+  it("dragOut asks drag_icon for the drag image, and drags without one when the shell has none", async () => {
+    const seen: { cmd: string; args: Record<string, unknown> }[] = [];
+    mockIPC((cmd, args) => {
+      seen.push({ cmd, args: args as Record<string, unknown> });
+      if (cmd === "drag_icon") throw "command drag_icon not found";
+      return null;
+    });
+    await ipc.dragOut("/v/a.mp4");
+    expect(seen.map((c) => c.cmd)).toEqual(["drag_icon", "plugin:drag|start_drag"]);
+    expect(seen[1].args).toMatchObject({ item: ["/v/a.mp4"], image: "" });
   });
 });
 

@@ -542,6 +542,8 @@ export function mockHandler(state: MockState) {
           state.engine = { state: "running", rtmp: `rtmp://${ingest.rtmp_listen}`, data_dir: c.data_dir, config_path: "/home/me/.config/tapedeck/tapedeck.toml" };
         return null;
       }
+      case "drag_icon":
+        return "/home/me/.cache/studio.tapedeck/drag-icon.png";
       case "plugin:drag|start_drag":
         // tauri-plugin-drag: the drag happens outside the page; nothing to answer.
         return null;

@@ -127,6 +127,16 @@ describe("Recordings: browsing", () => {
     await waitFor(() => expect(screen.getByText(showing(cam1.first_ms, cam1.last_ms))).toBeInTheDocument());
   });
 
+  it("drops a thumbnail the shell could not make (its URL fails to load)", async () => {
+    backend({ now: NOW, recordings: "month" });
+    renderIn(<RecordingsScreen />);
+    const thumbs = await screen.findByTestId("thumbs");
+    await waitFor(() => expect(thumbs.querySelectorAll("img").length).toBeGreaterThan(3));
+    const n = thumbs.querySelectorAll("img").length;
+    fireEvent.error(thumbs.querySelector("img")!);
+    await waitFor(() => expect(thumbs.querySelectorAll("img")).toHaveLength(n - 1));
+  });
+
   it("draws spans, reconnect ticks and chapter titles on the canvas", async () => {
     const { canvas, cam1 } = await openScreen();
     const ctx = contextOf(canvas as HTMLCanvasElement);
@@ -326,7 +336,7 @@ describe("Recordings: index, export, clip", () => {
     expect(handle).toHaveTextContent(path.slice(path.lastIndexOf("/") + 1));
     fireEvent.mouseDown(handle, { button: 0 });
     await waitFor(() => expect(b.of("plugin:drag|start_drag")).toHaveLength(1));
-    expect(b.of("plugin:drag|start_drag")[0]).toMatchObject({ item: [path], image: "" });
+    expect(b.of("plugin:drag|start_drag")[0]).toMatchObject({ item: [path], image: "/home/me/.cache/studio.tapedeck/drag-icon.png" });
     // Right button: no drag.
     fireEvent.mouseDown(handle, { button: 2 });
     await user.click(screen.getByRole("button", { name: "Save as…" }));

@@ -189,6 +189,7 @@ export function Timeline(p: Props) {
 
   // Thumbnails: one loader per stream, its answers kept while the view moves.
   const [, setLoaded] = useState(0);
+  const [broken, setBroken] = useState<ReadonlySet<string>>(() => new Set());
   const loader = useMemo(
     () => new ThumbLoader((at) => p.loadThumb(at, THUMB_REQUEST_W), () => setLoaded((n) => n + 1)),
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -299,8 +300,21 @@ export function Timeline(p: Props) {
       <div className="tl-thumbs" aria-hidden="true" data-testid="thumbs">
         {slots.map((s) => {
           const url = loader.get(s.at);
-          return url ? (
-            <img key={url} src={url} alt="" loading="lazy" decoding="async" width={THUMB_W} height={THUMB_H} data-at={s.at} style={{ transform: `translateX(${s.x}px)` }} />
+          // The shell answers a URL even where no picture can be made (it 404s then):
+          // such an image is dropped, the strip's background shows instead.
+          return url && !broken.has(url) ? (
+            <img
+              key={url}
+              src={url}
+              alt=""
+              loading="lazy"
+              decoding="async"
+              width={THUMB_W}
+              height={THUMB_H}
+              data-at={s.at}
+              style={{ transform: `translateX(${s.x}px)` }}
+              onError={() => setBroken((b) => new Set(b).add(url))}
+            />
           ) : null;
         })}
       </div>

@@ -86,6 +86,9 @@ export function Timeline(p: Props) {
   const transform = useRef<ZoomTransform>(zoomIdentity);
   const behavior = useRef<ZoomBehavior<HTMLCanvasElement, unknown> | null>(null);
   const [view, setView] = useState<[number, number]>(() => [p.request.start, p.request.end]);
+  // The view once it rests (150 ms): what the text alternative describes, so a screen
+  // reader is not handed a new label on every frame of a zoom.
+  const [settled, setSettled] = useState<[number, number]>(() => [p.request.start, p.request.end]);
   const [announce, setAnnounce] = useState("");
   const helpId = useId();
 
@@ -130,7 +133,10 @@ export function Timeline(p: Props) {
       }
       setView((old) => (old[0] === v0 && old[1] === v1 ? old : [v0, v1]));
       window.clearTimeout(viewTimer.current);
-      viewTimer.current = window.setTimeout(() => live.current.p.onView(v0, v1), 150);
+      viewTimer.current = window.setTimeout(() => {
+        setSettled((old) => (old[0] === v0 && old[1] === v1 ? old : [v0, v1]));
+        live.current.p.onView(v0, v1);
+      }, 150);
     });
   }, [height, lang]);
   useEffect(
@@ -283,11 +289,11 @@ export function Timeline(p: Props) {
     }
   };
 
-  const sum = useMemo(() => summarize(p.model, p.chapters, view[0], view[1]), [p.model, p.chapters, view]);
+  const sum = useMemo(() => summarize(p.model, p.chapters, settled[0], settled[1]), [p.model, p.chapters, settled]);
   const label = t("rec.tl.label", {
     stream: `${p.app}/${p.stream}`,
-    from: localTime(view[0], lang),
-    to: localTime(view[1], lang),
+    from: localTime(settled[0], lang),
+    to: localTime(settled[1], lang),
     recorded: duration(sum.recordedMs, t),
     pieces: sum.pieces,
     gaps: sum.gaps,

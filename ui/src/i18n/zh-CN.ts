@@ -369,6 +369,7 @@ export const zhCN: Record<MessageKey, string> = {
   "common.close": "关闭",
   "rec.streams": "已录制的流",
   "rec.streamFacts": "{n} 段录像 · {size}",
+  "rec.streamFactsOne": "1 段录像 · {size}",
   "rec.refresh": "刷新",
   "rec.emptyImport": "在另一台电脑上录的？用“从存储桶导入”把它们加进来。",
   "rec.days": "{n} 天 {hms}",

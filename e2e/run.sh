@@ -43,9 +43,10 @@ free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0
 
 # A Secret Service for the storage keys (the app keeps them in the OS keyring).
 if command -v gnome-keyring-daemon >/dev/null 2>&1; then
-  # --unlock creates and unlocks the login keyring (empty password) in $XDG_DATA_HOME.
-  # It goes away with the D-Bus session when the run ends.
-  if eval "$(printf '' | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)"; then
+  # --unlock creates and unlocks the login keyring in $XDG_DATA_HOME (with an empty
+  # password it creates none, and storing would need a prompt). It goes away with the
+  # D-Bus session when the run ends.
+  if eval "$(printf 'tapedeck-e2e' | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)"; then
     export E2E_KEYRING=1
   fi
 else

@@ -138,7 +138,19 @@ export class App {
   /** Waits for a visible element; `how`: {label} | {text} | {role, name} | {css}; opts.exact=false for "contains". */
   async get(how, { timeout = 10_000, ...opts } = {}) {
     const [kind, q, o] = parseHow(how, opts);
-    return waitUntil(() => this.query(kind, q, o), { timeout, what: `element ${JSON.stringify(how)}` });
+    try {
+      return await waitUntil(() => this.query(kind, q, o), { timeout, what: `element ${JSON.stringify(how)}` });
+    } catch (e) {
+      // Say what the window showed instead, and keep a picture of it.
+      const shown = await this.exec("return (document.querySelector('main') || document.body).innerText").catch(() => "");
+      if (process.env.E2E_TMP) {
+        try {
+          writeFileSync(join(process.env.E2E_TMP, `failed-${Date.now()}.png`), await this.s.screenshot());
+        } catch {}
+      }
+      e.message += `\n--- the window showed:\n${String(shown).replace(/\n{2,}/g, "\n").slice(0, 3000)}`;
+      throw e;
+    }
   }
 
   /** All visible matches right now (no waiting). */
@@ -266,6 +278,7 @@ export class App {
 }
 
 function parseHow(how, opts) {
+  if (how.exact !== undefined) opts = { ...opts, exact: how.exact };
   if (how.label !== undefined) return ["label", how.label, opts];
   if (how.text !== undefined) return ["text", how.text, opts];
   if (how.role !== undefined) {

@@ -117,3 +117,23 @@ test("templates: create show/* as HLS + MP4, preview its names, save it into the
     cleanup(ctx);
   }
 });
+
+test("templates: the built-in */* template of a file without templates can be edited and saved", async () => {
+  const ctx = await makeConfig("templates-builtin", { header: `${COMMENT}\n` });
+  const app = await startApp("templates-builtin", { ctx });
+  try {
+    await app.nav("Templates");
+    await app.click({ role: "button", name: "*/*" }, { exact: false });
+    await app.get({ role: "heading", name: "Template */*", css: "h2" });
+    const form = await app.get({ css: "form[aria-labelledby=tpl-form-h]" });
+    await app.type({ label: "Reconnect window" }, "60", { within: form });
+    await app.click({ role: "button", name: "Save" }, { within: form });
+    await app.get({ text: "Template saved. It applies from the next stream that starts." });
+    const text = readFileSync(ctx.config, "utf8");
+    assert.ok(text.startsWith(COMMENT + "\n"));
+    assert.match(text, /^interruption_window = "(60s|1m)"$/m);
+  } finally {
+    await app.close();
+    cleanup(ctx);
+  }
+});

@@ -16,7 +16,8 @@ if [ -z "${E2E_INSIDE:-}" ]; then
   [ -x "$BIN" ] || { echo "e2e: no app binary at $BIN: build it first (see e2e/README.md)" >&2; exit 2; }
   export TAPEDECK_STUDIO_BIN="$BIN"
   E2E_TMP="$(mktemp -d /tmp/tapedeck-e2e.XXXXXX)"
-  export E2E_TMP E2E_INSIDE=1 PATH
+  E2E_STARTED_MS="$(date +%s%3N)"
+  export E2E_TMP E2E_STARTED_MS E2E_INSIDE=1 PATH
   # Nothing of the user's: keyrings, autostart entries, caches go to the run's own folder.
   export XDG_DATA_HOME="$E2E_TMP/xdg/data" XDG_CONFIG_HOME="$E2E_TMP/xdg/config" \
     XDG_CACHE_HOME="$E2E_TMP/xdg/cache" XDG_STATE_HOME="$E2E_TMP/xdg/state"

@@ -40,7 +40,9 @@ export function Preview({ app, stream, range, seek, model, onTime }: Props) {
   const applySeek = () => {
     const v = video.current;
     const at = pendingSeek.current;
-    if (!v || at === null || !frags.current.length) return;
+    // Before the metadata, a new source would reset the position: wait for it
+    // (loadedmetadata calls again; hls.js starts at `startPosition` meanwhile).
+    if (!v || at === null || !frags.current.length || v.readyState < 1) return;
     const s = wallToMedia(frags.current, at);
     if (s === null) return;
     pendingSeek.current = null;
@@ -75,7 +77,8 @@ export function Preview({ app, stream, range, seek, model, onTime }: Props) {
       const { default: Hls } = await import("hls.js");
       if (cancelled) return;
       if (Hls.isSupported()) {
-        hls = new Hls({ enableWorker: true, lowLatencyMode: false });
+        const start = pendingSeek.current === null ? null : wallToMedia(frags.current, pendingSeek.current);
+        hls = new Hls({ enableWorker: true, lowLatencyMode: false, startPosition: start ?? -1 });
         hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
           const fs = data.details.fragments;
           // Program date time on every fragment: the playlist's own mapping.

@@ -61,10 +61,11 @@ export function StreamView({ info }: { info: RecordedStream }) {
   const load = useCallback(
     async (v: [number, number], force = false) => {
       const need: [number, number] = [Math.max(v[0], first_ms), Math.min(v[1], last_ms)];
-      if (!force && data && need[0] >= data.from && need[1] <= data.to) return;
+      // A view wholly before or after the recordings needs nothing new.
+      if (!force && data && (need[1] <= need[0] || (need[0] >= data.from && need[1] <= data.to))) return;
       const w = v[1] - v[0];
-      const from = Math.max(first_ms, v[0] - w);
-      const to = Math.min(last_ms, v[1] + w);
+      const from = Math.min(Math.max(first_ms, v[0] - w), last_ms);
+      const to = Math.max(Math.min(last_ms, v[1] + w), from);
       const key = `${from}-${to}`;
       if (loading.current === key) return;
       loading.current = key;

@@ -74,6 +74,8 @@ describe("Preview player", () => {
     await new Promise((r) => setTimeout(r, 200)); // the view settles
     const video = screen.getByLabelText("Preview of the recording") as HTMLVideoElement;
     let current = 0;
+    let ready = 0;
+    Object.defineProperty(video, "readyState", { configurable: true, get: () => ready });
     const seeks: number[] = [];
     Object.defineProperty(video, "currentTime", {
       configurable: true,
@@ -98,11 +100,18 @@ describe("Preview player", () => {
     const range = b.of("preview_url")[0] as { startMs: number; endMs: number };
     expect(range.startMs).toBe(t - 3 * HOUR);
 
+    // hls.js starts at the clicked time (mapped through the spans until the playlist is in).
+    const f = fragments.find((g) => g.programDateTime! <= t && t < g.programDateTime! + g.duration * 1000)!;
+    const expected = f.start + (t - f.programDateTime!) / 1000;
+    expect((hls.config as { startPosition: number }).startPosition).toBeCloseTo(expected, 3);
     hls.emit("hlsLevelLoaded", { details: { fragments } });
+    // No seek before the metadata: a new source would reset it.
+    expect(seeks).toEqual([]);
+    ready = 1;
+    fireEvent.loadedMetadata(video);
     await waitFor(() => expect(seeks.length).toBeGreaterThan(0));
     // The media time at t: the playlist's own mapping (fragment start + offset from its date).
-    const f = fragments.find((g) => g.programDateTime! <= t && t < g.programDateTime! + g.duration * 1000)!;
-    expect(seeks.at(-1)).toBeCloseTo(f.start + (t - f.programDateTime!) / 1000, 3);
+    expect(seeks.at(-1)).toBeCloseTo(expected, 3);
 
     // Playing on: the wall-clock time is shown.
     current = f.start + 10;

@@ -274,6 +274,7 @@ export class App {
         } catch {}
       }
     });
+    await waitSingleInstanceFree().catch(() => {});
   }
 }
 
@@ -287,6 +288,29 @@ function parseHow(how, opts) {
   }
   if (how.css !== undefined) return ["css", how.css, opts];
   throw new Error(`bad locator ${JSON.stringify(how)}`);
+}
+
+/** The D-Bus name the single-instance plugin holds while an app runs. */
+export const SINGLE_INSTANCE_NAME = "app.tapedeck.studio.SingleInstance";
+
+/** Whether some app still holds the single-instance name on this session bus. */
+export function singleInstanceTaken() {
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS) return false;
+  try {
+    const out = execFileSync(
+      "dbus-send",
+      ["--session", "--dest=org.freedesktop.DBus", "--print-reply", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", `string:${SINGLE_INSTANCE_NAME}`],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+    );
+    return /boolean true/.test(out);
+  } catch {
+    return false; // no dbus-send: rely on the process checks
+  }
+}
+
+/** Waits until no app holds the single-instance name: a new start would only focus it. */
+export async function waitSingleInstanceFree(timeout = 15_000) {
+  await waitUntil(() => !singleInstanceTaken(), { timeout, interval: 100, what: `${SINGLE_INSTANCE_NAME} to be free` });
 }
 
 /** Whether a process runs (a zombie does not: it has closed everything). */
@@ -338,8 +362,9 @@ export async function startApp(name, opts = {}) {
   const caps = { alwaysMatch: { "tauri:options": { application: BIN, args: ["--config", ctx.config] } } };
   let session;
   for (let attempt = 1; ; attempt++) {
+    await waitSingleInstanceFree();
     try {
-      session = await Session.create(DRIVER, caps, 60_000);
+      session = await Session.create(DRIVER, caps, 30_000);
       break;
     } catch (e) {
       // A previous app that is still letting go of its single-instance name makes this one

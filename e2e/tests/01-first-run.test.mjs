@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { makeConfig, startApp, waitUntil, cleanup } from "../lib/harness.mjs";
+import { makeConfig, startApp, startS3, waitUntil, cleanup } from "../lib/harness.mjs";
 
 test("first run: the setup shows on a fresh config, can be completed, and is remembered", async () => {
   const ctx = await makeConfig("first-run", { firstRunDone: false });
@@ -58,6 +58,40 @@ test("first run: 'Skip setup' writes the marker too", async () => {
     await waitUntil(() => existsSync(ctx.marker), { what: "the first-run marker file" });
   } finally {
     await app.close();
+    cleanup(ctx);
+  }
+});
+
+test("first run: the bucket step saves a MinIO bucket and its keys, tests it, and makes every stream upload to it", { skip: process.env.E2E_KEYRING ? false : "no Secret Service (gnome-keyring): keys cannot be saved" }, async (t) => {
+  const ctx = await makeConfig("first-run-bucket", { firstRunDone: false });
+  const s3 = await startS3(ctx.dir);
+  const app = await startApp("first-run-bucket", { ctx });
+  try {
+    await app.get({ role: "heading", name: "Welcome to Tapedeck Studio" });
+    await app.click({ role: "button", name: "Next" });
+    const form = await app.get({ css: "form[aria-labelledby=fr-bucket-h]" });
+    await app.select({ label: "Service" }, "MinIO or other S3-compatible service", { within: form });
+    await app.type({ label: "Service address" }, s3.endpoint, { within: form });
+    await app.type({ label: "Bucket" }, s3.bucket, { within: form });
+    await app.type({ label: "Access key ID" }, s3.accessKey, { within: form });
+    await app.type({ label: "Secret access key" }, s3.secretKey, { within: form });
+    await app.click({ role: "button", name: "Save and test" }, { within: form });
+    const answer = await waitUntil(
+      () =>
+        app.exec(`const f = document.querySelector("form[aria-labelledby=fr-bucket-h]");
+          const n = [...f.querySelectorAll(".notice, [role=alert]")].map((x) => x.innerText.trim()).filter(Boolean);
+          return n.length ? n : null;`),
+      { timeout: 30_000, what: "the bucket step's answer" },
+    );
+    t.diagnostic(`bucket step said: ${JSON.stringify(answer)}`);
+    await app.get({ text: "Saved as custom-recordings: every stream uploads to it." }, { timeout: 5000 });
+    await app.get({ text: "Ready: recordings will upload to this bucket." }, { timeout: 30_000 });
+    const text = readFileSync(ctx.config, "utf8");
+    assert.match(text, /^name = "custom-recordings"$/m);
+    assert.match(text, /^storage = "custom-recordings"$/m);
+  } finally {
+    await app.close();
+    s3.stop();
     cleanup(ctx);
   }
 });

@@ -82,7 +82,9 @@ test("templates: create show/* as HLS + MP4, preview its names, save it into the
       { what: "the preview to follow the playlist name" },
     );
     assert.match(changed.Playlist, new RegExp(`^vod/show/interview/${STAMP}_${STAMP}\\.m3u8$`));
-    await app.screenshot("templates");
+    await app.exec("document.getElementById('tpl-preview-h').scrollIntoView({ block: 'center' })");
+    await app.screenshot("templates-preview");
+    await app.screenshot("templates", { top: true });
 
     await app.click({ role: "button", name: "Save" }, within);
     await app.get({ text: "Template saved. It applies from the next stream that starts." });

@@ -5,7 +5,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { makeConfig, startApp, startS3, waitEngineRunning, publish, waitUntil, walk, cleanup } from "../lib/harness.mjs";
+import { makeConfig, startApp, startS3, waitEngineRunning, publish, waitUntil, walk, sleep, cleanup } from "../lib/harness.mjs";
 
 const keyring = !!process.env.E2E_KEYRING;
 const READY = "Ready: recordings will upload to this bucket.";
@@ -120,6 +120,9 @@ describe("storage", { skip: keyring ? false : "no Secret Service (gnome-keyring)
     await app.get({ text: "Template saved. It applies from the next stream that starts." });
     assert.match(readFileSync(ctx.config, "utf8"), /^storage = "minio"$/m);
     await app.get({ text: "uploads to minio", exact: false });
+    // The engine reads the saved file through its file watcher: a stream that starts in the
+    // same instant still gets the old template (seen: a publish 30 ms before the reload).
+    await sleep(2000);
 
     ff = publish(app.rtmp, "live", "cam1", { size: "640x360", bitrate: "800k", duration: 6 });
     await app.nav("Live");

@@ -96,6 +96,7 @@ pub fn run(args: Args) -> Result<(), String> {
             recordings::spans,
             recordings::chapters,
             recordings::preview_url,
+            recordings::thumbnail_url,
             recordings::index_create,
             recordings::export_clip,
             recordings::export_cancel,

@@ -113,6 +113,29 @@ pub async fn preview_url(
         .preview_url(&app, &stream, start_ms, end_ms))
 }
 
+/// The address of the JPEG of the key frame at or before `at_ms` (made on first request,
+/// then cached; a 404 when nothing H.264 was recorded there: the UI shows a placeholder).
+#[tauri::command]
+pub async fn thumbnail_url(
+    state: State<'_, AppState>,
+    app: String,
+    stream: String,
+    at_ms: i64,
+    width: u32,
+) -> Result<Option<String>> {
+    let engine = state.engine().await?;
+    let width = width.clamp(
+        tapedeck_engine::thumbnail::MIN_WIDTH,
+        tapedeck_engine::thumbnail::MAX_WIDTH,
+    );
+    Ok(Some(
+        engine
+            .media_server()
+            .await?
+            .thumbnail_url(&app, &stream, at_ms, width),
+    ))
+}
+
 /// The longest range one preview playlist covers.
 pub const PREVIEW_MAX_MS: i64 = 24 * 3600 * 1000;
 

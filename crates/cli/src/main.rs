@@ -79,6 +79,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A JPEG of the key frame at or before --at (from the recorded HLS segments; H.264),
+    /// without ffmpeg. Cached under the data folder.
+    Thumbnail {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        stream: String,
+        /// RFC 3339, like 2026-11-24T20:15:00Z.
+        #[arg(long)]
+        at: String,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Pixels wide (the height follows the picture's shape).
+        #[arg(long, default_value_t = 320)]
+        width: u32,
+    },
     /// Live streams on the running server (or app): source, codecs, resolution, frame
     /// rate, key-frame interval, bitrate, time recorded, template and health warnings.
     Streams {
@@ -371,6 +387,13 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Thumbnail {
+            app,
+            stream,
+            at,
+            output,
+            width,
+        } => query::thumbnail(&config, &app, &stream, &at, &output, width),
         Command::Streams { json, watch } => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(streams::run(&config, json, watch))

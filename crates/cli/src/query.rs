@@ -219,3 +219,34 @@ pub fn rebuild(config: &Config) -> Result<()> {
     }
     Ok(())
 }
+
+/// `tapedeck thumbnail`.
+pub fn thumbnail(
+    config: &Config,
+    app: &str,
+    stream: &str,
+    at: &str,
+    output: &std::path::Path,
+    width: u32,
+) -> Result<()> {
+    let at = parse_time("--at", at)?;
+    let catalog = open(config)?;
+    let t = tapedeck_engine::thumbnail::thumbnail(
+        &catalog,
+        &config.recordings_dir(),
+        &tapedeck_engine::thumbnail::cache_dir(&config.data_dir),
+        app,
+        stream,
+        at,
+        width,
+    )?;
+    std::fs::copy(&t.path, output).with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "{}: {}x{}, the key frame of {}",
+        output.display(),
+        t.width,
+        t.height,
+        t.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    Ok(())
+}

@@ -20,6 +20,7 @@ mod reload;
 pub mod runs;
 pub mod settings;
 pub mod storage;
+pub mod thumbnail;
 mod uploads;
 mod watch;
 

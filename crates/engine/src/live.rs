@@ -115,6 +115,7 @@ impl Engine {
                 let recorder = inner.recorder.clone();
                 crate::media::start(
                     inner.config.recordings_dir(),
+                    crate::thumbnail::cache_dir(&inner.config.data_dir),
                     inner.catalog.clone(),
                     Arc::new(move |app: &str, stream: &str| {
                         recorder

@@ -56,6 +56,17 @@ impl MediaServer {
         )
     }
 
+    /// The JPEG of the key frame at or before `at_ms`, `width` pixels wide.
+    pub fn thumbnail_url(&self, app: &str, stream: &str, at_ms: i64, width: u32) -> String {
+        format!(
+            "{}/thumb/{}/{}?at={at_ms}&width={width}&token={}",
+            self.base(),
+            encode(app),
+            encode(stream),
+            self.token
+        )
+    }
+
     /// A recorded file by its key (relative to the recordings folder).
     pub fn file_url(&self, key: &str) -> String {
         format!(
@@ -73,6 +84,8 @@ pub type IsLive = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 #[derive(Clone)]
 struct Shared {
     catalog: Arc<Catalog>,
+    recordings: PathBuf,
+    thumbnails: PathBuf,
     token: Arc<str>,
     /// Segments still being written end the playlist without ENDLIST: "live" until then.
     live: IsLive,
@@ -81,6 +94,7 @@ struct Shared {
 /// Starts the server until `stop`.
 pub async fn start(
     recordings: PathBuf,
+    thumbnails: PathBuf,
     catalog: Arc<Catalog>,
     live: IsLive,
     stop: CancellationToken,
@@ -102,11 +116,14 @@ pub async fn start(
         .map_err(|e| EngineError::internal(e.to_string()))?;
     let shared = Shared {
         catalog,
+        recordings: recordings.clone(),
+        thumbnails,
         token: token.clone().into(),
         live,
     };
     let app = Router::new()
         .route("/preview/{app}/{stream}/index.m3u8", get(preview))
+        .route("/thumb/{app}/{stream}", get(thumb))
         .nest_service("/files", ServeDir::new(recordings))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared);
@@ -181,6 +198,61 @@ async fn preview(
         )
             .into_response(),
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ThumbQuery {
+    at: i64,
+    width: u32,
+}
+
+async fn thumb(
+    State(shared): State<Shared>,
+    Path((app, stream)): Path<(String, String)>,
+    Query(q): Query<ThumbQuery>,
+) -> Response {
+    let Some(at) = chrono::DateTime::from_timestamp_millis(q.at) else {
+        return (StatusCode::BAD_REQUEST, "at is not a time").into_response();
+    };
+    let made = tokio::task::spawn_blocking(move || {
+        crate::thumbnail::thumbnail(
+            &shared.catalog,
+            &shared.recordings,
+            &shared.thumbnails,
+            &app,
+            &stream,
+            at,
+            q.width,
+        )
+        .and_then(|t| {
+            std::fs::read(&t.path).map_err(|e| crate::thumbnail::ThumbnailError::Read {
+                path: t.path.display().to_string(),
+                detail: e.to_string(),
+            })
+        })
+    })
+    .await;
+    match made {
+        Ok(Ok(jpeg)) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "max-age=3600, immutable"),
+            ],
+            Body::from(jpeg),
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            use crate::thumbnail::ThumbnailError as T;
+            let status = match e {
+                T::NothingThere(_) | T::NoSegments(_) | T::NoKeyFrame(_) => StatusCode::NOT_FOUND,
+                T::Codec(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                T::Width(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, e.to_string()).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -321,6 +393,7 @@ mod tests {
         let stop = CancellationToken::new();
         let server = start(
             dir.clone(),
+            dir.join("thumbs"),
             Arc::new(Catalog::in_memory().unwrap()),
             Arc::new(|_: &str, _: &str| false),
             stop.clone(),

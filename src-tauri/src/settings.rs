@@ -36,17 +36,29 @@ pub fn template_validate(
 }
 
 #[tauri::command]
-pub fn template_save(
+pub async fn template_save(
     state: State<'_, AppState>,
     template: Template,
     index: Option<usize>,
 ) -> Result<()> {
-    settings::save_template(&state.paths.config, &template, index).map(|_| ())
+    settings::save_template(&state.paths.config, &template, index)?;
+    apply_templates(&state).await;
+    Ok(())
 }
 
 #[tauri::command]
-pub fn template_delete(state: State<'_, AppState>, index: usize) -> Result<()> {
-    settings::delete_template(&state.paths.config, index).map(|_| ())
+pub async fn template_delete(state: State<'_, AppState>, index: usize) -> Result<()> {
+    settings::delete_template(&state.paths.config, index)?;
+    apply_templates(&state).await;
+    Ok(())
+}
+
+/// The running engine takes the saved templates now (its file watcher would, a moment
+/// later).
+async fn apply_templates(state: &AppState) {
+    if let Ok(engine) = state.engine().await {
+        engine.reload_config(&state.paths.config);
+    }
 }
 
 /// Which template `app`/`stream` gets and why, and the exact keys of a stream starting now;
@@ -68,13 +80,28 @@ pub fn name_preview(
     ))
 }
 
+/// Saves a profile. The uploader learns of new or changed profiles when the engine starts:
+/// it is restarted now unless a stream is live (then at the next idle moment the user
+/// chooses; `restarted: false` says so).
 #[tauri::command]
-pub fn storage_save(
+pub async fn storage_save(
+    app: AppHandle,
     state: State<'_, AppState>,
     profile: StorageProfile,
     index: Option<usize>,
-) -> Result<()> {
-    settings::save_storage(&state.paths.config, &profile, index).map(|_| ())
+) -> Result<SettingsSaved> {
+    let before = state.load_config().ok();
+    let after = settings::save_storage(&state.paths.config, &profile, index)?;
+    let changed = before.as_ref().is_none_or(|b| b.storage != after.storage);
+    let idle = match state.engine().await {
+        Ok(engine) => engine.streams().is_empty(),
+        Err(_) => true,
+    };
+    let restart = changed && idle;
+    if restart {
+        state.restart(&app).await;
+    }
+    Ok(SettingsSaved { restarted: restart })
 }
 
 /// Removes a profile and its keys from the keyring.

@@ -58,16 +58,45 @@ pub fn storage_has_keys(state: State<'_, AppState>, name: String) -> Result<bool
     Ok(state.credentials.get(&name).map_err(store_error)?.is_some())
 }
 
+/// The profile as the file has it now (a profile saved a moment ago is tested before the
+/// engine has picked it up).
+fn profile(state: &AppState, name: &str) -> Result<tapedeck_config::StorageProfile> {
+    state
+        .load_config()?
+        .storage
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| {
+            EngineError::new(
+                ErrorKind::NotFound,
+                format!("there is no storage profile named {name:?}; save it first"),
+            )
+        })
+}
+
 /// Lists the account's buckets, checks the profile's, writes and reads back a probe.
 #[tauri::command]
 pub async fn storage_test(state: State<'_, AppState>, name: String) -> Result<StorageCheck> {
-    state.engine().await?.storage_check(&name).await
+    let profile = profile(&state, &name)?;
+    tapedeck_engine::storage::check(
+        &profile,
+        &*state.credentials,
+        &tapedeck_storage::queue::no_env(),
+    )
+    .await
 }
 
 /// The account's buckets (the picker).
 #[tauri::command]
 pub async fn storage_buckets(state: State<'_, AppState>, name: String) -> Result<Vec<String>> {
-    state.engine().await?.buckets(&name).await
+    let report = storage_test(state, name).await?;
+    match (report.buckets, report.buckets_error) {
+        (Some(b), _) => Ok(b),
+        (None, e) => Err(EngineError::new(
+            ErrorKind::Storage,
+            e.unwrap_or_else(|| "the buckets could not be listed".into()),
+        )),
+    }
 }
 
 /// The upload queue: waiting and failing files first (and done ones with `with_done`).

@@ -32,6 +32,8 @@ pub enum DocumentError {
         index: usize,
         count: usize,
     },
+    #[error("the built-in template (every app and stream) applies while the file has none of its own; add a template first, then delete this one")]
+    BuiltIn,
     #[error("there is no storage profile named {0:?}")]
     NoSuchProfile(String),
     #[error(transparent)]
@@ -100,6 +102,12 @@ impl ConfigDocument {
     ) -> Result<usize, DocumentError> {
         let new = to_table(template)?;
         let defaults = to_table(&Template::default())?;
+        // A file without `[[template]]` records with the built-in one (every app and
+        // stream), which the app shows as template 0: editing it writes it out.
+        let index = match index {
+            Some(0) if self.template_count() == 0 => None,
+            i => i,
+        };
         set_entry(
             &mut self.doc,
             "template",
@@ -113,7 +121,18 @@ impl ConfigDocument {
 
     /// Removes template `index`.
     pub fn remove_template(&mut self, index: usize) -> Result<(), DocumentError> {
+        if self.template_count() == 0 {
+            return Err(DocumentError::BuiltIn);
+        }
         remove_entry(&mut self.doc, "template", "template", index)
+    }
+
+    /// `[[template]]` tables in the file (0: the built-in template applies).
+    pub fn template_count(&self) -> usize {
+        self.doc
+            .get("template")
+            .and_then(Item::as_array_of_tables)
+            .map_or(0, ArrayOfTables::len)
     }
 
     /// Replaces storage profile `index` (`None`: adds one). Returns its index.
@@ -616,6 +635,25 @@ stream = "*"
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
         assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_built_in_template_is_written_out_when_edited() {
+        let mut d = ConfigDocument::parse("# only a comment\n", Path::new("t.toml")).unwrap();
+        let mut t = d.config().unwrap().template[0].clone();
+        t.interruption_window = Secs(60);
+        assert_eq!(d.set_template(Some(0), &t).unwrap(), 0);
+        assert!(
+            d.to_string().contains(
+                "[[template]]\napp = \"*\"\nstream = \"*\"\ninterruption_window = \"1m\"\n"
+            ),
+            "{d}"
+        );
+        let mut empty = ConfigDocument::parse("", Path::new("t.toml")).unwrap();
+        assert!(matches!(
+            empty.remove_template(0),
+            Err(DocumentError::BuiltIn)
+        ));
     }
 
     #[test]

@@ -130,3 +130,12 @@ impl Engine {
             .cloned()
     }
 }
+
+impl Engine {
+    /// Reads the configuration file now (as its watcher does on a change): templates apply
+    /// to the next publish. The app calls it right after saving, so a stream starting a
+    /// moment later already gets the new template.
+    pub fn reload_config(&self, path: &std::path::Path) {
+        crate::reload::reload(path, &self.inner().recorder);
+    }
+}

@@ -55,14 +55,20 @@ pub fn watch(
     }))
 }
 
-fn reload(path: &Path, recorder: &Recorder) {
+pub(crate) fn reload(path: &Path, recorder: &Recorder) {
     let old = recorder.config();
     match Config::load(path) {
-        Ok(new) if new == *old => {}
-        Ok(new) => {
+        Ok(mut new) => {
+            // The recordings folder stays the one the engine started with (the catalog,
+            // the uploader and the app's --data-dir are tied to it) until a restart.
+            let moved = new.data_dir != old.data_dir;
+            new.data_dir = old.data_dir.clone();
+            if new == *old {
+                return;
+            }
             if new.ingest != old.ingest
                 || new.pull != old.pull
-                || new.data_dir != old.data_dir
+                || moved
                 || new.storage != old.storage
                 || new.watch != old.watch
             {

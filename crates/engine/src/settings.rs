@@ -28,6 +28,7 @@ impl From<DocumentError> for EngineError {
                 },
                 problems,
             ),
+            DocumentError::BuiltIn => EngineError::conflict(e.to_string()),
             DocumentError::NoSuchEntry { .. } | DocumentError::NoSuchProfile(_) => {
                 EngineError::not_found(e.to_string())
             }

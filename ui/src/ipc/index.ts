@@ -37,6 +37,7 @@ import type {
   NamePreview,
   ObsStatus,
   RecordedStream,
+  SettingsSaved,
 } from "./types";
 
 export * from "./types";
@@ -78,7 +79,7 @@ export const namePreview = (app: string, stream: string, template: Template | nu
 
 // Storage
 export const storageSave = (profile: StorageProfile, index: number | null) =>
-  call<null>("storage_save", { profile, index });
+  call<SettingsSaved>("storage_save", { profile, index });
 export const storageDelete = (name: string) => call<null>("storage_delete", { name });
 export const storageSetKeys = (name: string, accessKeyId: string, secretAccessKey: string) =>
   // Tauri maps camelCase keys onto the Rust parameters access_key_id, secret_access_key.
@@ -95,7 +96,7 @@ export const settingsSave = (
   dataDir: string,
   callback: CallbackConfig,
   watch: WatchConfig[],
-) => call<null>("settings_save", { ingest, dataDir, callback, watch });
+) => call<SettingsSaved>("settings_save", { ingest, dataDir, callback, watch });
 export const pickFolder = (title: string) => call<string | null>("pick_folder", { title });
 export const sendTestCallback = () => call<CallbackTest>("send_test_callback");
 export const autostartGet = () => call<boolean>("autostart_get");

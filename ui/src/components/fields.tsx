@@ -48,6 +48,7 @@ export function TextField({
   inputMode,
   spellCheck,
   name,
+  addon,
 }: Common & {
   value: string;
   onChange?: (v: string) => void;
@@ -59,11 +60,11 @@ export function TextField({
   inputMode?: "numeric" | "text" | "url";
   spellCheck?: boolean;
   name?: string;
+  /** A button beside the input (on its line, not beside the hint): "Choose…". */
+  addon?: ReactNode;
 }) {
   const id = useId();
-  return (
-    <div className={`field ${className ?? ""}`}>
-      <label htmlFor={id}>{label}</label>
+  const input = (
       <input
         id={id}
         name={name}
@@ -79,6 +80,18 @@ export function TextField({
         aria-describedby={describedBy(id, hint, errors)}
         onChange={(e) => onChange?.(e.target.value)}
       />
+  );
+  return (
+    <div className={`field ${className ?? ""}`}>
+      <label htmlFor={id}>{label}</label>
+      {addon ? (
+        <div className="with-addon">
+          {input}
+          {addon}
+        </div>
+      ) : (
+        input
+      )}
       <Messages id={id} hint={hint} errors={errors} />
     </div>
   );

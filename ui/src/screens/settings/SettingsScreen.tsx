@@ -163,12 +163,18 @@ export function SettingsScreen({
 
         <section className="card stack" aria-labelledby="set-rec-h">
           <h2 id="set-rec-h">{t("settings.recordings")}</h2>
-          <div className="row">
-            <TextField className="grow" label={t("settings.dataDir")} hint={t("settings.dataDirHint")} value={d.dataDir} onChange={(v) => patch({ dataDir: v })} errors={errs.data_dir} />
-            <button type="button" onClick={chooseFolder}>
-              {t("common.choose")}
-            </button>
-          </div>
+          <TextField
+            label={t("settings.dataDir")}
+            hint={t("settings.dataDirHint")}
+            value={d.dataDir}
+            onChange={(v) => patch({ dataDir: v })}
+            errors={errs.data_dir}
+            addon={
+              <button type="button" onClick={chooseFolder}>
+                {t("common.choose")}
+              </button>
+            }
+          />
           <NumberField
             label={t("settings.window")}
             hint={t("settings.windowHint")}

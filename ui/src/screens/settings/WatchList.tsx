@@ -33,12 +33,17 @@ export function WatchList({
       {watch.map((w, i) => (
         <fieldset key={i}>
           <legend>{t("watch.item", { n: i + 1 })}</legend>
-          <div className="row">
-            <TextField className="grow" label={t("watch.path")} value={w.path} onChange={(v) => set(i, { path: v })} errors={errors[`watch[${i}].path`]} />
-            <button type="button" onClick={() => choose(i)} aria-label={t("watch.chooseFor", { n: i + 1 })}>
-              {t("common.choose")}
-            </button>
-          </div>
+          <TextField
+            label={t("watch.path")}
+            value={w.path}
+            onChange={(v) => set(i, { path: v })}
+            errors={errors[`watch[${i}].path`]}
+            addon={
+              <button type="button" onClick={() => choose(i)} aria-label={t("watch.chooseFor", { n: i + 1 })}>
+                {t("common.choose")}
+              </button>
+            }
+          />
           <div className="grid3">
             <TextField label={t("watch.app")} value={w.app} onChange={(v) => set(i, { app: v })} errors={errors[`watch[${i}].app`]} />
             <TextField label={t("watch.stream")} value={w.stream} onChange={(v) => set(i, { stream: v })} errors={errors[`watch[${i}].stream`]} />

@@ -1,3 +1,4 @@
+import type { ReactNode } from "react";
 import type { NamePreview } from "../../ipc/types";
 import { useT, type MessageKey } from "../../i18n";
 
@@ -9,6 +10,14 @@ const ORDER: [keyof NamePreview["keys"], MessageKey][] = [
   ["daily", "preview.daily"],
 ];
 
+/**
+ * A key with a line-break opportunity after each "/", so a long key wraps between its
+ * folders (".mp4" stays whole); CSS breaks inside a part only when one part is too long.
+ */
+export function breakAtSlashes(key: string): ReactNode[] {
+  return key.split("/").flatMap((part, i, all) => (i < all.length - 1 ? [part, "/", <wbr key={i} />] : [part]));
+}
+
 /** The exact file names a stream starting now would get. */
 export function NameKeys({ keys }: { keys: NamePreview["keys"] }) {
   const t = useT();
@@ -19,7 +28,7 @@ export function NameKeys({ keys }: { keys: NamePreview["keys"] }) {
       {rows.map(([k, label]) => (
         <div key={k} style={{ display: "contents" }}>
           <dt>{t(label)}</dt>
-          <dd>{keys[k]}</dd>
+          <dd>{breakAtSlashes(keys[k] ?? "")}</dd>
         </div>
       ))}
     </dl>

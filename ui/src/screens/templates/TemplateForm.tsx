@@ -116,8 +116,11 @@ export function TemplateForm({
   const client = useMemo(() => clientProblems(d, t), [d, t]);
   const errs = useMemo(() => {
     const byField = problemsByField([...problems, ...(saveError?.problems ?? [])], "template");
-    for (const p of client) (byField[p.field] ??= []).includes(p.message) || byField[p.field].push(p.message);
-    return byField;
+    // One message per field: the engine's wins for a field it names (its range is the
+    // rule); the form's own range check speaks only where the engine says nothing.
+    const own: Record<string, string[]> = {};
+    for (const p of client) if (!byField[p.field]?.length) (own[p.field] ??= []).push(p.message);
+    return { ...byField, ...own };
   }, [problems, saveError, client]);
   const rest = unplaced(
     errs,

@@ -9,6 +9,7 @@ import { StorageScreen } from "../screens/storage/StorageScreen";
 import { SettingsScreen } from "../screens/settings/SettingsScreen";
 import { FirstRun } from "../screens/firstrun/FirstRun";
 import { EngineBanner } from "./EngineBanner";
+import { EngineProvider } from "./engine";
 
 export const SCREENS = ["live", "recordings", "templates", "storage", "settings"] as const;
 export type Screen = (typeof SCREENS)[number];
@@ -127,11 +128,16 @@ function Shell({ langPref, onLanguage }: { langPref: Lang | null; onLanguage: (l
       </nav>
       <main id="main" tabIndex={-1}>
         <EngineBanner status={engine} onSettings={() => go("settings")} onRetry={checkEngine} />
-        {screen === "live" ? <LiveScreen /> : null}
-        {screen === "recordings" ? <RecordingsScreen /> : null}
-        {screen === "templates" ? <TemplatesScreen /> : null}
-        {screen === "storage" ? <StorageScreen /> : null}
-        {screen === "settings" ? <SettingsScreen langPref={langPref} onLanguage={onLanguage} onSaved={checkEngine} /> : null}
+        <EngineProvider status={engine}>
+          {/* Keyed by up/down: once the recorder runs again, the screen asks again. */}
+          <div className="screen-host" key={engine?.state === "failed" ? "down" : "up"}>
+            {screen === "live" ? <LiveScreen /> : null}
+            {screen === "recordings" ? <RecordingsScreen /> : null}
+            {screen === "templates" ? <TemplatesScreen /> : null}
+            {screen === "storage" ? <StorageScreen /> : null}
+            {screen === "settings" ? <SettingsScreen langPref={langPref} onLanguage={onLanguage} onSaved={checkEngine} /> : null}
+          </div>
+        </EngineProvider>
       </main>
     </div>
   );

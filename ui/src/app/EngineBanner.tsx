@@ -31,7 +31,7 @@ export function EngineBanner({
           {t("engine.failed.settings")}
         </button>
         <button type="button" onClick={onRetry}>
-          {t("engine.failed.retry")}
+          {t("common.retry")}
         </button>
       </div>
     </div>

@@ -45,8 +45,12 @@ describe("App", () => {
     const banner = (await screen.findByText("Tapedeck is not recording: its recorder could not start.")).closest("[role=alert]")!;
     expect(banner).toHaveTextContent(/port 1935 on 127.0.0.1 is already used by another program/);
     expect(banner).toHaveTextContent(/Tapedeck starts its recorder again once the settings are saved/);
-    // Commands needing the engine say it too, in the screen.
-    await waitFor(() => expect(screen.getAllByText(/port 1935 on 127.0.0.1 is already used/).length).toBeGreaterThan(1));
+    // Said once: the panels whose commands need the recorder only say they wait for it.
+    await waitFor(() => expect(screen.getAllByText("Not available while the recorder is stopped.").length).toBeGreaterThan(2));
+    expect(screen.getAllByText(/port 1935 on 127.0.0.1 is already used/)).toHaveLength(1);
+    // One wording for the retry.
+    expect(within(banner as HTMLElement).getByRole("button", { name: "Try again" })).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Check again" })).toBeNull();
     await user.click(screen.getByRole("button", { name: "Open Settings" }));
     expect(screen.getByRole("heading", { level: 1, name: "Settings" })).toBeInTheDocument();
     // Fixing the port restarts it; the banner goes.
@@ -94,7 +98,8 @@ describe("first run", () => {
     await user.click(screen.getByRole("button", { name: "Save and test" }));
     expect(await screen.findByText("Saved as oss-my-vods: every stream uploads to it.")).toBeInTheDocument();
     expect(b.of("storage_set_keys")).toEqual([{ name: "oss-my-vods", accessKeyId: "AK", secretAccessKey: "SK" }]);
-    expect(b.of("template_save")[0]).toMatchObject({ index: null, template: { app: "*", stream: "*", storage: "oss-my-vods" } });
+    // The file had no template: the built-in one (index 0) is written out with the bucket.
+    expect(b.of("template_save")[0]).toMatchObject({ index: 0, template: { app: "*", stream: "*", storage: "oss-my-vods" } });
     expect(await screen.findByText("Ready: recordings will upload to this bucket.")).toBeInTheDocument();
     await user.click(screen.getByRole("button", { name: "Next" }));
     // OBS: the values to copy and "Set up OBS for me".

@@ -1,5 +1,6 @@
 import type { EngineError } from "../bindings/EngineError";
 import type { ErrorKind } from "../bindings/ErrorKind";
+import { useEngineDown } from "../app/engine";
 import { useT } from "../i18n";
 
 /**
@@ -16,7 +17,10 @@ export function ErrorNotice({
   hints?: Partial<Record<ErrorKind, string>>;
 }) {
   const t = useT();
+  const down = useEngineDown();
   if (!error) return null;
+  // The banner at the top already says why the recorder stopped and offers the retry.
+  if (down(error)) return <p className="muted engine-down">{t("engine.notAvailable")}</p>;
   // "command x not found" is a shell without that command yet: no advice fits it.
   const own = /^command \S+ not found/i.test(error.message) ? undefined : hints?.[error.kind];
   return (

@@ -22,12 +22,27 @@ export function systemLang(): Lang {
   return langFor(typeof navigator !== "undefined" ? navigator.language : "en");
 }
 
+const pluralRules = new Map<Lang, Intl.PluralRules>();
+
+/** "one" or "other" (what English needs; Chinese messages use no plural forms). */
+function pluralOf(lang: Lang, n: number): string {
+  let rules = pluralRules.get(lang);
+  if (!rules) pluralRules.set(lang, (rules = new Intl.PluralRules(lang)));
+  return rules.select(n);
+}
+
+/**
+ * A message with its {name} placeholders filled. `{n?recording|recordings}` picks the
+ * singular or plural form by the number in `n` (Intl.PluralRules of the language).
+ */
 export function translate(lang: Lang, key: MessageKey, vars?: Vars): string {
   const text = catalogs[lang][key] ?? en[key] ?? key;
   if (!vars) return text;
-  return text.replace(/\{(\w+)\}/g, (m, name: string) =>
-    name in vars ? String(vars[name]) : m,
-  );
+  return text
+    .replace(/\{(\w+)\?([^|{}]*)\|([^{}]*)\}/g, (m, name: string, one: string, other: string) =>
+      name in vars ? (pluralOf(lang, Number(vars[name])) === "one" ? one : other) : m,
+    )
+    .replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
 }
 
 type I18n = { lang: Lang; t: T };

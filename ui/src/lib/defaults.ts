@@ -5,6 +5,7 @@ import type { Template } from "../bindings/Template";
 import type { WatchConfig } from "../bindings/WatchConfig";
 import type { RunConfig } from "../bindings/RunConfig";
 import type { Provider } from "../bindings/Provider";
+import { parseSecs } from "./format";
 
 export const DEFAULT_OBJECT = "record/{AppName}/{StreamName}/{EscapedStartTime}_{EscapedEndTime}";
 export const DEFAULT_SLICE_OBJECT = "record/{AppName}/{StreamName}/{UnixTimestamp}_{Sequence}";
@@ -114,4 +115,33 @@ export function derivedEndpoint(p: StorageProfile): string {
     default:
       return "";
   }
+}
+
+/** A template with its durations as seconds and its keys in one order, to compare. */
+function canonical(t: Template): string {
+  const secs = (v: string) => parseSecs(v) ?? v;
+  const c = {
+    ...t,
+    interruption_window: secs(t.interruption_window),
+    m3u8: { ...t.m3u8, slice_duration: secs(t.m3u8.slice_duration), cycle: secs(t.m3u8.cycle) },
+    mp4: { ...t.mp4, cycle: secs(t.mp4.cycle) },
+    flv: { ...t.flv, cycle: secs(t.flv.cycle) },
+    formats: [...t.formats].sort(),
+  };
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sorted)
+      : v && typeof v === "object"
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]))
+        : v;
+  return JSON.stringify(sorted(c));
+}
+
+/**
+ * True when `config_get`'s templates are only the engine's built-in one: a file without
+ * `[[template]]` reads as one `*`/`*` template with the defaults. Saving it writes it to
+ * the file; the engine refuses to delete it.
+ */
+export function onlyBuiltIn(templates: Template[]): boolean {
+  return templates.length === 1 && templates[0].app === "*" && templates[0].stream === "*" && canonical(templates[0]) === canonical(newTemplate());
 }

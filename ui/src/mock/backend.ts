@@ -19,6 +19,7 @@ import type {
   Lang,
   NamePreview,
   ObsStatus,
+  SettingsSaved,
 } from "../ipc/types";
 import { newTemplate } from "../lib/defaults";
 import { parseSecs } from "../lib/format";
@@ -444,8 +445,12 @@ export function mockHandler(state: MockState) {
         return state.disk;
       case "hotkey_status":
         return state.hotkey;
-      case "config_get":
-        return structuredClone(state.config);
+      case "config_get": {
+        // A file without [[template]] reads as the built-in */* template (the engine's).
+        const out = structuredClone(state.config);
+        if (!out.template.length) out.template = [newTemplate()];
+        return out;
+      }
       case "template_validate": {
         const t = a.template as Template;
         const index = (a.index as number | null) ?? c.template.length;
@@ -464,6 +469,8 @@ export function mockHandler(state: MockState) {
         return null;
       }
       case "template_delete":
+        if (!c.template.length)
+          reject("conflict", "This is the built-in template that records every stream while the file has no template: it cannot be deleted. Change it instead, or stop recordings per stream on the Live screen.");
         c.template.splice(a.index as number, 1);
         return null;
       case "name_preview": {
@@ -489,7 +496,9 @@ export function mockHandler(state: MockState) {
         if (problems.length) reject("invalid", "The storage profile has problems; fix the fields marked below.", problems);
         if (index === null) c.storage.push(p);
         else c.storage[index] = p;
-        return null;
+        // The shell restarts the recorder for a new bucket only while no stream is live.
+        const restarted = !state.live.some((l) => l.connected);
+        return { restarted } satisfies SettingsSaved;
       }
       case "storage_delete": {
         const name = String(a.name);
@@ -533,14 +542,16 @@ export function mockHandler(state: MockState) {
         if (cb.url && !/^https?:\/\//.test(cb.url)) problems.push({ field: "callback.url", message: "Use an http:// or https:// address." });
         if (!String(a.dataDir ?? "").trim()) problems.push({ field: "data_dir", message: "Choose a folder for recordings." });
         if (problems.length) reject("invalid", "Some settings have problems; fix the fields marked below.", problems);
-        const restart = ingest.rtmp_listen !== c.ingest.rtmp_listen || a.dataDir !== c.data_dir;
+        // The shell restarts the recorder for a new address, data folder or watch list.
+        const restart = ingest.rtmp_listen !== c.ingest.rtmp_listen || a.dataDir !== c.data_dir || JSON.stringify(a.watch) !== JSON.stringify(c.watch);
         c.ingest = ingest;
         c.data_dir = String(a.dataDir);
         c.callback = cb;
         c.watch = a.watch as Config["watch"];
-        if (restart || state.engine.state === "failed")
+        const restarted = restart || state.engine.state === "failed";
+        if (restarted)
           state.engine = { state: "running", rtmp: `rtmp://${ingest.rtmp_listen}`, data_dir: c.data_dir, config_path: "/home/me/.config/tapedeck/tapedeck.toml" };
-        return null;
+        return { restarted } satisfies SettingsSaved;
       }
       case "drag_icon":
         return "/home/me/.cache/studio.tapedeck/drag-icon.png";

@@ -61,7 +61,8 @@ export function fakeStreams(n: number, seed = 7): LiveStream[] {
       dropped_frames: i % 7 === 4 ? 12 : 0,
       health,
       recording: i % 9 !== 8,
-      connected: true,
+      // Every 13th publisher has left and the reconnect window runs (?streams=32).
+      connected: i % 13 !== 12,
       bytes_written: [
         { format: "m3u8", bytes: Math.round(history[history.length - 1] * 125 * 600) },
         { format: "mp4", bytes: Math.round(history[history.length - 1] * 125 * 600) },
@@ -74,6 +75,8 @@ export function fakeStreams(n: number, seed = 7): LiveStream[] {
 /** One second later: a new bitrate sample, one more second recorded. */
 export function advance(streams: LiveStream[], r: () => number): LiveStream[] {
   return streams.map((s) => {
+    // A publisher that left sends nothing: its numbers stay as they were.
+    if (!s.connected) return s;
     const last = s.bitrate_history_kbps[s.bitrate_history_kbps.length - 1] ?? 4000;
     const target = (s.video?.width ?? 1280) >= 1920 ? 6000 : 2500;
     const next = Math.max(200, Math.round(last + (target - last) * 0.1 + (r() - 0.5) * target * 0.12));

@@ -1,4 +1,5 @@
 import { useEffect } from "react";
+import { useEngineDown } from "../../app/engine";
 import { useT } from "../../i18n";
 import * as ipc from "../../ipc";
 import { bytes } from "../../lib/format";
@@ -7,6 +8,7 @@ import { useLoad } from "../../lib/useLoad";
 /** Free space on the recordings' disk and the chapter hotkey. */
 export function StatusPanel() {
   const t = useT();
+  const down = useEngineDown();
   const disk = useLoad(ipc.diskStatus);
   const hotkey = useLoad(ipc.hotkeyStatus);
   const { set } = disk;
@@ -38,7 +40,7 @@ export function StatusPanel() {
               ) : null}
             </>
           ) : disk.error ? (
-            <p className="muted">{disk.error.message}</p>
+            <p className="muted">{down(disk.error) ? t("engine.notAvailable") : disk.error.message}</p>
           ) : (
             <p className="muted">{t("common.loading")}</p>
           )}
@@ -52,7 +54,7 @@ export function StatusPanel() {
               <p className="notice warn">{h.reason ?? t("hotkey.unavailable")}</p>
             )
           ) : hotkey.error ? (
-            <p className="muted">{hotkey.error.message}</p>
+            <p className="muted">{down(hotkey.error) ? t("engine.notAvailable") : hotkey.error.message}</p>
           ) : null}
         </div>
       </div>

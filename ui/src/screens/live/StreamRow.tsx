@@ -28,14 +28,18 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
   const v = s.video;
   const history = s.bitrate_history_kbps ?? [];
   const peak = history.length ? Math.max(...history) : 0;
+  // The graph spans what there is: 2 minutes, or the seconds since the stream started.
+  const span = history.length >= 120 ? t("live.span.full") : t("live.span.short", { n: history.length });
   const health = s.health ?? [];
+  // The publisher left and the reconnect window runs: what is shown is its last state.
+  const away = s.connected === false;
   return (
-    <li className={`stream ${health.length ? "warn" : ""} ${s.recording ? "rec" : "paused"}`} aria-label={name} data-stream-row="">
+    <li className={`stream ${health.length ? "warn" : ""} ${s.recording ? "rec" : "paused"} ${away ? "away" : ""}`} aria-label={name} data-stream-row="">
       <div className="stream-name">
         <strong className="mono">{name}</strong>
         <span className="sub">{s.source}</span>
       </div>
-      <div className="stream-media">
+      <div className="stream-media" aria-hidden={away || undefined}>
         {v ? (
           <>
             <span>
@@ -57,8 +61,11 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
         )}
       </div>
       <div className="stream-rate">
-        <Sparkline values={history} width={150} label={t("live.bitrateGraph", { name, now: kbps(s.bitrate_kbps), peak: kbps(peak) })} />
-        <span className="mono">{kbps(s.bitrate_kbps)}</span>
+        <Sparkline values={history} width={140} label={t("live.bitrateGraph", { name, span, now: kbps(s.bitrate_kbps), peak: kbps(peak) })} />
+        <span className="mono">{away ? "–" : kbps(s.bitrate_kbps)}</span>
+        <span className="sub" aria-hidden="true">
+          {span}
+        </span>
       </div>
       <div className="stream-time">
         <span className="mono big" aria-label={t("live.recordedFor", { time: hms(s.recording_s) })}>
@@ -84,6 +91,11 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
           {t("live.addChapter")}
         </button>
       </div>
+      {away ? (
+        <p className="stream-away" role="status">
+          <span className="badge away">{t("live.away")}</span>
+        </p>
+      ) : null}
       {health.length || error ? (
         <ul className="stream-health">
           {health.map((h) => (
@@ -113,6 +125,7 @@ function same(a: Props, b: Props): boolean {
     x.bitrate_kbps === y.bitrate_kbps &&
     x.recording_s === y.recording_s &&
     x.recording === y.recording &&
+    x.connected === y.connected &&
     x.template === y.template &&
     x.source === y.source &&
     hx.length === hy.length &&

@@ -26,7 +26,7 @@ export function StreamPicker({ streams, current, onPick }: { streams: RecordedSt
                     <span className="sub" title={`${localTime(s.first_ms, lang)} – ${localTime(s.last_ms, lang)}`}>
                       {shortTime(s.first_ms, lang)} – {shortTime(s.last_ms, lang)}
                     </span>
-                    <span className="sub">{t(s.recordings === 1 ? "rec.streamFactsOne" : "rec.streamFacts", { n: s.recordings, size: bytes(s.bytes) })}</span>
+                    <span className="sub">{t("rec.streamFacts", { n: s.recordings, size: bytes(s.bytes) })}</span>
                   </button>
                 </li>
               ))}

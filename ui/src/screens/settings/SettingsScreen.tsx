@@ -50,7 +50,9 @@ export function SettingsScreen({
   const autostart = useLoad(ipc.autostartGet);
   const [d, setD] = useState<Draft | null>(null);
   const [error, setError] = useState<EngineError | null>(null);
-  const [saved, setSaved] = useState<null | "plain" | "restart">(null);
+  // After a save: "restarted" (the recorder restarted with it), "later" (it needs a
+  // restart the recorder does once no stream is live), "plain" (applies at once).
+  const [saved, setSaved] = useState<null | "plain" | "restarted" | "later">(null);
   const [autostartError, setAutostartError] = useState<EngineError | null>(null);
 
   useEffect(() => {
@@ -90,11 +92,12 @@ export function SettingsScreen({
     e.preventDefault();
     setError(null);
     setSaved(null);
-    const restart = d.ingest.rtmp_listen !== c.ingest.rtmp_listen || d.dataDir !== c.data_dir;
+    const needsRestart =
+      d.ingest.rtmp_listen !== c.ingest.rtmp_listen || d.dataDir.trim() !== c.data_dir || JSON.stringify(d.watch) !== JSON.stringify(c.watch);
     try {
-      await ipc.settingsSave(d.ingest, d.dataDir.trim(), d.callback, d.watch);
+      const r = await ipc.settingsSave(d.ingest, d.dataDir.trim(), d.callback, d.watch);
       if (d.window !== "" && d.window !== base?.window) await saveCatchAll(c, { interruption_window: formatSecs(d.window) });
-      setSaved(restart ? "restart" : "plain");
+      setSaved(r?.restarted ? "restarted" : needsRestart ? "later" : "plain");
       await config.reload();
       setD(null); // taken again from the saved config
       onSaved();
@@ -211,8 +214,8 @@ export function SettingsScreen({
           </div>
         ) : null}
         {saved ? (
-          <p className="notice ok" role="status">
-            {saved === "restart" ? t("settings.savedRestart") : t("common.saved")}
+          <p className={`notice ${saved === "later" ? "info" : "ok"}`} role="status">
+            {saved === "restarted" ? t("settings.savedRestarted") : saved === "later" ? t("settings.savedLater") : t("common.saved")}
           </p>
         ) : null}
         <div className="actions">

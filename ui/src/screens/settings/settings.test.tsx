@@ -28,7 +28,7 @@ describe("Settings", () => {
     expect(b.of("pick_folder")).toEqual([{ title: "Where should Tapedeck save recordings?" }]);
     expect(screen.getByLabelText("Recordings folder")).toHaveValue("/mnt/big/recordings");
     await user.click(screen.getByRole("button", { name: "Save settings" }));
-    expect(await screen.findByText("Saved. Tapedeck is restarting its recorder with the new address or folder.")).toBeInTheDocument();
+    expect(await screen.findByText("Saved. Tapedeck's recorder restarted to use the new settings.")).toBeInTheDocument();
     const args = b.of("settings_save")[0];
     expect(args.dataDir).toBe("/mnt/big/recordings");
     expect(args.ingest).toMatchObject({ rtmp_listen: "0.0.0.0:1935", publish_key: "s3cret" });
@@ -79,7 +79,7 @@ describe("Settings", () => {
     const folder2 = screen.getByRole("group", { name: "Folder 2" });
     expect(within(folder2).getByLabelText("Folder")).toHaveValue("/home/me/OBS");
     await user.click(screen.getByRole("button", { name: "Save settings" }));
-    await screen.findByText("Saved.");
+    await screen.findByText("Saved. Tapedeck's recorder restarted to use the new settings.");
     expect((b.of("settings_save")[0].watch as unknown[])[1]).toMatchObject({ path: "/home/me/OBS", delete_after_upload: false });
   });
 

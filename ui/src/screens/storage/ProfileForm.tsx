@@ -18,17 +18,25 @@ const SHOWN = [
   "max_upload_rate", "concurrency", "multipart_threshold", "part_size", "parts_in_flight",
 ];
 
-/** A provider's preset: what its fields mean and which it needs. */
-function applyProvider(p: StorageProfile, provider: Provider): StorageProfile {
+/**
+ * A provider's preset: what its fields mean and which it needs. A region that belongs
+ * to the previous service only (OSS's cn-hangzhou, R2's auto) does not carry over: S3
+ * and MinIO get us-east-1, R2 always auto.
+ */
+export function applyProvider(p: StorageProfile, provider: Provider): StorageProfile {
+  const keep = (foreign: (r: string) => boolean) => (p.region && p.region !== "auto" && !foreign(p.region) ? p.region : "us-east-1");
+  // Amazon keeps a region it has too (us-west-1); MinIO and the like keep none of OSS's.
+  const awsRegion = keep((r) => OSS_REGIONS.includes(r) && !AWS_REGIONS.includes(r));
+  const customRegion = keep((r) => OSS_REGIONS.includes(r));
   switch (provider) {
     case "oss":
       return { ...p, provider, region: OSS_REGIONS.includes(p.region) ? p.region : "cn-hangzhou", path_style: null, account_id: "" };
     case "aws":
-      return { ...p, provider, region: p.region && p.region !== "auto" ? p.region : "us-east-1", path_style: null, account_id: "" };
+      return { ...p, provider, region: awsRegion, path_style: null, account_id: "" };
     case "r2":
       return { ...p, provider, region: "auto", path_style: null };
     default:
-      return { ...p, provider, region: p.region && p.region !== "auto" ? p.region : "us-east-1", path_style: true, account_id: "" };
+      return { ...p, provider, region: customRegion, path_style: true, account_id: "" };
   }
 }
 
@@ -50,7 +58,8 @@ export function ProfileForm({
   const t = useT();
   const [d, setD] = useState<StorageProfile>(initial);
   const [error, setError] = useState<EngineError | null>(null);
-  const [saved, setSaved] = useState(false);
+  // After a save: whether the recorder restarted to use the bucket (null: not saved).
+  const [saved, setSaved] = useState<null | "restarted" | "later" | "plain">(null);
   const [buckets, setBuckets] = useState<string[] | null>(null);
   const [bucketsError, setBucketsError] = useState<EngineError | null>(null);
   const [check, setCheck] = useState<StorageCheck | null>(null);
@@ -59,7 +68,7 @@ export function ProfileForm({
   const [confirmDelete, setConfirmDelete] = useState(false);
   const savedName = index === null ? null : initial.name;
   const patch = (p: Partial<StorageProfile>) => {
-    setSaved(false);
+    setSaved(null);
     setD((x) => ({ ...x, ...p }));
   };
   const errs = useMemo(() => problemsByField(error?.problems, "storage"), [error]);
@@ -69,8 +78,9 @@ export function ProfileForm({
     e.preventDefault();
     setError(null);
     try {
-      await ipc.storageSave(d, index);
-      setSaved(true);
+      const r = await ipc.storageSave(d, index);
+      // A shell that answers null (older) says nothing about the recorder.
+      setSaved(r ? (r.restarted ? "restarted" : "later") : "plain");
       onSaved(d.name);
     } catch (err) {
       setError(ipc.toEngineError(err));
@@ -198,7 +208,11 @@ export function ProfileForm({
         </details>
         <FormProblems title={t("common.problems")} problems={rest} />
         {error ? <p className="notice error" role="alert">{error.message}</p> : null}
-        {saved ? <p className="notice ok" role="status">{t("storage.saved")}</p> : null}
+        {saved ? (
+          <p className={`notice ${saved === "later" ? "info" : "ok"}`} role="status">
+            {saved === "restarted" ? t("storage.savedRestarted") : saved === "later" ? t("storage.savedLater") : t("storage.saved")}
+          </p>
+        ) : null}
         <div className="actions">
           <button type="submit" className="primary">
             {t("common.save")}

@@ -3,6 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { backend, renderIn } from "../../test/helpers";
 import { StorageScreen } from "./StorageScreen";
+import { applyProvider } from "./ProfileForm";
+import { newProfile } from "../../lib/defaults";
 import { applyUploadEvent } from "./UploadQueue";
 import type { Upload } from "../../bindings/Upload";
 
@@ -46,10 +48,36 @@ describe("Storage", () => {
     await user.type(within(form).getByLabelText("Service address"), "http://127.0.0.1:9000");
     await user.type(within(form).getByLabelText("Bucket"), "vods");
     await user.click(within(form).getByRole("button", { name: "Save" }));
-    expect(await screen.findByText("Bucket saved.")).toBeInTheDocument();
-    expect(b.of("storage_save").at(-1)).toMatchObject({ index: null, profile: { name: "minio", provider: "custom", endpoint: "http://127.0.0.1:9000", bucket: "vods", path_style: true } });
+    // Streams are live: the recorder did not restart (restarted: false), so say when it will.
+    expect(await screen.findByText(/Bucket saved. New uploads go to it once Tapedeck's recorder restarts; it restarts by itself as soon as no stream is live/)).toBeInTheDocument();
+    // A new MinIO profile does not keep OSS's cn-hangzhou.
+    expect(b.of("storage_save").at(-1)).toMatchObject({ index: null, profile: { name: "minio", provider: "custom", region: "us-east-1", endpoint: "http://127.0.0.1:9000", bucket: "vods", path_style: true } });
     // Now the saved profile: keys and the connection test appear.
     expect(await screen.findByRole("button", { name: "Test connection" })).toBeInTheDocument();
+  });
+
+  it("says the recorder restarted to use a new bucket when it did", async () => {
+    backend({ streams: 0 });
+    const user = userEvent.setup();
+    renderIn(<StorageScreen />);
+    await user.click(await screen.findByRole("button", { name: /oss-hangzhou/ }));
+    const form = screen.getByRole("form", { name: "Bucket oss-hangzhou" });
+    await user.click(within(form).getByRole("button", { name: "Save" }));
+    expect(await screen.findByText("Bucket saved. Tapedeck's recorder restarted to use it: new recordings upload to it.")).toBeInTheDocument();
+  });
+
+  it("does not carry a region over to a service that lacks it", () => {
+    const oss = newProfile("oss");
+    expect(oss.region).toBe("cn-hangzhou");
+    expect(applyProvider(oss, "custom").region).toBe("us-east-1");
+    expect(applyProvider(oss, "aws").region).toBe("us-east-1");
+    expect(applyProvider(oss, "r2").region).toBe("auto");
+    expect(applyProvider({ ...oss, region: "cn-shanghai" }, "custom").region).toBe("us-east-1");
+    // A region Amazon has too stays for Amazon; R2's auto does not.
+    expect(applyProvider({ ...oss, region: "eu-central-1" }, "aws").region).toBe("eu-central-1");
+    expect(applyProvider(newProfile("r2"), "custom").region).toBe("us-east-1");
+    expect(applyProvider({ ...newProfile("aws"), region: "eu-west-1" }, "oss").region).toBe("eu-west-1");
+    expect(applyProvider({ ...newProfile("custom"), region: "minio-home" }, "aws").region).toBe("minio-home");
   });
 
   it("sends keys to the keychain once and never shows them back", async () => {

@@ -62,6 +62,7 @@ function secsOr(v: string, div: number): number | "" {
 export function TemplateForm({
   initial,
   index,
+  builtIn = false,
   storages,
   onSaved,
   onDeleted,
@@ -69,6 +70,8 @@ export function TemplateForm({
 }: {
   initial: Template;
   index: number | null;
+  /** The engine's built-in template (the file has none): saving writes it out. */
+  builtIn?: boolean;
   storages: string[];
   onSaved: () => void;
   onDeleted: () => void;
@@ -160,6 +163,7 @@ export function TemplateForm({
     <form className="card stack" onSubmit={save} noValidate aria-labelledby="tpl-form-h">
       <h2 id="tpl-form-h">{title}</h2>
       <p className="hint">{t("tpl.readAtStart")}</p>
+      {builtIn ? <p className="notice info">{t("tpl.builtInEdit")}</p> : null}
       <div className="grid2">
         <TextField label={t("tpl.app")} hint={t("tpl.appHint")} value={d.app} onChange={(v) => patch({ app: v })} errors={errs.app} />
         <TextField label={t("tpl.stream")} hint={t("tpl.streamHint")} value={d.stream} onChange={(v) => patch({ stream: v })} errors={errs.stream} />

@@ -3,7 +3,7 @@ import type { Template } from "../../bindings/Template";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n";
 import * as ipc from "../../ipc";
-import { newTemplate } from "../../lib/defaults";
+import { newTemplate, onlyBuiltIn } from "../../lib/defaults";
 import { useLoad } from "../../lib/useLoad";
 import { TemplateForm } from "./TemplateForm";
 import { WhichTemplate } from "./WhichTemplate";
@@ -18,6 +18,8 @@ export function TemplatesScreen() {
   const [version, setVersion] = useState(0);
   const templates = config.data?.template ?? [];
   const storages = (config.data?.storage ?? []).map((s) => s.name);
+  // The file has no templates: the engine shows its built-in */* (not a saved one).
+  const builtIn = onlyBuiltIn(templates);
   const open = (index: number | null, template: Template) => setEditing({ index, template: structuredClone(template), key: Date.now() });
   const refresh = async () => {
     await config.reload();
@@ -31,7 +33,7 @@ export function TemplatesScreen() {
       <div className="list-detail">
         <section className="card" aria-labelledby="tpl-list-h">
           <h2 id="tpl-list-h">{t("tpl.list")}</h2>
-          {config.data && templates.length === 0 ? <p className="muted">{t("tpl.defaultOnly")}</p> : null}
+          {config.data && (templates.length === 0 || builtIn) ? <p className="muted">{t("tpl.defaultOnly")}</p> : null}
           <ul className="item-list">
             {templates.map((tp, i) => (
               <li key={`${tp.app}/${tp.stream}`}>
@@ -42,6 +44,7 @@ export function TemplatesScreen() {
                   <span className="sub">
                     {tp.formats.join(" + ") || "–"} · {tp.storage ? t("tpl.uploadsTo", { name: tp.storage }) : t("tpl.localOnly")}
                   </span>
+                  {builtIn ? <span className="badge off">{t("tpl.builtIn")}</span> : null}
                 </button>
               </li>
             ))}
@@ -58,6 +61,7 @@ export function TemplatesScreen() {
               key={editing.key}
               initial={editing.template}
               index={editing.index}
+              builtIn={builtIn && editing.index === 0}
               storages={storages}
               onSaved={() => {
                 // A new template is now the last one: further saves edit it.

@@ -2,7 +2,8 @@ import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { validateTemplate, matchTemplate } from "../../mock/backend";
-import { newTemplate } from "../../lib/defaults";
+import { newTemplate, onlyBuiltIn } from "../../lib/defaults";
+import { NameKeys } from "./NamePreviewBox";
 import { backend, renderIn } from "../../test/helpers";
 import { TemplatesScreen } from "./TemplatesScreen";
 
@@ -51,6 +52,64 @@ describe("Templates", () => {
     const last = b.of("template_validate").at(-1)!;
     expect(last.index).toBe(1);
     expect((last.template as { m3u8: { slice_duration: string } }).m3u8.slice_duration).toBe("3s");
+  });
+
+  it("shows one message for a field: the engine's, not the form's range check as well", async () => {
+    backend({}, {
+      template_validate: (a) => {
+        const t = a.template as ReturnType<typeof newTemplate>;
+        return t.m3u8.slice_duration === "0s" ? [{ field: "template[1].m3u8.slice_duration", message: "0s is outside 1s-60s" }] : [];
+      },
+    });
+    const user = userEvent.setup();
+    renderIn(<TemplatesScreen />);
+    await user.click(await screen.findByRole("button", { name: /studio\/\*/ }));
+    const slice = screen.getByLabelText("Segment length");
+    await user.clear(slice);
+    await user.type(slice, "0");
+    await waitFor(() => expect(describedText(slice)).toContain("0s is outside 1s-60s"));
+    expect(describedText(slice)).not.toContain("Choose 5 to 30 seconds.");
+    // Where the engine says nothing, the form's own range check speaks.
+    await user.clear(slice);
+    await user.type(slice, "45");
+    await waitFor(() => expect(describedText(slice)).toContain("Choose 5 to 30 seconds."));
+    expect(describedText(slice)).not.toContain("0s is outside");
+  });
+
+  it("marks the engine's built-in template and says editing saves it; deleting it shows the engine's refusal", async () => {
+    const b = backend({ empty: true });
+    const user = userEvent.setup();
+    renderIn(<TemplatesScreen />);
+    const item = await screen.findByRole("button", { name: /\*\/\*.*Built-in: every app and stream/ });
+    expect(screen.getByText(/No templates yet/)).toBeInTheDocument();
+    await user.click(item);
+    expect(screen.getByText(/This is Tapedeck's built-in template/)).toHaveTextContent(/Saving your changes writes it to the settings file/);
+    await user.click(screen.getByRole("button", { name: "Delete" }));
+    await user.click(screen.getByRole("button", { name: "Delete template" }));
+    expect(await screen.findByText(/This is the built-in template that records every stream/)).toBeInTheDocument();
+    // Saving writes it out: then it is the user's own, no longer marked built-in.
+    await user.click(screen.getByLabelText("MP4 file"));
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    await screen.findByText("Template saved. It applies from the next stream that starts.");
+    expect(b.of("template_save").at(-1)).toMatchObject({ index: 0 });
+    await waitFor(() => expect(screen.queryByText("Built-in: every app and stream")).toBeNull());
+    expect(screen.queryByText(/No templates yet/)).toBeNull();
+  });
+
+  it("a saved template with other values is not taken for the built-in one", () => {
+    expect(onlyBuiltIn([newTemplate()])).toBe(true);
+    expect(onlyBuiltIn([{ ...newTemplate(), interruption_window: "180s", formats: ["mp4", "m3u8"] }])).toBe(true);
+    expect(onlyBuiltIn([{ ...newTemplate(), storage: "oss" }])).toBe(false);
+    expect(onlyBuiltIn([newTemplate(), { ...newTemplate(), app: "live" }])).toBe(false);
+  });
+
+  it("lets a file name break only between its folders", () => {
+    const { container } = renderIn(<NameKeys keys={{ playlist: null, segment: null, mp4: "record/show/interview/2026-12-06-18-06-22.mp4", flv: null, daily: null }} />);
+    const dd = container.querySelector("dd")!;
+    expect(dd.textContent).toBe("record/show/interview/2026-12-06-18-06-22.mp4");
+    expect(dd.querySelectorAll("wbr")).toHaveLength(3);
+    // Each break opportunity follows a "/" ("… .mp / 4" cannot happen there).
+    dd.querySelectorAll("wbr").forEach((w) => expect(w.previousSibling?.textContent).toBe("/"));
   });
 
   it("places the mock engine's rules on app, names and commands", async () => {
@@ -163,7 +222,10 @@ describe("Templates", () => {
     renderIn(<TemplatesScreen />);
     const which = await screen.findByRole("region", { name: "Which template records a stream?" });
     await waitFor(() => expect(within(which).getByText("live/cam1 is recorded by the template live/cam1 (exact match).")).toBeInTheDocument());
-    const app = within(which).getByLabelText("App name");
+    // Labelled apart from the editor's own app and stream fields.
+    const app = within(which).getByLabelText("Try a stream: app");
+    expect(within(which).getByLabelText("Try a stream: stream")).toHaveValue("cam1");
+    expect(within(which).queryAllByLabelText(/^App name$/)).toHaveLength(0);
     await user.clear(app);
     await user.type(app, "studio");
     await waitFor(() => expect(within(which).getByText("studio/cam1 is recorded by the template studio/* (every stream of app studio).")).toBeInTheDocument());

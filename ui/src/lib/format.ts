@@ -49,7 +49,7 @@ export function localTime(ms: number | string | Date, lang: Lang, withDate = tru
     hour: "2-digit",
     minute: "2-digit",
     second: "2-digit",
-    hour12: false,
+    hourCycle: "h23",
     timeZoneName: "short",
   }).format(d);
 }

@@ -6,6 +6,7 @@ import { backend, renderIn } from "../../test/helpers";
 import { LiveScreen } from "./LiveScreen";
 import { pullUrlProblem } from "./PullPanel";
 import { StreamList } from "./StreamList";
+import { sparkPoints } from "../../components/Sparkline";
 
 describe("Live", () => {
   it("shows OBS's server and stream key, and copies them", async () => {
@@ -49,6 +50,38 @@ describe("Live", () => {
     expect(screen.getAllByText("Low bitrate:").length).toBeGreaterThan(0);
     expect(screen.getByText("Key frames too rare:")).toBeInTheDocument();
     expect(screen.getAllByRole("img", { name: /Bitrate of/ })).toHaveLength(32);
+  });
+
+  it("says when the publisher left and the reconnect window runs, with its stats dimmed", async () => {
+    const b = backend({ streams: 2 });
+    renderIn(<StreamList />);
+    const row = await screen.findByRole("listitem", { name: "live/cam1" });
+    expect(within(row).queryByText("Waiting for the stream to come back (reconnect window)")).toBeNull();
+    const away = b.state.live.map((s, i) => (i === 0 ? { ...s, connected: false, bitrate_kbps: 0 } : s));
+    await act(() => b.emit("live", away));
+    const badge = await within(row).findByText("Waiting for the stream to come back (reconnect window)");
+    expect(badge.closest("[role=status]")).not.toBeNull();
+    expect(row).toHaveClass("away");
+    expect(within(row).queryByText("0 kbit/s")).toBeNull();
+    // The other row is untouched; the publisher coming back clears it.
+    expect(screen.getByRole("listitem", { name: "live/cam2" })).not.toHaveClass("away");
+    await act(() => b.emit("live", away.map((s) => ({ ...s, connected: true }))));
+    await waitFor(() => expect(within(row).queryByText(/Waiting for the stream/)).toBeNull());
+  });
+
+  it("spreads a new stream's few samples over the graph and says how long it spans", async () => {
+    const b = backend({ streams: 1 });
+    b.state.live[0] = { ...b.state.live[0], bitrate_history_kbps: [1000, 2000, 1500, 1800, 2100, 1900, 2000, 2200, 2100, 2000] };
+    renderIn(<StreamList />);
+    const row = await screen.findByRole("listitem", { name: "live/cam1" });
+    expect(within(row).getByText("last 10 s")).toBeInTheDocument();
+    const pts = sparkPoints(b.state.live[0].bitrate_history_kbps, 140, 36);
+    expect(pts[0][0]).toBe(0);
+    expect(pts.at(-1)![0]).toBeCloseTo(140);
+    // Two minutes of samples: labelled so.
+    await act(() => b.emit("live", [{ ...b.state.live[0], bitrate_history_kbps: Array.from({ length: 120 }, () => 3000) }]));
+    expect(await within(row).findByText("last 2 min")).toBeInTheDocument();
+    expect(sparkPoints([5], 140, 36).map((p) => p[0])).toEqual([0, 140]);
   });
 
   it("updates rows from the live event, once a second", async () => {

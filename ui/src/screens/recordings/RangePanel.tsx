@@ -30,19 +30,19 @@ export function RangePanel({ app, stream, model, first_ms, last_ms, selection, o
   // A range dragged on the timeline fills the fields.
   useEffect(() => {
     if (!selection) return;
-    setStart(formatLocal(selection[0]));
-    setEnd(formatLocal(selection[1]));
+    setStart(formatLocal(selection[0], lang));
+    setEnd(formatLocal(selection[1], lang));
     setChecked(null);
-  }, [selection]);
+  }, [selection, lang]);
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    const c = checkRange(start, end, model, first_ms, last_ms);
+    const c = checkRange(start, end, model, first_ms, last_ms, lang);
     setChecked(c);
     if (c.range) onSelection(c.range);
   };
-  const startErrors = checked?.startError ? [t("rec.range.unreadable", { example: formatLocal(first_ms) })] : [];
-  const endErrors = checked?.endError === "unreadable" ? [t("rec.range.unreadable", { example: formatLocal(last_ms) })] : checked?.endError === "notAfter" ? [t("rec.range.notAfter")] : [];
+  const startErrors = checked?.startError ? [t("rec.range.unreadable", { example: formatLocal(first_ms, lang) })] : [];
+  const endErrors = checked?.endError === "unreadable" ? [t("rec.range.unreadable", { example: formatLocal(last_ms, lang) })] : checked?.endError === "notAfter" ? [t("rec.range.notAfter")] : [];
   const facts = selection ? rangeFacts(model, selection[0], selection[1], first_ms, last_ms) : null;
   const zone = zoneName(selection?.[0] ?? first_ms, lang);
 
@@ -51,8 +51,8 @@ export function RangePanel({ app, stream, model, first_ms, last_ms, selection, o
       <h2 id={`${id}-h`}>{t("rec.range.title")}</h2>
       <p className="hint">{t("rec.range.how")}</p>
       <form className="row rec-range-form" onSubmit={apply} aria-label={t("rec.range.title")}>
-        <TextField label={t("rec.range.start")} value={start} onChange={setStart} placeholder="2026-12-06 14:03:22" errors={startErrors} hint={zone ? t("rec.range.zone", { zone }) : undefined} className="grow" />
-        <TextField label={t("rec.range.end")} value={end} onChange={setEnd} placeholder="2026-12-06 15:00:00" errors={endErrors} className="grow" />
+        <TextField label={t("rec.range.start")} value={start} onChange={setStart} placeholder={formatLocal(first_ms, lang)} errors={startErrors} hint={zone ? t("rec.range.zone", { zone }) : undefined} className="grow" />
+        <TextField label={t("rec.range.end")} value={end} onChange={setEnd} placeholder={formatLocal(last_ms, lang)} errors={endErrors} className="grow" />
         <button type="submit">{t("rec.range.apply")}</button>
         {selection ? (
           <button type="button" onClick={() => onSelection(null)}>

@@ -209,10 +209,15 @@ describe("Recordings: range and preview", () => {
   it("checks typed ranges: unreadable times, end before start, gaps", async () => {
     const { user, cam1 } = await openScreen();
     const start = screen.getByLabelText("Start");
+    // One date format on the screen: the placeholders are written like the times shown.
+    const localFmt = /^\d\d\/\d\d\/\d{4}, \d\d:\d\d:\d\d$/;
+    expect(start.getAttribute("placeholder")).toMatch(localFmt);
+    expect(screen.getByLabelText("End").getAttribute("placeholder")).toMatch(localFmt);
+    expect(screen.getByText(/^Showing /).textContent).toMatch(/^Showing \d\d\/\d\d\/\d{4}, \d\d:\d\d:\d\d \S+ – \d\d\/\d\d\/\d{4}, /);
     await user.type(start, "yesterday evening");
     await user.type(screen.getByLabelText("End"), "2026-12-06 10:00:00");
     await user.click(screen.getByRole("button", { name: "Apply" }));
-    expect(await screen.findByText(/Write the time like \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\./)).toBeInTheDocument();
+    expect(await screen.findByText(/Write the time like \d\d\/\d\d\/\d{4}, \d\d:\d\d:\d\d\./)).toBeInTheDocument();
     expect(start).toHaveAttribute("aria-invalid", "true");
     expect(start).toHaveAccessibleDescription(/Write the time like/);
     await typeRange(user, cam1.last_ms - HOUR, cam1.last_ms - 2 * HOUR);

@@ -289,7 +289,13 @@ describe("typed ranges", () => {
     expect(parseLocal("2026-12-06 14:03:22")).toBe(t);
     expect(parseLocal("2026-12-06T14:03:22")).toBe(t);
     expect(parseLocal("2026-12-06 14:03")).toBe(t - 22_000);
-    expect(formatLocal(t)).toBe("2026-12-06 14:03:22");
+    // Written in the UI language's format, read back in it (and as ISO).
+    expect(formatLocal(t)).toBe("12/06/2026, 14:03:22");
+    expect(formatLocal(t, "zh-CN")).toBe("2026/12/06 14:03:22");
+    expect(parseLocal("12/06/2026, 14:03:22")).toBe(t);
+    expect(parseLocal("2026/12/06 14:03:22", "zh-CN")).toBe(t);
+    expect(parseLocal(formatLocal(t, "zh-CN"), "zh-CN")).toBe(t);
+    expect(parseLocal("13/06/2026, 14:03:22")).toBeNull();
     expect(parseLocal("2026-02-31 10:00:00")).toBeNull();
     expect(parseLocal("2026-12-06 24:00:00")).toBeNull();
     expect(parseLocal("yesterday")).toBeNull();

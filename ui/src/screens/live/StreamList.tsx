@@ -70,7 +70,13 @@ export function StreamList() {
     }
   };
 
-  if (streams === null && loadError) return <ErrorNotice error={loadError} />;
+  if (streams === null && loadError)
+    return (
+      <section aria-labelledby="live-streams-h" className="card">
+        <h2 id="live-streams-h">{t("live.streams")}</h2>
+        <ErrorNotice error={loadError} />
+      </section>
+    );
   if (streams === null) return <p className="muted">{t("common.loading")}</p>;
 
   const recording = streams.filter((s) => s.recording).length;

@@ -71,6 +71,17 @@ describe("Settings", () => {
     expect(b.of("send_test_callback")).toHaveLength(1);
   });
 
+  it("says a new address waits for the recorder's restart when the shell did not restart it", async () => {
+    backend({}, { settings_save: () => ({ restarted: false }) });
+    const user = userEvent.setup();
+    renderIn(<SettingsScreen {...props()} />);
+    const listen = await screen.findByLabelText("Listen address");
+    await user.clear(listen);
+    await user.type(listen, "0.0.0.0:1936");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    expect(await screen.findByText(/The new settings apply once Tapedeck's recorder restarts; it restarts by itself as soon as no stream is live/)).toBeInTheDocument();
+  });
+
   it("adds a watched folder", async () => {
     const b = backend({}, { pick_folder: () => "/home/me/OBS" });
     const user = userEvent.setup();

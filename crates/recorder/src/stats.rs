@@ -130,7 +130,9 @@ struct State {
     bytes: u64,
     video_frames: u64,
     /// Video frames per second of the last samples (the frame rate averages them).
-    fps_window: VecDeque<u64>,
+    /// Per sample of the last seconds: video frames in it and the last video dts by then.
+    /// The frame rate is frames over media time, so it does not depend on when samples run.
+    fps_window: VecDeque<(u64, Option<MediaTime>)>,
     last_key: Option<(MediaTime, Instant)>,
     key_interval: Option<MediaTime>,
     last_dts: [Option<MediaTime>; 2],
@@ -275,10 +277,11 @@ impl Meter {
                 s.history.pop_front();
             }
             s.history.push_back(kbps);
-            if s.fps_window.len() == 5 {
+            if s.fps_window.len() == 6 {
                 s.fps_window.pop_front();
             }
-            s.fps_window.push_back(frames);
+            let last = s.last_dts[1];
+            s.fps_window.push_back((frames, last));
         }
         let dropped: u64 = s.dropped.iter().map(|d| d.load(Ordering::Relaxed)).sum();
         if dropped > s.dropped_seen {
@@ -352,10 +355,13 @@ impl Meter {
                 message: "The encoder's timestamps went backwards. The recording continues; if it repeats, restart the stream in the encoder.".to_string(),
             });
         }
-        let fps = if s.fps_window.is_empty() {
-            0.0
-        } else {
-            s.fps_window.iter().sum::<u64>() as f64 / s.fps_window.len() as f64
+        // Frames after the window's first sample over the media time they span.
+        let fps = match (s.fps_window.front(), s.fps_window.back()) {
+            (Some((_, Some(from))), Some((_, Some(to)))) if to > from => {
+                let frames: u64 = s.fps_window.iter().skip(1).map(|(n, _)| n).sum();
+                frames as f64 / (*to - *from).as_secs_f64()
+            }
+            _ => 0.0,
         };
         LiveStream {
             app: s.app.clone(),
@@ -463,6 +469,46 @@ mod tests {
         assert!(s.video.is_none(), "no config yet");
         assert!((s.recording_s).abs() < f64::EPSILON);
         assert!(s.health.is_empty(), "{:?}", s.health);
+    }
+
+    #[test]
+    fn the_frame_rate_is_measured_on_media_time_from_the_second_sample() {
+        let m = Meter::new("live", "cam", "*/*", "x");
+        m.video_config(&VideoConfig {
+            codec: VideoCodec::H264,
+            record: Bytes::from_static(&[1, 66, 0, 30, 0xff]),
+            parameter_sets: Vec::new(),
+            nal_length_size: 4,
+            width: 320,
+            height: 180,
+            codec_string: "avc1.42001e".into(),
+        });
+        // 15 fps; the first sample comes a third of a second in.
+        let mut n = 0i64;
+        let mut feed = |frames: i64| {
+            for _ in 0..frames {
+                m.frame(&video(n * 1000 / 15, n % 30 == 0, 100));
+                n += 1;
+            }
+        };
+        feed(5);
+        assert_eq!(
+            m.sample().video.unwrap().fps,
+            0.0,
+            "one sample: no rate yet"
+        );
+        feed(15);
+        let fps = m.sample().video.unwrap().fps;
+        assert!((fps - 15.0).abs() < 0.01, "{fps}");
+        feed(15);
+        feed(15);
+        let v = m.sample().video.unwrap();
+        assert!((v.fps - 15.0).abs() < 0.01, "{}", v.fps);
+        assert!(
+            (v.keyframe_interval_s - 2.0).abs() < 0.001,
+            "{}",
+            v.keyframe_interval_s
+        );
     }
 
     #[test]

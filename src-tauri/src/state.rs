@@ -131,6 +131,22 @@ impl AppState {
         crate::tray::refresh(app);
     }
 
+    /// Starts the engine without a window (tests of the command layer): no events are
+    /// forwarded.
+    pub async fn start_without_window(&self) -> Result<Engine, EngineError> {
+        let config = self.load_config()?;
+        let mut options = EngineOptions::new(self.credentials.clone());
+        options.config_path = Some(self.paths.config.clone());
+        let engine = Engine::start(config, options).await?;
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = EngineStatus::Running {
+            rtmp: format!("rtmp://{}", engine.rtmp_addr()),
+            data_dir: engine.config().data_dir.display().to_string(),
+            config_path: self.paths.config.display().to_string(),
+        };
+        *self.engine.write().await = Some(engine.clone());
+        Ok(engine)
+    }
+
     /// Stops the engine: every open file is finalized, uploads drain briefly.
     pub async fn stop(&self, app: &AppHandle) {
         let engine = self.engine.write().await.take();

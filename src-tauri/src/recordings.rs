@@ -36,6 +36,8 @@ pub struct ClipExported {
     pub path: String,
     /// Seconds of media.
     pub duration: f64,
+    /// Video frames a player shows (the stored lead-in of the first key frame's group,
+    /// cut by the edit list, is not counted).
     pub video_frames: u64,
     pub audio_frames: u64,
     pub bytes: u64,
@@ -228,7 +230,7 @@ pub async fn export_clip(
     Ok(ClipExported {
         path: e.path.display().to_string(),
         duration: e.duration,
-        video_frames: e.video_frames,
+        video_frames: e.shown_video_frames,
         audio_frames: e.audio_frames,
         bytes: e.bytes,
     })

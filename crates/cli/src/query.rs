@@ -164,15 +164,17 @@ pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
                 "path": exported.path,
                 "duration": exported.duration,
                 "video_frames": exported.video_frames,
+                "shown_video_frames": exported.shown_video_frames,
                 "audio_frames": exported.audio_frames,
                 "bytes": exported.bytes,
             })
         );
     } else {
         println!(
-            "{}: {:.3} s, {} video and {} audio frames, {} bytes",
+            "{}: {:.3} s, {} video frames shown ({} stored) and {} audio frames, {} bytes",
             exported.path.display(),
             exported.duration,
+            exported.shown_video_frames,
             exported.video_frames,
             exported.audio_frames,
             exported.bytes

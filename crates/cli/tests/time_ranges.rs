@@ -415,6 +415,16 @@ fn export_starts_between_key_frames_exactly() {
     assert_eq!(last["event"], "done", "{out}");
     assert_eq!(last["path"], clip_json.to_str().unwrap(), "{out}");
     assert!(last["video_frames"].as_u64().unwrap() > 0, "{out}");
+    // What a player shows: the lead-in of the first key frame's group is stored, not shown.
+    assert_eq!(
+        last["shown_video_frames"].as_u64().unwrap(),
+        decoded_frames(&clip_json),
+        "{out}"
+    );
+    assert!(
+        last["shown_video_frames"].as_u64() <= last["video_frames"].as_u64(),
+        "{out}"
+    );
     let (start_time, duration) = format_times(&clip);
     assert!(start_time.abs() < 0.034, "the clip starts at the requested time, not at the key frame before it: start_time {start_time}");
     assert!(

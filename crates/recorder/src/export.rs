@@ -75,7 +75,11 @@ pub struct Progress {
 pub struct Exported {
     pub path: PathBuf,
     pub duration: f64,
+    /// Video samples stored, the lead-in of the first GOP included (it is decoded, not
+    /// shown: the edit list starts the clip at its first frame).
     pub video_frames: u64,
+    /// Video frames a player shows.
+    pub shown_video_frames: u64,
     pub audio_frames: u64,
     pub bytes: u64,
 }
@@ -147,7 +151,7 @@ pub fn export(
         }
         Ok(())
     })?;
-    let Some((file_start, until)) = first else {
+    let Some((file_start, until, shown_video_frames)) = first else {
         return Err(ExportError::Empty {
             app: req.app.clone(),
             stream: req.stream.clone(),
@@ -210,6 +214,7 @@ pub fn export(
         path: req.output.clone(),
         duration: summary.duration.as_secs_f64(),
         video_frames: summary.video_frames,
+        shown_video_frames,
         audio_frames: summary.audio_frames,
         bytes: summary.bytes,
     })
@@ -294,7 +299,7 @@ impl Plan<'_> {
         &self,
         sink: Sink<'_>,
         each: &mut dyn FnMut(usize) -> Result<(), ExportError>,
-    ) -> Result<Option<(MediaTime, MediaTime)>, ExportError> {
+    ) -> Result<Option<(MediaTime, MediaTime, u64)>, ExportError> {
         let write_err = |detail: String| ExportError::Write {
             path: "the clip".into(),
             detail,
@@ -334,6 +339,7 @@ impl Plan<'_> {
                 .unwrap_or(MediaTime::ZERO);
             // Gaps taken out before the range's end move it in by as much.
             let until = self.until - place.removed;
+            clip.until = until;
             let offset = place.offset;
             for ev in events.drain(..) {
                 match ev {
@@ -354,7 +360,7 @@ impl Plan<'_> {
         Ok(clip
             .finish()
             .map_err(write_err)?
-            .map(|start| (start, until)))
+            .map(|(start, shown)| (start, until, shown)))
     }
 }
 
@@ -523,6 +529,10 @@ struct ClipWriter<'a> {
     buf: Vec<u8>,
     /// Chapters (clip timeline), given to the writer when it starts.
     chapters: Vec<(MediaTime, String)>,
+    /// Video frames a player shows: those from `from` until `until` (the lead-in of the
+    /// first GOP and what reorders past the end are stored but cut by the edit list).
+    shown_video: u64,
+    until: MediaTime,
 }
 
 impl<'a> ClipWriter<'a> {
@@ -537,6 +547,8 @@ impl<'a> ClipWriter<'a> {
             file_start: None,
             buf: Vec::new(),
             chapters: Vec::new(),
+            shown_video: 0,
+            until: MediaTime::from_secs(i64::MAX / 90_000 / 2),
         }
     }
 
@@ -582,6 +594,9 @@ impl<'a> ClipWriter<'a> {
     }
 
     fn write(&mut self, f: Frame) -> Result<(), String> {
+        if f.is_video() && f.pts >= self.from && f.pts < self.until {
+            self.shown_video += 1;
+        }
         if self.writer.is_none() {
             let mut w = Fmp4Writer::new(&self.tracks).map_err(|e| e.to_string())?;
             w.init_segment(&mut self.buf);
@@ -607,8 +622,9 @@ impl<'a> ClipWriter<'a> {
         w.push(f).map_err(|e| e.to_string())
     }
 
-    /// Flushes everything; the file's time 0, or `None` when nothing was written.
-    fn finish(mut self) -> Result<Option<MediaTime>, String> {
+    /// Flushes everything; the file's time 0 and the video frames shown, or `None` when
+    /// nothing was written.
+    fn finish(mut self) -> Result<Option<(MediaTime, u64)>, String> {
         if !self.started {
             for h in std::mem::take(&mut self.held) {
                 self.write(h)?;
@@ -621,7 +637,7 @@ impl<'a> ClipWriter<'a> {
         self.out
             .put(&self.buf, data.as_deref())
             .map_err(|e| e.to_string())?;
-        Ok(self.file_start)
+        Ok(self.file_start.map(|s| (s, self.shown_video)))
     }
 }
 

@@ -7,4 +7,9 @@ export type ClipExported = { path: string,
 /**
  * Seconds of media.
  */
-duration: number, video_frames: number, audio_frames: number, bytes: number, };
+duration: number, 
+/**
+ * Video frames a player shows (the stored lead-in of the first key frame's group,
+ * cut by the edit list, is not counted).
+ */
+video_frames: number, audio_frames: number, bytes: number, };

@@ -52,6 +52,15 @@ pub struct CreatedIndex {
     pub bucket_url: Option<String>,
 }
 
+/// Runs catalog or file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| EngineError::internal(e.to_string()))?
+}
+
 fn time(ms: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| EngineError::invalid(format!("{ms} is not a time Tapedeck can use")))
@@ -75,10 +84,7 @@ pub async fn spans(
 ) -> Result<Vec<Span>> {
     let engine = state.engine().await?;
     let catalog = engine.archive().catalog().clone();
-    tauri::async_runtime::spawn_blocking(move || catalog.coverage(&app, &stream, start_ms, end_ms))
-        .await
-        .map_err(|e| EngineError::internal(e.to_string()))?
-        .map_err(Into::into)
+    blocking(move || Ok(catalog.coverage(&app, &stream, start_ms, end_ms)?)).await
 }
 
 #[tauri::command]
@@ -163,9 +169,7 @@ pub fn drag_icon(app: AppHandle) -> Result<String> {
 pub async fn index_create(state: State<'_, AppState>, query: IndexQuery) -> Result<CreatedIndex> {
     let engine = state.engine().await?;
     let archive = engine.archive().clone();
-    let record = tauri::async_runtime::spawn_blocking(move || archive.create_index(&query))
-        .await
-        .map_err(|e| EngineError::internal(e.to_string()))??;
+    let record = blocking(move || archive.create_index(&query)).await?;
     let config = engine.config();
     let bucket_url = config
         .template_for(&record.app, &record.stream)

@@ -89,14 +89,7 @@ pub async fn storage_test(state: State<'_, AppState>, name: String) -> Result<St
 /// The account's buckets (the picker).
 #[tauri::command]
 pub async fn storage_buckets(state: State<'_, AppState>, name: String) -> Result<Vec<String>> {
-    let report = storage_test(state, name).await?;
-    match (report.buckets, report.buckets_error) {
-        (Some(b), _) => Ok(b),
-        (None, e) => Err(EngineError::new(
-            ErrorKind::Storage,
-            e.unwrap_or_else(|| "the buckets could not be listed".into()),
-        )),
-    }
+    tapedeck_engine::storage::bucket_names(storage_test(state, name).await?)
 }
 
 /// The upload queue: waiting and failing files first (and done ones with `with_done`).

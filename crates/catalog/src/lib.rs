@@ -109,6 +109,19 @@ pub struct RecordedStream {
     pub bytes: u64,
 }
 
+/// A recording row: id, uid, start and end (ms), media milliseconds of its segments.
+type RecordingRow = (i64, String, i64, i64, i64);
+
+/// A recording's media seconds: its segments' time, or (MP4/FLV only, no segments) its
+/// file time.
+fn span_duration(start_ms: i64, end_ms: i64, media_ms: i64) -> f64 {
+    if media_ms > 0 {
+        media_ms as f64 / 1000.0
+    } else {
+        (end_ms - start_ms) as f64 / 1000.0
+    }
+}
+
 /// A chapter marker: a title at a wall-clock time of a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Chapter {
@@ -350,19 +363,8 @@ impl Catalog {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Span>, CatalogError> {
+        let rows = self.recording_rows(app, stream, start_ms, end_ms)?;
         let conn = self.conn();
-        let mut q = conn.prepare_cached(
-            "SELECT r.id, r.uid, r.start_ms, r.end_ms,
-                    (SELECT coalesce(sum(duration_ms), 0) FROM segments s WHERE s.recording_id = r.id)
-             FROM recordings r
-             WHERE r.app = ?1 AND r.stream = ?2 AND r.start_ms < ?4 AND r.end_ms > ?3
-             ORDER BY r.start_ms",
-        )?;
-        let rows: Vec<(i64, String, i64, i64, i64)> = q
-            .query_map(params![app, stream, start_ms, end_ms], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect::<Result<_, _>>()?;
         let mut files = conn.prepare_cached(
             "SELECT key FROM files WHERE recording_id = ?1 ORDER BY start_ms, key",
         )?;
@@ -371,21 +373,40 @@ impl Catalog {
             let objects = files
                 .query_map([id], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            // A recording without segments (mp4/flv only) counts its file time.
-            let duration = if media_ms > 0 {
-                media_ms as f64 / 1000.0
-            } else {
-                (end - start) as f64 / 1000.0
-            };
             out.push(Span {
                 recording: uid,
                 start_ms: start,
                 end_ms: end,
-                duration,
+                duration: span_duration(start, end, media_ms),
                 objects,
             });
         }
         Ok(out)
+    }
+
+    /// Recordings of a stream overlapping `[start, end)`: id, uid, start, end and the media
+    /// milliseconds of their segments, in time order.
+    fn recording_rows(
+        &self,
+        app: &str,
+        stream: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<RecordingRow>, CatalogError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT r.id, r.uid, r.start_ms, r.end_ms,
+                    (SELECT coalesce(sum(duration_ms), 0) FROM segments s WHERE s.recording_id = r.id)
+             FROM recordings r
+             WHERE r.app = ?1 AND r.stream = ?2 AND r.start_ms < ?4 AND r.end_ms > ?3
+             ORDER BY r.start_ms",
+        )?;
+        let rows = q
+            .query_map(params![app, stream, start_ms, end_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     /// Every stream with a recording, by app and stream.
@@ -423,17 +444,9 @@ impl Catalog {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Span>, CatalogError> {
-        let recordings = self.spans(app, stream, start_ms, end_ms)?;
-        let uids: std::collections::HashMap<i64, String> = {
-            let conn = self.conn();
-            let mut q = conn.prepare_cached(
-                "SELECT id, uid FROM recordings WHERE app = ?1 AND stream = ?2 AND start_ms < ?4 AND end_ms > ?3",
-            )?;
-            let rows = q.query_map(params![app, stream, start_ms, end_ms], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let recordings = self.recording_rows(app, stream, start_ms, end_ms)?;
+        let uids: std::collections::HashMap<i64, &str> =
+            recordings.iter().map(|r| (r.0, r.1.as_str())).collect();
         let mut pieces: Vec<(i64, Span)> = Vec::new();
         self.for_each_index_segment(app, stream, start_ms, end_ms, |s| {
             let end = s.start_ms + s.duration_ms;
@@ -447,7 +460,10 @@ impl Catalog {
             pieces.push((
                 s.recording_id,
                 Span {
-                    recording: uids.get(&s.recording_id).cloned().unwrap_or_default(),
+                    recording: uids
+                        .get(&s.recording_id)
+                        .map(|u| u.to_string())
+                        .unwrap_or_default(),
                     start_ms: s.start_ms,
                     end_ms: end,
                     duration: s.duration_ms as f64 / 1000.0,
@@ -455,12 +471,17 @@ impl Catalog {
                 },
             ));
         })?;
+        let with_pieces: std::collections::HashSet<i64> =
+            pieces.iter().map(|(id, _)| *id).collect();
         let mut out: Vec<Span> = pieces.into_iter().map(|(_, s)| s).collect();
-        for r in recordings {
-            if !out.iter().any(|p| p.recording == r.recording) {
+        for (id, uid, start, end, media_ms) in recordings {
+            if !with_pieces.contains(&id) {
                 out.push(Span {
+                    recording: uid,
+                    start_ms: start,
+                    end_ms: end,
+                    duration: span_duration(start, end, media_ms),
                     objects: Vec::new(),
-                    ..r
                 });
             }
         }

@@ -14,7 +14,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::error::EngineError;
 use crate::events::EngineEvent;
 use crate::Engine;
 
@@ -101,41 +100,5 @@ impl Engine {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-}
-
-impl Engine {
-    /// The loopback media server (preview playlists and recorded files for the app's
-    /// webview), started on first use and stopped with the engine.
-    pub async fn media_server(&self) -> Result<crate::media::MediaServer, EngineError> {
-        let inner = self.inner();
-        inner
-            .media
-            .get_or_try_init(|| {
-                let recorder = inner.recorder.clone();
-                crate::media::start(
-                    inner.config.recordings_dir(),
-                    crate::thumbnail::cache_dir(&inner.config.data_dir),
-                    inner.catalog.clone(),
-                    Arc::new(move |app: &str, stream: &str| {
-                        recorder
-                            .active()
-                            .iter()
-                            .any(|(a, s)| a == app && s == stream)
-                    }),
-                    inner.shutdown.clone(),
-                )
-            })
-            .await
-            .cloned()
-    }
-}
-
-impl Engine {
-    /// Reads the configuration file now (as its watcher does on a change): templates apply
-    /// to the next publish. The app calls it right after saving, so a stream starting a
-    /// moment later already gets the new template.
-    pub fn reload_config(&self, path: &std::path::Path) {
-        crate::reload::reload(path, &self.inner().recorder);
     }
 }

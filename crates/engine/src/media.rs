@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::services::ServeDir;
 
 use crate::error::EngineError;
+use crate::Engine;
 
 /// A running media server.
 #[derive(Clone, Debug)]
@@ -329,6 +330,33 @@ fn encode(s: &str) -> String {
 /// Percent-encodes a key, keeping its slashes.
 fn encode_path(key: &str) -> String {
     key.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+impl Engine {
+    /// The loopback media server (preview playlists and recorded files for the app's
+    /// webview), started on first use and stopped with the engine.
+    pub async fn media_server(&self) -> Result<crate::media::MediaServer, EngineError> {
+        let inner = self.inner();
+        inner
+            .media
+            .get_or_try_init(|| {
+                let recorder = inner.recorder.clone();
+                crate::media::start(
+                    inner.config.recordings_dir(),
+                    crate::thumbnail::cache_dir(&inner.config.data_dir),
+                    inner.catalog.clone(),
+                    Arc::new(move |app: &str, stream: &str| {
+                        recorder
+                            .active()
+                            .iter()
+                            .any(|(a, s)| a == app && s == stream)
+                    }),
+                    inner.shutdown.clone(),
+                )
+            })
+            .await
+            .cloned()
+    }
 }
 
 #[cfg(test)]

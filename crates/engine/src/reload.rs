@@ -10,6 +10,8 @@ use tapedeck_recorder::{Config, Recorder};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::Engine;
+
 /// Editors write a file in several steps (truncate, write; or write elsewhere and rename):
 /// wait this long after the last event before reading it.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -84,5 +86,14 @@ pub(crate) fn reload(path: &Path, recorder: &Recorder) {
             recorder.set_config(new);
         }
         Err(e) => warn!("{e}\nkeeping the previous configuration"),
+    }
+}
+
+impl Engine {
+    /// Reads the configuration file now (as its watcher does on a change): templates apply
+    /// to the next publish. The app calls it right after saving, so a stream starting a
+    /// moment later already gets the new template.
+    pub fn reload_config(&self, path: &std::path::Path) {
+        reload(path, &self.inner().recorder);
     }
 }

@@ -75,13 +75,17 @@ impl Engine {
 
     /// The account's buckets, for a picker.
     pub async fn buckets(&self, name: &str) -> Result<Vec<String>, EngineError> {
-        let report = self.storage_check(name).await?;
-        match (report.buckets, report.buckets_error) {
-            (Some(b), _) => Ok(b),
-            (None, e) => Err(EngineError::new(
-                ErrorKind::Storage,
-                e.unwrap_or_else(|| "the buckets could not be listed".into()),
-            )),
-        }
+        bucket_names(self.storage_check(name).await?)
+    }
+}
+
+/// The account's buckets a check listed, or why it could not.
+pub fn bucket_names(report: StorageCheck) -> Result<Vec<String>, EngineError> {
+    match (report.buckets, report.buckets_error) {
+        (Some(b), _) => Ok(b),
+        (None, e) => Err(EngineError::new(
+            ErrorKind::Storage,
+            e.unwrap_or_else(|| "the buckets could not be listed".into()),
+        )),
     }
 }

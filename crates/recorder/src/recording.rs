@@ -571,11 +571,12 @@ impl Recording {
             }
         }
         let mut failed = Vec::new();
+        let mut wrote = crate::stats::Wrote::default();
         for (i, out) in self.outputs.iter_mut().enumerate() {
             match out.write(&f, &self.tracks, &mut self.jobs) {
                 Ok(()) => {
                     if let Some(format) = self.formats.get(i) {
-                        self.meter.written(*format, f.data.len());
+                        wrote.add(*format);
                     }
                 }
                 Err(e) => failed.push((i, e)),
@@ -585,11 +586,13 @@ impl Recording {
             self.write_failed(e);
         }
         if self.halt.is_some() {
+            self.meter.wrote(wrote, f.data.len(), None);
             return; // the timeline starts anew when recording does
         }
         self.media_bytes += f.data.len() as u64;
         self.written.add(&f, &self.tracks);
-        self.meter.recorded(self.written.end);
+        self.meter
+            .wrote(wrote, f.data.len(), Some(self.written.end));
     }
 
     /// The template's formats, each once, in the order of `make_outputs`.

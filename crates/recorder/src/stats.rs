@@ -148,6 +148,16 @@ struct State {
     low_for: u32,
 }
 
+/// The formats one frame was written to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wrote([bool; 3]);
+
+impl Wrote {
+    pub fn add(&mut self, format: Format) {
+        self.0[format_slot(format)] = true;
+    }
+}
+
 fn format_slot(f: Format) -> usize {
     match f {
         Format::M3u8 => 0,
@@ -255,13 +265,18 @@ impl Meter {
         }
     }
 
-    /// A frame of `bytes` reached `format`'s file; the recording now reaches `recorded`.
-    pub fn written(&self, format: Format, bytes: usize) {
-        self.lock().written[format_slot(format)] += bytes as u64;
-    }
-
-    pub fn recorded(&self, end: MediaTime) {
-        self.lock().recorded = end;
+    /// A frame of `bytes` reached the files of the formats in `wrote`; the recording now
+    /// reaches `recorded` (`None`: unchanged). One lock per frame for every output.
+    pub fn wrote(&self, wrote: Wrote, bytes: usize, recorded: Option<MediaTime>) {
+        let mut s = self.lock();
+        for (slot, ok) in wrote.0.iter().enumerate() {
+            if *ok {
+                s.written[slot] += bytes as u64;
+            }
+        }
+        if let Some(end) = recorded {
+            s.recorded = end;
+        }
     }
 
     /// Closes the last second: its bitrate goes into the history, warnings are worked out.

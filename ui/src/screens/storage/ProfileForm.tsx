@@ -12,6 +12,7 @@ import { AWS_REGIONS, OSS_REGIONS, derivedEndpoint } from "../../lib/defaults";
 import { problemsByField, unplaced } from "../../lib/problems";
 import { CheckResult } from "./CheckResult";
 import { KeysPanel } from "./KeysPanel";
+import { ConfirmDelete } from "../../components/ConfirmDelete";
 
 const SHOWN = [
   "name", "provider", "endpoint", "region", "account_id", "bucket", "prefix", "path_style", "storage_class",
@@ -65,7 +66,6 @@ export function ProfileForm({
   const [check, setCheck] = useState<StorageCheck | null>(null);
   const [checking, setChecking] = useState(false);
   const [checkError, setCheckError] = useState<EngineError | null>(null);
-  const [confirmDelete, setConfirmDelete] = useState(false);
   const savedName = index === null ? null : initial.name;
   const patch = (p: Partial<StorageProfile>) => {
     setSaved(null);
@@ -221,21 +221,7 @@ export function ProfileForm({
             {t("common.cancel")}
           </button>
           {savedName ? (
-            confirmDelete ? (
-              <>
-                <span>{t("storage.deleteConfirm")}</span>
-                <button type="button" className="danger" onClick={del}>
-                  {t("storage.deleteYes")}
-                </button>
-                <button type="button" onClick={() => setConfirmDelete(false)}>
-                  {t("common.cancel")}
-                </button>
-              </>
-            ) : (
-              <button type="button" onClick={() => setConfirmDelete(true)}>
-                {t("common.delete")}
-              </button>
-            )
+            <ConfirmDelete question={t("storage.deleteConfirm")} yes={t("storage.deleteYes")} onDelete={del} />
           ) : null}
         </div>
       </form>

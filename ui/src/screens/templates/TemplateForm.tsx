@@ -13,6 +13,7 @@ import { problemsByField, unplaced } from "../../lib/problems";
 import { useDebounced } from "../../lib/useLoad";
 import { NameKeys } from "./NamePreviewBox";
 import { RunEditor } from "./RunEditor";
+import { ConfirmDelete } from "../../components/ConfirmDelete";
 
 const FORMATS: Format[] = ["m3u8", "mp4", "flv"];
 const ZONES = ["UTC", "Asia/Shanghai", "Asia/Tokyo", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles"];
@@ -82,7 +83,6 @@ export function TemplateForm({
   const [problems, setProblems] = useState<Problem[]>([]);
   const [saveError, setSaveError] = useState<EngineError | null>(null);
   const [saved, setSaved] = useState(false);
-  const [confirmDelete, setConfirmDelete] = useState(false);
   const [sampleApp, setSampleApp] = useState(initial.app === "*" ? "live" : initial.app);
   const [sampleStream, setSampleStream] = useState(initial.stream === "*" ? "cam1" : initial.stream);
   const [preview, setPreview] = useState<NamePreview | null>(null);
@@ -322,21 +322,7 @@ export function TemplateForm({
           {t("common.cancel")}
         </button>
         {index !== null ? (
-          confirmDelete ? (
-            <>
-              <span>{t("tpl.deleteConfirm")}</span>
-              <button type="button" className="danger" onClick={del}>
-                {t("tpl.deleteYes")}
-              </button>
-              <button type="button" onClick={() => setConfirmDelete(false)}>
-                {t("common.cancel")}
-              </button>
-            </>
-          ) : (
-            <button type="button" onClick={() => setConfirmDelete(true)}>
-              {t("common.delete")}
-            </button>
-          )
+          <ConfirmDelete question={t("tpl.deleteConfirm")} yes={t("tpl.deleteYes")} onDelete={del} />
         ) : null}
       </div>
     </form>

@@ -12,11 +12,13 @@
 #![forbid(unsafe_code)]
 
 mod kind;
+mod remote;
 mod runs;
 mod schema;
 mod uploads;
 
 pub use kind::FileKind;
+pub use remote::Added;
 pub use runs::{NewRun, Run, RunCounts, RunEnd, RunState, MAX_RUN_ATTEMPTS};
 pub use uploads::{mtime_ms, NewUpload, Part, Upload, UploadCounts, UploadState};
 
@@ -634,6 +636,17 @@ impl Catalog {
 }
 
 fn insert_segment(tx: &Connection, s: &Segment) -> Result<(), CatalogError> {
+    insert_segment_with(tx, s, "INSERT OR REPLACE", None).map(|_| ())
+}
+
+/// Inserts a segment row (`verb` is `INSERT OR REPLACE` or `INSERT OR IGNORE`), held by
+/// `remote`'s bucket when given. True when a row was written.
+fn insert_segment_with(
+    tx: &Connection,
+    s: &Segment,
+    verb: &str,
+    remote: Option<&str>,
+) -> Result<bool, CatalogError> {
     let rec = Catalog::touch_recording(
         tx,
         &s.recording,
@@ -642,12 +655,13 @@ fn insert_segment(tx: &Connection, s: &Segment) -> Result<(), CatalogError> {
         s.start_ms,
         s.start_ms + s.duration_ms,
     )?;
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO segments (recording_id, app, stream, key, start_ms, end_ms, duration_ms, bytes, codecs, width, height, keyframes, discontinuity)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![rec, s.app, s.stream, s.key, s.start_ms, s.start_ms + s.duration_ms, s.duration_ms, s.bytes as i64, s.codecs, s.width, s.height, s.keyframes, s.discontinuity])?;
-    Ok(())
+    let written = tx
+        .prepare_cached(&format!(
+            "{verb} INTO segments (recording_id, app, stream, key, start_ms, end_ms, duration_ms, bytes, codecs, width, height, keyframes, discontinuity, remote)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ))?
+        .execute(params![rec, s.app, s.stream, s.key, s.start_ms, s.start_ms + s.duration_ms, s.duration_ms, s.bytes as i64, s.codecs, s.width, s.height, s.keyframes, s.discontinuity, remote])?;
+    Ok(written == 1)
 }
 
 /// An `indexes` row, selected as `id, app, stream, object, start_ms, end_ms, duration,

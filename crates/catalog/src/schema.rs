@@ -113,6 +113,19 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX chapters_by_time ON chapters (app, stream, at_ms);",
     // 5: post-recording command runs (`runs.rs`), recorded before each starts.
     crate::runs::MIGRATION,
+    // 6: recordings read from a bucket (`catalog import`): the profile whose bucket holds a
+    // segment or file this machine does not have, and the objects already read (by entity
+    // tag, so an import again reads only what is new or rewritten).
+    "ALTER TABLE segments ADD COLUMN remote TEXT;
+     ALTER TABLE files ADD COLUMN remote TEXT;
+     CREATE TABLE imported (
+        profile TEXT NOT NULL,
+        key TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        recording TEXT,
+        is_index INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, key)
+     );",
 ];
 
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -189,6 +189,16 @@ enum CatalogCommand {
     /// Recreate the catalog from the recordings folder alone (stop `tapedeck serve` first:
     /// files it finishes meanwhile would be missing until the next rebuild).
     Rebuild,
+    /// Add what a storage profile's bucket holds (recordings from any machine that uploads
+    /// there): reads playlists and the tags of MP4/FLV files, never the media; run it again
+    /// to add only what is new.
+    Import {
+        /// The storage profile whose bucket to read.
+        profile: String,
+        /// Progress and the report as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -349,6 +359,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Catalog {
             command: CatalogCommand::Rebuild,
         } => query::rebuild(&config),
+        Command::Catalog {
+            command: CatalogCommand::Import { profile, json },
+        } => query::import(&config, &profile, json),
         Command::Export {
             app,
             stream,

@@ -13,6 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub enum Unit {
     Segments,
     Bytes,
+    /// Objects of a bucket read (`catalog import`).
+    Objects,
 }
 
 impl Unit {
@@ -20,6 +22,7 @@ impl Unit {
         match self {
             Unit::Segments => "segments",
             Unit::Bytes => "bytes",
+            Unit::Objects => "objects",
         }
     }
 }
@@ -50,6 +53,7 @@ impl Progress {
             let template = match unit {
                 Unit::Bytes => "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",
                 Unit::Segments => "{msg} [{bar:30}] {pos}/{len} segments {per_sec}, {eta} left",
+                Unit::Objects => "{msg} [{bar:30}] {pos}/{len} objects {per_sec}, {eta} left",
             };
             let bar = ProgressBar::new(total);
             if let Ok(style) = ProgressStyle::with_template(template) {
@@ -130,7 +134,10 @@ fn line(task: &str, unit: Unit, done: u64, total: u64, elapsed: Duration) -> Str
             total as f64 / 1e6,
             rate / 1e6
         ),
-        Unit::Segments => format!("{task}: {done}/{total} segments ({pct} %), {rate:.1}/s{left}"),
+        Unit::Segments | Unit::Objects => format!(
+            "{task}: {done}/{total} {} ({pct} %), {rate:.1}/s{left}",
+            unit.name()
+        ),
     }
 }
 

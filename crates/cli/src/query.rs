@@ -183,6 +183,44 @@ pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+/// `tapedeck catalog import PROFILE`: what the profile's bucket holds, into the catalog.
+pub fn import(config: &Config, profile: &str, json: bool) -> Result<()> {
+    let archive = archive(config)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let mut bar = crate::progress::Progress::new("import", crate::progress::Unit::Objects, 0, json);
+    let report = runtime.block_on(archive.import(profile, &mut |p| {
+        bar.set_total(p.total);
+        bar.set(p.done);
+    }));
+    bar.finish();
+    let report = report?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "event": "done", "report": report })
+        );
+        return Ok(());
+    }
+    for s in &report.skipped {
+        eprintln!("skipped {}: {}", s.key, s.why);
+    }
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    println!(
+        "bucket of {profile:?}: {} in {} and {}; {} new, {} read now{}",
+        plural(report.recordings, "recording", "recordings"),
+        plural(report.files, "file", "files"),
+        plural(report.indexes, "custom index", "custom indexes"),
+        plural(report.new_files, "file", "files"),
+        plural(report.read, "object", "objects"),
+        if report.chapters > 0 {
+            format!(", {}", plural(report.chapters, "chapter", "chapters"))
+        } else {
+            String::new()
+        },
+    );
+    Ok(())
+}
+
 /// `tapedeck catalog rebuild`: a new catalog from the recordings folder, swapped in whole.
 pub fn rebuild(config: &Config) -> Result<()> {
     let path = catalog_path(config);
@@ -232,10 +270,10 @@ pub fn thumbnail(
     width: u32,
 ) -> Result<()> {
     let at = parse_time("--at", at)?;
-    let catalog = open(config)?;
+    let archive = archive(config)?;
     let t = tapedeck_engine::thumbnail::thumbnail(
-        &catalog,
-        &config.recordings_dir(),
+        archive.catalog(),
+        &**archive.files(),
         &tapedeck_engine::thumbnail::cache_dir(&config.data_dir),
         app,
         stream,

@@ -13,6 +13,10 @@ use tapedeck_recorder::export::{ExportError, ExportRequest, Exported, Progress};
 use tapedeck_recorder::index::{IndexError, IndexRequest};
 
 use crate::error::{EngineError, ErrorKind};
+use crate::import::{ImportProgress, ImportReport};
+use crate::remote::RemoteFiles;
+use tapedeck_storage::queue::Env;
+use tapedeck_storage::{CredentialStore, KeyringStore};
 
 /// Where the catalog of a configuration lives.
 pub fn catalog_path(config: &Config) -> PathBuf {
@@ -51,26 +55,56 @@ pub struct ExportQuery {
     pub close_gaps: bool,
 }
 
-/// The catalog and the configuration that names its folders.
+/// The catalog, the configuration that names its folders, and the buckets that hold what
+/// this machine has no copy of.
 #[derive(Clone)]
 pub struct Archive {
     config: Arc<Config>,
     catalog: Arc<Catalog>,
+    remote: Arc<RemoteFiles>,
 }
 
 impl Archive {
-    /// The archive of `config`'s data folder, without a running engine.
+    /// The archive of `config`'s data folder, without a running engine: storage keys come
+    /// from the OS keyring, else from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
     pub fn open(config: Arc<Config>) -> Result<Archive, EngineError> {
         let catalog = Arc::new(open_catalog(&config)?);
-        Ok(Archive { config, catalog })
+        let env: Env = Arc::new(|name: &str| std::env::var(name).ok());
+        Ok(Archive::new(config, catalog, Arc::new(KeyringStore), env))
     }
 
-    pub(crate) fn new(config: Arc<Config>, catalog: Arc<Catalog>) -> Archive {
-        Archive { config, catalog }
+    pub(crate) fn new(
+        config: Arc<Config>,
+        catalog: Arc<Catalog>,
+        credentials: Arc<dyn CredentialStore>,
+        env: Env,
+    ) -> Archive {
+        let remote = Arc::new(RemoteFiles::new(&config, catalog.clone(), credentials, env));
+        Archive {
+            config,
+            catalog,
+            remote,
+        }
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// Where recorded keys are read: here, else downloaded from their bucket.
+    pub fn files(&self) -> &Arc<RemoteFiles> {
+        &self.remote
+    }
+
+    /// Reads the bucket of storage profile `profile` into the catalog (see
+    /// [`crate::import`]).
+    pub async fn import(
+        &self,
+        profile: &str,
+        progress: &mut (dyn FnMut(ImportProgress) + Send),
+    ) -> Result<ImportReport, EngineError> {
+        let bucket = self.remote.bucket(profile)?;
+        crate::import::import(self.catalog.clone(), bucket, progress).await
     }
 
     /// One row per recording of a stream overlapping a range.
@@ -153,7 +187,7 @@ impl Archive {
         };
         tapedeck_recorder::export::export(
             &self.catalog,
-            &self.config.recordings_dir(),
+            &*self.remote,
             &request,
             progress,
             cancelled,

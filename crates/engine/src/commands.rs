@@ -127,6 +127,16 @@ impl Engine {
         .map_err(|e| EngineError::internal(format!("the export stopped unexpectedly: {e}")))?
     }
 
+    /// Reads the bucket of storage profile `profile` into the catalog (`catalog import`):
+    /// recordings from any machine that uploads there; `progress` after each object read.
+    pub async fn import(
+        &self,
+        profile: &str,
+        mut progress: impl FnMut(crate::import::ImportProgress) + Send,
+    ) -> Result<crate::import::ImportReport, EngineError> {
+        self.archive().import(profile, &mut progress).await
+    }
+
     /// Starts pulling a remote stream (RTMP, HTTP-FLV or HLS) as `app/stream`, until
     /// [`Engine::remove_pull`] or shutdown. Not written to the configuration file.
     pub fn add_pull(&self, pull: PullConfig) -> Result<(), EngineError> {

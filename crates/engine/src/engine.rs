@@ -262,7 +262,12 @@ impl Engine {
         let config = Arc::new(config);
         let engine = Engine {
             inner: Arc::new(Inner {
-                archive: crate::archive::Archive::new(config.clone(), catalog.clone()),
+                archive: crate::archive::Archive::new(
+                    config.clone(),
+                    catalog.clone(),
+                    options.credentials.clone(),
+                    options.env.clone(),
+                ),
                 config: config.clone(),
                 recorder,
                 catalog,

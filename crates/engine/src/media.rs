@@ -28,7 +28,10 @@ use axum::Router;
 use serde::Deserialize;
 use tapedeck_catalog::Catalog;
 use tokio_util::sync::CancellationToken;
-use tower_http::services::ServeDir;
+use tower::ServiceExt as _;
+use tower_http::services::ServeFile;
+
+use crate::remote::RemoteFiles;
 
 use crate::error::EngineError;
 use crate::Engine;
@@ -85,7 +88,7 @@ pub type IsLive = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 #[derive(Clone)]
 struct Shared {
     catalog: Arc<Catalog>,
-    recordings: PathBuf,
+    files: Arc<RemoteFiles>,
     thumbnails: PathBuf,
     token: Arc<str>,
     /// Segments still being written end the playlist without ENDLIST: "live" until then.
@@ -94,7 +97,7 @@ struct Shared {
 
 /// Starts the server until `stop`.
 pub async fn start(
-    recordings: PathBuf,
+    files: Arc<RemoteFiles>,
     thumbnails: PathBuf,
     catalog: Arc<Catalog>,
     live: IsLive,
@@ -117,7 +120,7 @@ pub async fn start(
         .map_err(|e| EngineError::internal(e.to_string()))?;
     let shared = Shared {
         catalog,
-        recordings: recordings.clone(),
+        files,
         thumbnails,
         token: token.clone().into(),
         live,
@@ -125,7 +128,7 @@ pub async fn start(
     let app = Router::new()
         .route("/preview/{app}/{stream}/index.m3u8", get(preview))
         .route("/thumb/{app}/{stream}", get(thumb))
-        .nest_service("/files", ServeDir::new(recordings))
+        .route("/files/{*key}", get(file))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared);
     tokio::spawn(async move {
@@ -203,6 +206,26 @@ async fn preview(
     }
 }
 
+/// A recorded file, with ranges: from the recordings folder, or downloaded first from the
+/// bucket that holds it.
+async fn file(State(shared): State<Shared>, Path(key): Path<String>, request: Request) -> Response {
+    let path = match shared.files.path(&key).await {
+        Ok(p) => p,
+        Err(e) => {
+            let status = match e.kind {
+                crate::ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                crate::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            return (status, e.to_string()).into_response();
+        }
+    };
+    match ServeFile::new(path).oneshot(request).await {
+        Ok(r) => r.map(Body::new),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 struct ThumbQuery {
     at: i64,
@@ -220,7 +243,7 @@ async fn thumb(
     let made = tokio::task::spawn_blocking(move || {
         crate::thumbnail::thumbnail(
             &shared.catalog,
-            &shared.recordings,
+            &*shared.files,
             &shared.thumbnails,
             &app,
             &stream,
@@ -342,7 +365,7 @@ impl Engine {
             .get_or_try_init(|| {
                 let recorder = inner.recorder.clone();
                 crate::media::start(
-                    inner.config.recordings_dir(),
+                    inner.archive.files().clone(),
                     crate::thumbnail::cache_dir(&inner.config.data_dir),
                     inner.catalog.clone(),
                     Arc::new(move |app: &str, stream: &str| {
@@ -419,10 +442,11 @@ mod tests {
         std::fs::create_dir_all(dir.join("record")).unwrap();
         std::fs::write(dir.join("record/a b.ts"), b"0123456789").unwrap();
         let stop = CancellationToken::new();
+        let catalog = Arc::new(Catalog::in_memory().unwrap());
         let server = start(
-            dir.clone(),
+            Arc::new(RemoteFiles::local_only(dir.clone(), catalog.clone())),
             dir.join("thumbs"),
-            Arc::new(Catalog::in_memory().unwrap()),
+            catalog,
             Arc::new(|_: &str, _: &str| false),
             stop.clone(),
         )

@@ -61,7 +61,7 @@ pub struct Thumbnail {
 /// The JPEG of the key frame at or before `at` in `app`/`stream`, `width` pixels wide.
 pub fn thumbnail(
     catalog: &Catalog,
-    recordings: &Path,
+    files: &dyn tapedeck_recorder::files::Locate,
     cache: &Path,
     app: &str,
     stream: &str,
@@ -84,7 +84,12 @@ pub fn thumbnail(
             },
         );
     };
-    let path = recordings.join(&segment.key);
+    let path = files
+        .locate(&segment.key)
+        .map_err(|detail| ThumbnailError::Read {
+            path: segment.key.clone(),
+            detail,
+        })?;
     let bytes = std::fs::read(&path).map_err(|e| ThumbnailError::Read {
         path: path.display().to_string(),
         detail: e.to_string(),

@@ -32,6 +32,8 @@ fn export(dir: &Path) {
     tapedeck_engine::StorageCheck::export_all(&cfg).unwrap();
     tapedeck_config::preview::NamePreview::export_all(&cfg).unwrap();
     tapedeck_catalog::Run::export_all(&cfg).unwrap();
+    tapedeck_engine::import::ImportReport::export_all(&cfg).unwrap();
+    tapedeck_engine::import::ImportProgress::export_all(&cfg).unwrap();
 }
 
 fn read_all(dir: &Path) -> BTreeMap<String, String> {

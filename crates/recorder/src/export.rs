@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ use tapedeck_media::mp4::{finalize_with_data, FinalizeOptions, Fmp4Writer, Sampl
 use tapedeck_media::ts::demux::TsDemuxer;
 use tapedeck_media::{Frame, MediaEvent, MediaTime, Tracks};
 
-use crate::files::with_suffix;
+use crate::files::{with_suffix, Locate};
 
 /// Time between segments beyond which `close_gaps` removes it (segment edges of one
 /// recording are within a frame of each other).
@@ -84,12 +84,12 @@ pub struct Exported {
     pub bytes: u64,
 }
 
-/// Exports `req` from the segments in `catalog` under `root`. Blocking. `progress` is
+/// Exports `req` from the segments in `catalog`, read where `files` finds them. Blocking. `progress` is
 /// called after each segment of each pass; `cancelled` is asked as often, and when it says
 /// so the export stops, removes what it wrote, and returns [`ExportError::Cancelled`].
 pub fn export(
     catalog: &Catalog,
-    root: &Path,
+    files: &dyn Locate,
     req: &ExportRequest,
     progress: &mut dyn FnMut(Progress),
     cancelled: &dyn Fn() -> bool,
@@ -117,7 +117,7 @@ pub fn export(
     let base_ms = segments[0].start_ms;
     let mut plan = Plan {
         segments: &segments,
-        root,
+        files,
         base_ms,
         from: ms(req.start.timestamp_millis() - base_ms),
         until: ms(req.end.timestamp_millis() - base_ms),
@@ -228,7 +228,7 @@ fn ms(t: i64) -> MediaTime {
 /// same frames to the fragmented writer both times (the writer is deterministic).
 struct Plan<'a> {
     segments: &'a [tapedeck_catalog::Segment],
-    root: &'a Path,
+    files: &'a dyn Locate,
     /// Wall-clock ms of clip time 0: the first segment's start (a key frame at or before
     /// the requested start).
     base_ms: i64,
@@ -310,7 +310,13 @@ impl Plan<'_> {
         let mut bytes = Vec::new();
         let mut events = Vec::new();
         for (i, (seg, place)) in self.segments.iter().zip(&places).enumerate() {
-            let path = self.root.join(&seg.key);
+            let path = self
+                .files
+                .locate(&seg.key)
+                .map_err(|detail| ExportError::Segment {
+                    path: seg.key.clone(),
+                    detail,
+                })?;
             let segment_err = |detail: String| ExportError::Segment {
                 path: path.display().to_string(),
                 detail,
@@ -749,7 +755,7 @@ mod tests {
         for close_gaps in [false, true] {
             let plan = Plan {
                 segments: &segments,
-                root: Path::new("/"),
+                files: &std::path::PathBuf::from("/"),
                 base_ms: 10_000,
                 from: MediaTime::ZERO,
                 until: MediaTime::from_secs(30),

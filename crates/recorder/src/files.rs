@@ -455,6 +455,21 @@ impl tapedeck_media::in_place::InPlaceFile for InPlaceFs {
     }
 }
 
+/// Where the bytes of a recorded key can be read on this machine: the recordings folder,
+/// or (in the engine) a download from the bucket that holds it.
+pub trait Locate: Send + Sync {
+    /// A local path holding the file at `key`, fetching it first if it must be fetched;
+    /// why not, as a sentence.
+    fn locate(&self, key: &str) -> Result<PathBuf, String>;
+}
+
+/// Keys under a recordings folder.
+impl Locate for PathBuf {
+    fn locate(&self, key: &str) -> Result<PathBuf, String> {
+        Ok(self.join(key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

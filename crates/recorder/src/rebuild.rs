@@ -206,22 +206,37 @@ fn file_row(
     })
 }
 
-struct Probe {
-    bytes: u64,
-    codecs: String,
-    width: u32,
-    height: u32,
-    keyframes: u32,
+/// What a segment's bytes say of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub bytes: u64,
+    /// RFC 6381 codec strings, video first, comma-separated.
+    pub codecs: String,
+    pub width: u32,
+    pub height: u32,
+    pub keyframes: u32,
 }
 
 fn probe(path: &Path) -> Result<Probe, String> {
     let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    probe_ts(&data, true)
+}
+
+/// Probes an MPEG-TS segment, or (`whole` false) the first bytes of one, read from a
+/// bucket: the cut-off packet at the end is left out, and `bytes` is what was read.
+pub fn probe_ts(data: &[u8], whole: bool) -> Result<Probe, String> {
+    let data = if whole {
+        data
+    } else {
+        &data[..data.len() - data.len() % 188]
+    };
     let mut demuxer = TsDemuxer::new();
     let mut events = Vec::new();
-    demuxer
-        .push(&data, &mut events)
-        .and_then(|_| demuxer.flush(&mut events))
-        .map_err(|e| e.to_string())?;
+    demuxer.push(data, &mut events).map_err(|e| e.to_string())?;
+    let flushed = demuxer.flush(&mut events);
+    if whole {
+        flushed.map_err(|e| e.to_string())?;
+    }
     let (mut video, mut audio, mut keyframes) = (None, None, 0);
     for ev in &events {
         match ev {

@@ -15,7 +15,7 @@
 //! 4.1). A `.part` file's tag has no end (it is not known yet); the finalized file's has.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -68,8 +68,13 @@ impl FileTag {
 
     /// The tag of the MP4 (or fragmented `.part`) at `path`; `None` when it has none.
     pub fn read_mp4(path: &Path) -> Result<Option<FileTag>, String> {
+        FileTag::read_mp4_from(BufReader::new(File::open(path).map_err(|e| e.to_string())?))
+    }
+
+    /// The tag of an MP4 read through `file` (a local file, or ranged reads of an object in
+    /// a bucket): only box headers and the `udta` box are read.
+    pub fn read_mp4_from<R: Read + Seek>(mut file: R) -> Result<Option<FileTag>, String> {
         use tapedeck_media::in_place::{recording_start, Shifted};
-        let mut file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
         // A `.part` an in-place finalize left half done has its recording further in.
         let start = recording_start(&mut file, b"ftyp", 4).map_err(|e| e.to_string())?;
         let file = Shifted::new(file, start).map_err(|e| e.to_string())?;
@@ -87,8 +92,12 @@ impl FileTag {
 
     /// The tag of the FLV (or `.part`) at `path`; `None` when it has none.
     pub fn read_flv(path: &Path) -> Result<Option<FileTag>, String> {
-        use std::io::{Seek, SeekFrom};
-        let mut file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
+        FileTag::read_flv_from(BufReader::new(File::open(path).map_err(|e| e.to_string())?))
+    }
+
+    /// The tag of an FLV read through `file`: only its `onMetaData` is read.
+    pub fn read_flv_from<R: Read + Seek>(mut file: R) -> Result<Option<FileTag>, String> {
+        use std::io::SeekFrom;
         // A `.part` an in-place finalize left half done has its recording further in.
         tapedeck_media::in_place::recording_start(&mut file, b"FLV", 0)
             .and_then(|start| file.seek(SeekFrom::Start(start)))

@@ -38,6 +38,8 @@ pub enum StorageError {
     Integrity { key: String, detail: String },
     #[error("the bucket no longer knows the multipart upload of {key:?} (expired or aborted); it starts over")]
     UploadGone { key: String },
+    #[error("bucket {bucket:?} has no object {key:?}: it was deleted (by a lifecycle rule or by hand) or never uploaded")]
+    NoObject { bucket: String, key: String },
     #[error("{endpoint} answered {detail}")]
     Other { endpoint: String, detail: String },
 }
@@ -210,6 +212,12 @@ fn classify(
                 endpoint: cx.endpoint.into(),
             }
         }
+        "NoSuchKey" => {
+            return StorageError::NoObject {
+                bucket: cx.bucket.into(),
+                key: cx.key.into(),
+            }
+        }
         "RequestTimeTooSkewed" => return StorageError::ClockSkew,
         "NoSuchUpload" => return StorageError::UploadGone { key: cx.key.into() },
         "PermanentRedirect"
@@ -258,6 +266,10 @@ fn classify(
         404 if cx.key.is_empty() => StorageError::NoBucket {
             bucket: cx.bucket.into(),
             endpoint: cx.endpoint.into(),
+        },
+        404 => StorageError::NoObject {
+            bucket: cx.bucket.into(),
+            key: cx.key.into(),
         },
         408 | 429 | 500..=599 => StorageError::ServerBusy {
             endpoint: cx.endpoint.into(),

@@ -14,6 +14,7 @@ pub mod playlist;
 /// Profiles are part of the configuration (`tapedeck-config`); re-exported here.
 pub use tapedeck_config::profile;
 pub mod queue;
+pub mod read;
 pub mod retention;
 pub mod throttle;
 pub use tapedeck_config::units;

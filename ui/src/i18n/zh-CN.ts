@@ -455,6 +455,8 @@ export const zhCN: Record<MessageKey, string> = {
   "rec.import.run": "导入",
   "rec.import.running": "正在导入…",
   "rec.import.noProfiles": "还没有存储桶：请先在“存储”页面添加。",
+  "rec.import.progress": "正在读取存储桶中的文件：{done}/{total}…",
+  "rec.import.skipped": "有 {n} 个文件无法读取，已跳过：",
   "rec.import.summary": "找到 {recordings} 段录像，共 {files} 个文件和 {indexes} 个索引；其中 {newFiles} 个文件是新的。",
   "rec.err.not_found": "它已不在目录中（已删除，或尚未上传）：请点“刷新”后重新选择。",
   "rec.err.io": "Tapedeck 无法读写文件：请检查磁盘是否有空闲空间、文件夹是否还在。",

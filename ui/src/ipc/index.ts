@@ -31,6 +31,7 @@ import type {
   Exported,
   ExportProgress,
   HotkeyStatus,
+  ImportProgress,
   ImportSummary,
   IngestInfo,
   Lang,
@@ -137,7 +138,13 @@ export const clipPath = (app: string, stream: string, startMs: number, endMs: nu
   call<string>("clip_path", { app, stream, startMs, endMs });
 export const saveClipAs = (path: string) => call<string | null>("save_clip_as", { path });
 export const reveal = (path: string) => call<null>("reveal", { path });
-export const catalogImport = (profile: string) => call<ImportSummary>("catalog_import", { profile });
+/** Reads a profile's bucket into the catalog; `onProgress` gets each `ImportProgress`. */
+export function catalogImport(profile: string, onProgress?: (p: ImportProgress) => void): Promise<ImportSummary> {
+  if (!onProgress) return call<ImportSummary>("catalog_import", { profile });
+  const channel = new Channel<ImportProgress>();
+  channel.onmessage = onProgress;
+  return call<ImportSummary>("catalog_import", { profile, onProgress: channel });
+}
 
 /**
  * Drags a finished file out of the window into another app (tauri-plugin-drag: it

@@ -50,5 +50,7 @@ export type Exported = {
   bytes: number;
 };
 
-/** `catalog_import`: what a bucket's listing added to the catalog. */
-export type ImportSummary = { recordings: number; files: number; indexes: number; new_files: number };
+/** `catalog_import`: what the bucket holds and what the import added (generated). */
+export type { ImportReport as ImportSummary } from "../bindings/ImportReport";
+/** One message of `catalog_import`'s progress channel (generated). */
+export type { ImportProgress } from "../bindings/ImportProgress";

@@ -313,7 +313,7 @@ export async function recordingsCommand(
         const end = Date.now() - 40 * DAY;
         state.streams.push(evenings("archive", "old-show", end, 4, false));
       }
-      const res: ImportSummary = { recordings: 3, files: 412, indexes: 2, new_files: first ? 412 : 0 };
+      const res: ImportSummary = { profile, recordings: 3, files: 412, indexes: 2, new_files: first ? 412 : 0, read: first ? 7 : 0, chapters: first ? 2 : 0, skipped: first ? [{ key: "archive/old-show/2026-10-01/broken.m3u8", why: "line 3: EXTINF without a duration" }] : [] };
       return res;
     }
     default:

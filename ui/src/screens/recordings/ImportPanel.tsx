@@ -3,7 +3,7 @@ import type { EngineError } from "../../bindings/EngineError";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { useT } from "../../i18n";
 import * as ipc from "../../ipc";
-import type { ImportSummary } from "../../ipc/types";
+import type { ImportProgress, ImportSummary } from "../../ipc/types";
 import { useLoad } from "../../lib/useLoad";
 
 /**
@@ -19,18 +19,21 @@ export function ImportPanel({ onImported, onClose }: { onImported: () => void; o
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<EngineError | null>(null);
   const [summary, setSummary] = useState<ImportSummary | null>(null);
+  const [progress, setProgress] = useState<ImportProgress | null>(null);
   const chosen = profile || profiles[0]?.name || "";
   const run = async () => {
     setBusy(true);
     setError(null);
     setSummary(null);
+    setProgress(null);
     try {
-      setSummary(await ipc.catalogImport(chosen));
+      setSummary(await ipc.catalogImport(chosen, setProgress));
       onImported();
     } catch (e) {
       setError(ipc.toEngineError(e));
     } finally {
       setBusy(false);
+      setProgress(null);
     }
   };
   return (
@@ -63,12 +66,30 @@ export function ImportPanel({ onImported, onClose }: { onImported: () => void; o
       ) : null}
       <ErrorNotice error={error} hints={{ storage: t("error.storage.next") }} />
       <div role="status">
+        {busy && progress && progress.total > 0 ? (
+          <p>
+            <progress max={progress.total} value={progress.done} aria-label={t("rec.import.running")} />{" "}
+            {t("rec.import.progress", { done: progress.done, total: progress.total })}
+          </p>
+        ) : null}
         {summary ? (
           <p className="notice ok">
             {t("rec.import.summary", { recordings: summary.recordings, files: summary.files, indexes: summary.indexes, newFiles: summary.new_files })}
           </p>
         ) : null}
       </div>
+      {summary && summary.skipped.length ? (
+        <div className="notice warn">
+          <p>{t("rec.import.skipped", { n: summary.skipped.length })}</p>
+          <ul className="skipped">
+            {summary.skipped.slice(0, 20).map((s) => (
+              <li key={s.key}>
+                <code>{s.key}</code>: {s.why}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
     </section>
   );
 }

@@ -367,7 +367,10 @@ describe("Recordings: import, empty and error states", () => {
     await user.selectOptions(select, "oss-hangzhou");
     await user.click(within(panel).getByRole("button", { name: "Import" }));
     expect(await within(panel).findByText("Found 3 recordings in 412 files and 2 indexes; 412 files were new.")).toBeInTheDocument();
-    expect(b.of("catalog_import").at(-1)).toEqual({ profile: "oss-hangzhou" });
+    expect(b.of("catalog_import").at(-1)).toMatchObject({ profile: "oss-hangzhou" });
+    // What could not be read is named, with why.
+    expect(within(panel).getByText("1 file could not be read and was left out:")).toBeInTheDocument();
+    expect(within(panel).getByText("archive/old-show/2026-10-01/broken.m3u8")).toBeInTheDocument();
     // The imported stream appears in the list.
     expect(await screen.findByRole("heading", { name: "archive" })).toBeInTheDocument();
   });

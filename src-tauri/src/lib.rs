@@ -104,6 +104,7 @@ pub fn run(args: Args) -> Result<(), String> {
             recordings::save_clip_as,
             recordings::reveal,
             recordings::drag_icon,
+            recordings::catalog_import,
             settings::config_get,
             settings::template_validate,
             settings::template_save,

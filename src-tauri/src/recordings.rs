@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Local, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use tapedeck_catalog::{Chapter, IndexRecord, RecordedStream, Span};
+use tapedeck_engine::import::{ImportProgress, ImportReport};
 use tapedeck_engine::{EngineError, ErrorKind, ExportQuery, IndexQuery};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
@@ -184,6 +185,25 @@ pub async fn index_create(state: State<'_, AppState>, query: IndexQuery) -> Resu
         bucket_url,
         record,
     })
+}
+
+/// Reads a storage profile's bucket into the catalog: recordings made on another computer
+/// (or before a reinstall) appear on the timeline; nothing is downloaded until watched or
+/// exported. Progress after each object read goes to `on_progress`.
+#[tauri::command]
+pub async fn catalog_import(
+    state: State<'_, AppState>,
+    profile: String,
+    on_progress: Option<Channel<ImportProgress>>,
+) -> Result<ImportReport> {
+    let engine = state.engine().await?;
+    engine
+        .import(&profile, move |p| {
+            if let Some(c) = &on_progress {
+                let _ = c.send(p);
+            }
+        })
+        .await
 }
 
 /// Exports a lossless MP4 clip; progress after each segment of each pass goes to

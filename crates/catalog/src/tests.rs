@@ -416,3 +416,111 @@ fn coverage_splits_a_recording_at_its_reconnects() {
     assert_eq!((streams[0].first_ms, streams[0].recordings), (0, 2));
     assert_eq!(streams[0].bytes, 6 * 1000 + 10);
 }
+
+#[test]
+fn imported_rows_never_replace_local_ones_and_name_their_bucket() {
+    let c = sample();
+    // a0.ts is local; c0.ts and c1.ts are only in the bucket of "shared".
+    let remote = [
+        seg("live/cam1/0", "a0.ts", 0, 30_000),
+        seg("live/cam1/500000", "c0.ts", 500_000, 30_000),
+        seg("live/cam1/500000", "c1.ts", 530_000, 30_000),
+    ];
+    let playlist = File {
+        recording: "live/cam1/500000".into(),
+        app: "live".into(),
+        stream: "cam1".into(),
+        kind: FileKind::Playlist,
+        key: "c.m3u8".into(),
+        start_ms: 500_000,
+        end_ms: 560_000,
+        bytes: 300,
+    };
+    let added = c
+        .add_remote("shared", &remote, std::slice::from_ref(&playlist))
+        .unwrap();
+    assert_eq!(
+        added,
+        Added {
+            segments: 2,
+            files: 1
+        }
+    );
+    // Again: nothing new.
+    let again = c.add_remote("shared", &remote, &[playlist]).unwrap();
+    assert_eq!(again, Added::default());
+    assert_eq!(c.remote_of("a0.ts").unwrap(), None);
+    assert_eq!(c.remote_of("c1.ts").unwrap().as_deref(), Some("shared"));
+    assert_eq!(c.remote_of("c.m3u8").unwrap().as_deref(), Some("shared"));
+    assert_eq!(c.remote_of("nowhere.ts").unwrap(), None);
+    // The imported recording is one more span.
+    let spans = c.spans("live", "cam1", 0, 1_000_000).unwrap();
+    assert_eq!(spans.len(), 3);
+    assert_eq!(spans[2].recording, "live/cam1/500000");
+    assert_eq!(spans[2].objects, ["c.m3u8"]);
+    // A local recorder writing the key later makes it local.
+    c.add_segment(&seg("live/cam1/500000", "c1.ts", 530_000, 30_000))
+        .unwrap();
+    assert_eq!(c.remote_of("c1.ts").unwrap(), None);
+}
+
+#[test]
+fn imports_remember_entity_tags_chapters_and_indexes_once() {
+    let c = Catalog::in_memory().unwrap();
+    assert_eq!(c.imported_etag("shared", "a.m3u8").unwrap(), None);
+    c.set_imported("shared", "a.m3u8", "e1", Some("live/cam1/0"), false)
+        .unwrap();
+    c.set_imported("shared", "a.m3u8", "e2", Some("live/cam1/0"), false)
+        .unwrap();
+    c.set_imported("shared", "a.mp4", "e3", Some("live/cam1/0"), false)
+        .unwrap();
+    c.set_imported("shared", "i.m3u8", "e4", None, true)
+        .unwrap();
+    assert_eq!(
+        c.imported_etag("shared", "a.m3u8").unwrap().as_deref(),
+        Some("e2")
+    );
+    assert_eq!(c.imported_etag("other", "a.m3u8").unwrap(), None);
+    assert_eq!(c.imported_counts("shared").unwrap(), (1, 1));
+    let chapter = Chapter {
+        app: "live".into(),
+        stream: "cam1".into(),
+        recording: "live/cam1/0".into(),
+        at_ms: 5_000,
+        title: "Goal".into(),
+    };
+    assert!(c.add_chapter_once(&chapter).unwrap());
+    assert!(!c.add_chapter_once(&chapter).unwrap());
+    assert_eq!(c.chapters("live", "cam1", 0, 10_000).unwrap().len(), 1);
+    let index = IndexRecord {
+        id: 1,
+        app: "live".into(),
+        stream: "cam1".into(),
+        object: "indexes/a.m3u8".into(),
+        start_ms: 0,
+        end_ms: 10_000,
+        duration: 10.0,
+        width: 1280,
+        height: 720,
+        created_ms: 20_000,
+    };
+    // A local index took id 1 already: the imported one gets another.
+    c.add_index(&NewIndex {
+        app: "live".into(),
+        stream: "cam1".into(),
+        object: "indexes/local.m3u8".into(),
+        start_ms: 0,
+        end_ms: 1,
+        duration: 0.0,
+        width: 0,
+        height: 0,
+        created_ms: 1,
+    })
+    .unwrap();
+    assert!(c.add_index_if_new(&index).unwrap());
+    assert!(!c.add_index_if_new(&index).unwrap());
+    let all = c.indexes(1, 10, false).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].object, "indexes/a.m3u8");
+    assert_ne!(all[1].id, all[0].id);
+}

@@ -468,7 +468,7 @@ export const en = {
   "rec.import.run": "Import",
   "rec.import.running": "Importing…",
   "rec.import.noProfiles": "No buckets yet: add one on the Storage screen first.",
-  "rec.import.progress": "Reading {done} of {total} files in the bucket…",
+  "rec.import.progress": "Reading the bucket: {done} of {total} {total?file|files}…",
   "rec.import.skipped": "{n} {n?file|files} could not be read and {n?was|were} left out:",
   "rec.import.summary": "Found {recordings} {recordings?recording|recordings} in {files} {files?file|files} and {indexes} {indexes?index|indexes}; {newFiles} {newFiles?file was|files were} new.",
   "rec.err.not_found": "It is not in the catalog any more (deleted, or not uploaded yet): press Refresh and choose again.",

@@ -8,7 +8,7 @@ import type { EngineError } from "../bindings/EngineError";
 import type { ExportQuery } from "../bindings/ExportQuery";
 import type { IndexQuery } from "../bindings/IndexQuery";
 import type { Span } from "../bindings/Span";
-import type { CreatedIndex, Exported, ExportProgress, ImportSummary, RecordedStream } from "../ipc/types";
+import type { CreatedIndex, Exported, ExportProgress, ImportProgress, ImportSummary, RecordedStream } from "../ipc/types";
 import { rng } from "./streams";
 
 export type RecordingsKind = "default" | "month" | "none";
@@ -308,6 +308,11 @@ export async function recordingsCommand(
       const profile = String(a.profile);
       if (!ctx.hasKeys(profile)) fail("storage", `No keys are saved for ${profile}: enter them on the Storage screen first.`);
       const first = !state.imported;
+      const objects = first ? 7 : 0;
+      for (let i = 0; i <= objects; i++) {
+        send<ImportProgress>(a.onProgress, i, { total: objects, done: i });
+        await sleep(0);
+      }
       if (first) {
         state.imported = true;
         const end = Date.now() - 40 * DAY;

@@ -109,6 +109,34 @@ def rss_mb(pids):
     return total / 1024
 
 
+def pss_mb(pids):
+    """Proportional set size summed over the processes: a page shared by several of them
+    (libwebkit2gtk, GTK, Mesa are mapped by all three) counts once in the sum, where RSS
+    counts it once per process."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def breakdown(pids):
+    """`name RSS/PSS` of each process, for the notes."""
+    out = []
+    for p in sorted(pids):
+        try:
+            name = open(f"/proc/{p}/comm").read().strip()
+        except OSError:
+            continue
+        out.append(f"{name} {rss_mb([p]):.0f}/{pss_mb([p]):.0f}")
+    return ", ".join(out)
+
+
 def first_paint_ms(s):
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -140,8 +168,11 @@ def main():
     s = Session(["--config", cfg])
     first_paint_ms(s)
     time.sleep(10)
-    idle = rss_mb(app_pids())
+    pids = app_pids()
+    idle = rss_mb(pids)
     rows.append(("idle RSS, all processes", "%.0f MB" % idle, "<= 150 MB"))
+    rows.append(("idle PSS, all processes (shared pages once)", "%.0f MB" % pss_mb(pids), "-"))
+    idle_breakdown = breakdown(pids)
 
     src = os.path.join(d, "in.flv")
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
@@ -180,6 +211,7 @@ def main():
     rows.append((f"RSS, all processes, {STREAMS} live", "%.0f MB" % live_rss, "-"))
     rows.append((f"streams on the Live screen / in the engine", f"{shown} / {len(streams)}", f"{STREAMS} / {STREAMS}"))
     rows.append((f"frames the engine dropped, {STREAMS} live", str(dropped), "0"))
+    print(f"idle, RSS/PSS MB per process: {idle_breakdown}\n")
     print("| measure | Tapedeck Studio | target |")
     print("|---|---|---|")
     for r in rows:

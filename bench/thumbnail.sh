@@ -15,7 +15,7 @@ command -v ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq f
 clip="$cache/thumb-720p30.flv"
 if [ ! -s "$clip" ]; then
   ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 40 \
+    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 90 \
     -c:v libx264 -preset veryfast -b:v 3M -g 60 -pix_fmt yuv420p -c:a aac -b:a 128k "$clip"
 fi
 CARGO_PROFILE_RELEASE_STRIP=symbols cargo build --release -q --manifest-path "$here/Cargo.toml" -p tapedeck
@@ -34,7 +34,7 @@ listen = "127.0.0.1:$control"
 formats = ["m3u8"]
 interruption_window = "0s"
 [template.m3u8]
-slice_duration = "10s"
+slice_duration = "30s"
 TOML
 TAPEDECK_LOG=warn "$bin" serve --config "$work/tapedeck.toml" 2>"$work/serve.log" &
 server=$!
@@ -50,15 +50,15 @@ bin, work, start_ms, end_ms, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), 
 segments = sys.argv[6:]
 config = f"{work}/tapedeck.toml"
 thumbs = f"{work}/data/state/thumbnails"
-seg_ms = 10_000
+seg_ms = 30_000
 tapedeck, ffmpeg = [], []
 for i in range(runs):
-    # A different moment each run, never in the cache: 7.3 s into each 10 s segment (the
-    # key frame at 6 s), walking through the recording.
+    # A different moment each run, never in the cache: 17.3 s into each 30 s segment (the
+    # default length; the key frame at 16 s), walking through the recording.
     seg = i % len(segments)
-    at_ms = start_ms + seg * seg_ms + 7_300
+    at_ms = start_ms + seg * seg_ms + 17_300
     if at_ms >= end_ms:
-        at_ms = start_ms + 7_300
+        at_ms = start_ms + 17_300
         seg = 0
     at = datetime.datetime.fromtimestamp(at_ms / 1000, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     shutil.rmtree(thumbs, ignore_errors=True)
@@ -66,7 +66,7 @@ for i in range(runs):
     subprocess.run([bin, "thumbnail", "--config", config, "--app", "live", "--stream", "bench", "--at", at, "-o", f"{work}/t.jpg", "--width", "320"], check=True, stdout=subprocess.DEVNULL)
     tapedeck.append((time.perf_counter() - t0) * 1000)
     t0 = time.perf_counter()
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss", "6", "-i", segments[seg], "-frames:v", "1", "-vf", "scale=320:-2", f"{work}/f.jpg"], check=True)
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss", "16", "-i", segments[seg], "-frames:v", "1", "-vf", "scale=320:-2", f"{work}/f.jpg"], check=True)
     ffmpeg.append((time.perf_counter() - t0) * 1000)
 def row(name, xs):
     xs = sorted(xs)

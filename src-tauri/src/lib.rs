@@ -97,6 +97,7 @@ pub fn run(args: Args) -> Result<(), String> {
             recordings::chapters,
             recordings::preview_url,
             recordings::thumbnail_url,
+            recordings::keyframe_url,
             recordings::index_create,
             recordings::export_clip,
             recordings::export_cancel,

@@ -145,6 +145,24 @@ pub async fn thumbnail_url(
     ))
 }
 
+/// The address of the key frame at or before `at_ms` as Annex B with its codec string
+/// (the webview decodes H.265 thumbnails itself with WebCodecs where it can).
+#[tauri::command]
+pub async fn keyframe_url(
+    state: State<'_, AppState>,
+    app: String,
+    stream: String,
+    at_ms: i64,
+) -> Result<Option<String>> {
+    let engine = state.engine().await?;
+    Ok(Some(
+        engine
+            .media_server()
+            .await?
+            .keyframe_url(&app, &stream, at_ms),
+    ))
+}
+
 /// The longest range one preview playlist covers.
 pub const PREVIEW_MAX_MS: i64 = 24 * 3600 * 1000;
 
@@ -194,14 +212,12 @@ pub async fn index_create(state: State<'_, AppState>, query: IndexQuery) -> Resu
 pub async fn catalog_import(
     state: State<'_, AppState>,
     profile: String,
-    on_progress: Option<Channel<ImportProgress>>,
+    on_progress: Channel<ImportProgress>,
 ) -> Result<ImportReport> {
     let engine = state.engine().await?;
     engine
         .import(&profile, move |p| {
-            if let Some(c) = &on_progress {
-                let _ = c.send(p);
-            }
+            let _ = on_progress.send(p);
         })
         .await
 }

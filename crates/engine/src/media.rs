@@ -72,6 +72,17 @@ impl MediaServer {
     }
 
     /// A recorded file by its key (relative to the recordings folder).
+    /// The key frame at or before `at_ms` as Annex B (see `/keyframe`).
+    pub fn keyframe_url(&self, app: &str, stream: &str, at_ms: i64) -> String {
+        format!(
+            "{}/keyframe/{}/{}?at={at_ms}&token={}",
+            self.base(),
+            encode(app),
+            encode(stream),
+            self.token
+        )
+    }
+
     pub fn file_url(&self, key: &str) -> String {
         format!(
             "{}/files/{}?token={}",
@@ -128,6 +139,7 @@ pub async fn start(
     let app = Router::new()
         .route("/preview/{app}/{stream}/index.m3u8", get(preview))
         .route("/thumb/{app}/{stream}", get(thumb))
+        .route("/keyframe/{app}/{stream}", get(keyframe))
         .route("/files/{*key}", get(file))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared);
@@ -159,6 +171,10 @@ async fn guard(State(shared): State<Shared>, request: Request, next: Next) -> Re
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-codec, x-width, x-height, x-at"),
     );
     response
 }
@@ -222,6 +238,69 @@ async fn file(State(shared): State<Shared>, Path(key): Path<String>, request: Re
     };
     match ServeFile::new(path).oneshot(request).await {
         Ok(r) => r.map(Body::new),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct KeyFrameQuery {
+    at: i64,
+}
+
+/// The key frame at or before `at` as Annex B, its codec string and size in headers: the
+/// webview decodes what the engine does not (H.265) with WebCodecs.
+async fn keyframe(
+    State(shared): State<Shared>,
+    Path((app, stream)): Path<(String, String)>,
+    Query(q): Query<KeyFrameQuery>,
+) -> Response {
+    let Some(at) = chrono::DateTime::from_timestamp_millis(q.at) else {
+        return (StatusCode::BAD_REQUEST, "at is not a time").into_response();
+    };
+    let made = tokio::task::spawn_blocking(move || {
+        crate::thumbnail::key_frame(&shared.catalog, &*shared.files, &app, &stream, at)
+    })
+    .await;
+    match made {
+        Ok(Ok(k)) => {
+            let header =
+                |v: String| HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""));
+            (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/octet-stream"),
+                    ),
+                    (
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("max-age=3600, immutable"),
+                    ),
+                    (header::HeaderName::from_static("x-codec"), header(k.codec)),
+                    (
+                        header::HeaderName::from_static("x-width"),
+                        header(k.width.to_string()),
+                    ),
+                    (
+                        header::HeaderName::from_static("x-height"),
+                        header(k.height.to_string()),
+                    ),
+                    (
+                        header::HeaderName::from_static("x-at"),
+                        header(k.at.timestamp_millis().to_string()),
+                    ),
+                ],
+                Body::from(k.annex_b),
+            )
+                .into_response()
+        }
+        Ok(Err(e)) => {
+            use crate::thumbnail::ThumbnailError as T;
+            let status = match e {
+                T::NothingThere(_) | T::NoSegments(_) | T::NoKeyFrame(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, e.to_string()).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -294,11 +373,15 @@ pub fn playlist(
     let mut body = String::new();
     let mut longest = 0i64;
     let mut last_end: Option<i64> = None;
+    let mut last_recording: Option<i64> = None;
     let mut count = 0usize;
     catalog.for_each_index_segment(app, stream, start_ms, end_ms, |s| {
-        if last_end.is_some_and(|e| s.discontinuity || s.start_ms > e + 500) {
+        // A gap, a resume, or the next recording (its timestamps start again).
+        let new_recording = last_recording.is_some_and(|r| r != s.recording_id);
+        if last_end.is_some_and(|e| new_recording || s.discontinuity || s.start_ms > e + 500) {
             body.push_str("#EXT-X-DISCONTINUITY\n");
         }
+        last_recording = Some(s.recording_id);
         let at = chrono::DateTime::from_timestamp_millis(s.start_ms).unwrap_or_default();
         let _ = writeln!(
             body,
@@ -413,6 +496,12 @@ mod tests {
             .unwrap();
         c.add_segment(&seg("record/live/cam 1/1_2.ts", 1_700_000_010_000, true))
             .unwrap();
+        // The next recording right after the last segment: its timestamps start again.
+        c.add_segment(&Segment {
+            recording: "live/cam 1/1700000012000".into(),
+            ..seg("record/live/cam 1/2_0.ts", 1_700_000_012_000, false)
+        })
+        .unwrap();
         let text = playlist(
             &c,
             "live",
@@ -429,7 +518,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:20.000Z\n#EXTINF:2.000,\n/files/record/live/cam%201/1_0.ts?token=T\n"), "{text}");
-        assert_eq!(text.matches("#EXT-X-DISCONTINUITY").count(), 1, "{text}");
+        assert_eq!(text.matches("#EXT-X-DISCONTINUITY").count(), 2, "{text}");
+        assert!(
+            text.contains(
+                "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:32.000Z\n"
+            ),
+            "{text}"
+        );
         assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
         assert!(playlist(&c, "live", "other", 0, i64::MAX, false, "T")
             .unwrap()

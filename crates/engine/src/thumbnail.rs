@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use tapedeck_catalog::Catalog;
 use tapedeck_media::codec::VideoCodec;
+use tapedeck_media::codec::VideoConfig;
 use tapedeck_media::ts::TsDemuxer;
 use tapedeck_media::{MediaEvent, MediaTime};
 
@@ -72,42 +73,16 @@ pub fn thumbnail(
         return Err(ThumbnailError::Width(width));
     }
     let label = format!("{app}/{stream}");
-    let at_ms = at.timestamp_millis();
-    // The segment holding `at`, else the last one before it (within a minute).
-    let segments = catalog.segments(app, stream, at_ms - 60_000, at_ms + 1)?;
-    let Some(segment) = segments.iter().rev().find(|s| s.start_ms <= at_ms) else {
-        return Err(
-            if catalog.spans(app, stream, at_ms, at_ms + 1)?.is_empty() {
-                ThumbnailError::NothingThere(label)
-            } else {
-                ThumbnailError::NoSegments(label)
-            },
-        );
-    };
-    let path = files
-        .locate(&segment.key)
-        .map_err(|detail| ThumbnailError::Read {
-            path: segment.key.clone(),
-            detail,
-        })?;
-    let bytes = std::fs::read(&path).map_err(|e| ThumbnailError::Read {
-        path: path.display().to_string(),
-        detail: e.to_string(),
-    })?;
-    let (frame_ms, annex_b) =
-        key_frame_at(&bytes, segment.start_ms, at_ms).map_err(|e| match e {
-            KeyFrameError::Codec(c) => ThumbnailError::Codec(c),
-            KeyFrameError::None => ThumbnailError::NoKeyFrame(path.display().to_string()),
-            KeyFrameError::Demux(d) => ThumbnailError::Read {
-                path: path.display().to_string(),
-                detail: d,
-            },
-        })?;
+    let frame = key_frame(catalog, files, app, stream, at)?;
+    if frame.video_codec != VideoCodec::H264 {
+        return Err(ThumbnailError::Codec(codec_name(frame.video_codec)));
+    }
+    let (frame_ms, annex_b) = (frame.at.timestamp_millis(), frame.annex_b);
     let cached = cache.join(format!(
         "{}-{frame_ms}-{width}.jpg",
         hex::encode(label.as_bytes())
     ));
-    let at = DateTime::from_timestamp_millis(frame_ms).unwrap_or(at);
+    let at = frame.at;
     if let Ok(meta) = std::fs::metadata(&cached) {
         if meta.len() > 0 {
             let (w, h) = jpeg_size(&cached).unwrap_or((width, 0));
@@ -137,15 +112,89 @@ pub fn thumbnail(
     })
 }
 
+/// A key frame as Annex B (parameter sets first), for a decoder elsewhere: the app's
+/// webview decodes H.265 with WebCodecs where the platform can.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyFrame {
+    /// RFC 6381 codec string (`avc1.64001f`, `hvc1.1.6.L93.B0`), as WebCodecs takes it.
+    pub codec: String,
+    pub video_codec: VideoCodec,
+    pub width: u32,
+    pub height: u32,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    pub annex_b: Vec<u8>,
+}
+
+/// The key frame at or before `at` in `app`/`stream` (within the minute before it).
+pub fn key_frame(
+    catalog: &Catalog,
+    files: &dyn tapedeck_recorder::files::Locate,
+    app: &str,
+    stream: &str,
+    at: DateTime<Utc>,
+) -> Result<KeyFrame, ThumbnailError> {
+    let label = format!("{app}/{stream}");
+    let at_ms = at.timestamp_millis();
+    // The segment holding `at`, else the last one before it (within a minute).
+    let segments = catalog.segments(app, stream, at_ms - 60_000, at_ms + 1)?;
+    let Some(segment) = segments.iter().rev().find(|s| s.start_ms <= at_ms) else {
+        return Err(
+            if catalog.spans(app, stream, at_ms, at_ms + 1)?.is_empty() {
+                ThumbnailError::NothingThere(label)
+            } else {
+                ThumbnailError::NoSegments(label)
+            },
+        );
+    };
+    let path = files
+        .locate(&segment.key)
+        .map_err(|detail| ThumbnailError::Read {
+            path: segment.key.clone(),
+            detail,
+        })?;
+    let bytes = std::fs::read(&path).map_err(|e| ThumbnailError::Read {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    let (frame_ms, annex_b, config) =
+        key_frame_at(&bytes, segment.start_ms, at_ms).map_err(|e| match e {
+            KeyFrameError::None => ThumbnailError::NoKeyFrame(path.display().to_string()),
+            KeyFrameError::Demux(d) => ThumbnailError::Read {
+                path: path.display().to_string(),
+                detail: d,
+            },
+        })?;
+    Ok(KeyFrame {
+        codec: config.codec_string.clone(),
+        video_codec: config.codec,
+        width: config.width,
+        height: config.height,
+        at: DateTime::from_timestamp_millis(frame_ms).unwrap_or(at),
+        annex_b,
+    })
+}
+
+/// How people name a codec.
+fn codec_name(c: VideoCodec) -> &'static str {
+    match c {
+        VideoCodec::H264 => "H.264",
+        _ => "H.265",
+    }
+}
+
 enum KeyFrameError {
-    Codec(&'static str),
     None,
     Demux(String),
 }
 
 /// The last key frame at or before `at_ms` in a TS segment starting at `start_ms`: its
 /// wall time and the picture as Annex B (parameter sets first).
-fn key_frame_at(ts: &[u8], start_ms: i64, at_ms: i64) -> Result<(i64, Vec<u8>), KeyFrameError> {
+fn key_frame_at(
+    ts: &[u8],
+    start_ms: i64,
+    at_ms: i64,
+) -> Result<(i64, Vec<u8>, VideoConfig), KeyFrameError> {
     let mut demux = TsDemuxer::new();
     let mut events = Vec::new();
     demux
@@ -154,7 +203,7 @@ fn key_frame_at(ts: &[u8], start_ms: i64, at_ms: i64) -> Result<(i64, Vec<u8>), 
         .map_err(|e| KeyFrameError::Demux(e.to_string()))?;
     let mut config = None;
     let mut first: Option<MediaTime> = None;
-    let mut best: Option<(i64, Vec<u8>)> = None;
+    let mut best: Option<(i64, Vec<u8>, VideoConfig)> = None;
     for ev in events {
         match ev {
             MediaEvent::VideoConfig(c) => config = Some(c),
@@ -164,9 +213,6 @@ fn key_frame_at(ts: &[u8], start_ms: i64, at_ms: i64) -> Result<(i64, Vec<u8>), 
                     continue;
                 }
                 let Some(c) = &config else { continue };
-                if c.codec != VideoCodec::H264 {
-                    return Err(KeyFrameError::Codec("H.265"));
-                }
                 let wall = start_ms + (f.pts - t0).as_millis();
                 if wall > at_ms && best.is_some() {
                     break;
@@ -185,7 +231,7 @@ fn key_frame_at(ts: &[u8], start_ms: i64, at_ms: i64) -> Result<(i64, Vec<u8>), 
                     annex_b.extend_from_slice(nal);
                     rest = &rest[4 + n..];
                 }
-                best = Some((wall, annex_b));
+                best = Some((wall, annex_b, (**c).clone()));
             }
             _ => {}
         }

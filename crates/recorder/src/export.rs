@@ -140,6 +140,11 @@ pub fn export(
     // which tells the finalizer every table of the moov.
     let mut skeleton = Skeleton::default();
     let mut done = 0;
+    // The total at once, before the first segment is read (which may be a download).
+    progress(Progress {
+        segments_done: 0,
+        segments_total: total,
+    });
     let first = plan.run(Sink::Skeleton(&mut skeleton), &mut |_| {
         done += 1;
         progress(Progress {

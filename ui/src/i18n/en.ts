@@ -461,6 +461,7 @@ export const en = {
   "rec.clip.saved": "Copied to {path}.",
   "rec.clip.reveal": "Show in folder",
   "rec.clip.another": "Export another",
+  "rec.tl.noPicture": "{codec}: no picture on this computer",
   "rec.import.open": "Import from bucket",
   "rec.import.title": "Import from a bucket",
   "rec.import.what": "Adds the recordings found in a bucket (made on another computer, or before a reinstall) to this list. Nothing is downloaded until you watch or export.",

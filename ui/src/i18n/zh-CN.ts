@@ -448,6 +448,7 @@ export const zhCN: Record<MessageKey, string> = {
   "rec.clip.saved": "已复制到 {path}。",
   "rec.clip.reveal": "在文件夹中显示",
   "rec.clip.another": "再导出一个",
+  "rec.tl.noPicture": "{codec}：此电脑无法显示画面",
   "rec.import.open": "从存储桶导入",
   "rec.import.title": "从存储桶导入",
   "rec.import.what": "把存储桶里的录像（在另一台电脑上录的，或重装之前录的）加入这个列表。观看或导出前不会下载任何内容。",

@@ -121,6 +121,8 @@ export const chapters = (app: string, stream: string, startMs: number, endMs: nu
   call<Chapter[]>("chapters", { app, stream, startMs, endMs });
 export const thumbnailUrl = (app: string, stream: string, atMs: number, width: number) =>
   call<string | null>("thumbnail_url", { app, stream, atMs, width });
+/** The key frame at or before `atMs` as Annex B, for the webview's own decoder (H.265). */
+export const keyframeUrl = (app: string, stream: string, atMs: number) => call<string | null>("keyframe_url", { app, stream, atMs });
 export const previewUrl = (app: string, stream: string, startMs: number, endMs: number) =>
   call<string>("preview_url", { app, stream, startMs, endMs });
 export const indexCreate = (query: IndexQuery) => call<CreatedIndex>("index_create", { query });
@@ -139,8 +141,7 @@ export const clipPath = (app: string, stream: string, startMs: number, endMs: nu
 export const saveClipAs = (path: string) => call<string | null>("save_clip_as", { path });
 export const reveal = (path: string) => call<null>("reveal", { path });
 /** Reads a profile's bucket into the catalog; `onProgress` gets each `ImportProgress`. */
-export function catalogImport(profile: string, onProgress?: (p: ImportProgress) => void): Promise<ImportSummary> {
-  if (!onProgress) return call<ImportSummary>("catalog_import", { profile });
+export function catalogImport(profile: string, onProgress: (p: ImportProgress) => void = () => {}): Promise<ImportSummary> {
   const channel = new Channel<ImportProgress>();
   channel.onmessage = onProgress;
   return call<ImportSummary>("catalog_import", { profile, onProgress: channel });

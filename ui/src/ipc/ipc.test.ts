@@ -60,7 +60,8 @@ const CASES: [string, () => Promise<unknown>, string, Record<string, unknown>][]
   ["clipPath", () => ipc.clipPath("studio", "cam1", 1, 2), "clip_path", { app: "studio", stream: "cam1", startMs: 1, endMs: 2 }],
   ["saveClipAs", () => ipc.saveClipAs("/v/a b.mp4"), "save_clip_as", { path: "/v/a b.mp4" }],
   ["reveal", () => ipc.reveal("/v/a b.mp4"), "reveal", { path: "/v/a b.mp4" }],
-  ["catalogImport", () => ipc.catalogImport("r2"), "catalog_import", { profile: "r2" }],
+  ["catalogImport", () => ipc.catalogImport("r2"), "catalog_import", { profile: "r2", onProgress: expect.anything() }],
+  ["keyframeUrl", () => ipc.keyframeUrl("live", "cam1", 5), "keyframe_url", { app: "live", stream: "cam1", atMs: 5 }],
   ["dragIcon", () => ipc.dragIcon(), "drag_icon", {}],
 ];
 

@@ -242,6 +242,9 @@ export async function recordingsCommand(
       if (!overlapping(s.spans, at, at + 1).length) return null;
       return thumbSvg(at, Number(a.width) || 160, `${s.app}/${s.stream}`);
     }
+    case "keyframe_url":
+      // The mock's thumbnails are all pictures: no key frame is ever needed.
+      return null;
     case "preview_url": {
       const s = find(state, a.app, a.stream);
       const text = previewPlaylist(s.spans, Number(a.startMs), Number(a.endMs));
@@ -331,6 +334,7 @@ export const RECORDING_COMMANDS = new Set([
   "spans",
   "chapters",
   "thumbnail_url",
+  "keyframe_url",
   "preview_url",
   "index_create",
   "clip_path",

@@ -12,6 +12,7 @@ import { useRecErrorHints } from "./hints";
 import { Preview, type PreviewRange, type Seek } from "./Preview";
 import { formatLocalDate, parseLocalDate } from "./range";
 import { RangePanel } from "./RangePanel";
+import { keyFrameThumb } from "./timeline/keyframe";
 import { spanModel } from "./timeline/model";
 import { DAY, HOUR, localDay } from "./timeline/scale";
 import { Timeline, type ViewRequest } from "./timeline/Timeline";
@@ -172,6 +173,7 @@ export function StreamView({ info }: { info: RecordedStream }) {
           playhead={playhead}
           onSeek={onSeek}
           loadThumb={(at, width) => ipc.thumbnailUrl(app, stream, at, width)}
+          loadKeyFrame={(at, width) => ipc.keyframeUrl(app, stream, at).then((url) => (url ? keyFrameThumb(url, width) : { kind: "none" }))}
         />
       </section>
       <div className="grid2 rec-lower">

@@ -1,7 +1,7 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { StrictMode } from "react";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { translate } from "../../i18n";
 import { localTime, shortTime } from "../../lib/format";
 import { axeViolations } from "../../test/axe";
@@ -135,6 +135,30 @@ describe("Recordings: browsing", () => {
     const n = thumbs.querySelectorAll("img").length;
     fireEvent.error(thumbs.querySelector("img")!);
     await waitFor(() => expect(thumbs.querySelectorAll("img")).toHaveLength(n - 1));
+  });
+
+  it("asks for the key frame where the shell made no picture, and names a codec this computer cannot show", async () => {
+    // An H.265 recording: the engine answers 415 for the JPEG, then hands out the key
+    // frame; jsdom has no WebCodecs, like a webview without an H.265 decoder.
+    const fetched: string[] = [];
+    const fetchSpy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input) => {
+      fetched.push(String(input));
+      return new Response(new Uint8Array([0, 0, 0, 1, 0x40]), { status: 200, headers: { "x-codec": "hvc1.1.6.L93.B0", "x-width": "1920", "x-height": "1080" } });
+    });
+    try {
+      const b = backend({ now: NOW, recordings: "month" }, { keyframe_url: (a) => `http://127.0.0.1:9/keyframe/${a.app}/${a.stream}?at=${a.atMs}&token=t` });
+      renderIn(<RecordingsScreen />);
+      const thumbs = await screen.findByTestId("thumbs");
+      await waitFor(() => expect(thumbs.querySelectorAll("img").length).toBeGreaterThan(3));
+      const img = thumbs.querySelector("img")!;
+      const at = Number(img.getAttribute("data-at"));
+      fireEvent.error(img);
+      expect(await within(thumbs).findByText("H.265: no picture on this computer")).toHaveAttribute("data-at", String(at));
+      expect(b.of("keyframe_url").at(-1)).toMatchObject({ atMs: at });
+      expect(fetched.at(-1)).toContain(`/keyframe/`);
+    } finally {
+      fetchSpy.mockRestore();
+    }
   });
 
   it("draws spans, reconnect ticks and chapter titles on the canvas", async () => {

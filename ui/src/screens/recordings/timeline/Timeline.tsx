@@ -13,6 +13,7 @@ import { DARK, drawFrame, LAYOUT, LIGHT, type Theme } from "./draw";
 import type { SpanModel } from "./model";
 import { baseFor, panExtent, transformFor, viewScale, visible, zoneName, zoomExtent, type Base } from "./scale";
 import { summarize } from "./summary";
+import { codecName, type KeyFrameThumb } from "./keyframe";
 import { ThumbLoader, thumbSlots } from "./thumbs";
 import { duration } from "../duration";
 
@@ -39,6 +40,8 @@ type Props = {
   playhead: number | null;
   onSeek: (t: number) => void;
   loadThumb: (at: number, width: number) => Promise<string | null>;
+  /** Where the engine made no picture (H.265): the key frame decoded by the webview. */
+  loadKeyFrame?: (at: number, width: number) => Promise<KeyFrameThumb>;
 };
 
 function useWidth(ref: React.RefObject<HTMLElement | null>): number {
@@ -205,6 +208,27 @@ export function Timeline(p: Props) {
     loader.open();
     return () => loader.close();
   }, [loader]);
+  // Pictures the webview decoded itself (or why not), by moment; object URLs revoked when
+  // the stream changes.
+  const [decoded, setDecoded] = useState<ReadonlyMap<number, KeyFrameThumb>>(() => new Map());
+  const decodedUrls = useRef(new Set<string>());
+  useEffect(() => {
+    setDecoded(new Map());
+    const seen = decodedUrls.current;
+    return () => {
+      for (const u of seen) URL.revokeObjectURL(u);
+      seen.clear();
+    };
+  }, [loader]);
+  const onThumbError = (at: number, url: string) => {
+    setBroken((b) => new Set(b).add(url));
+    if (!p.loadKeyFrame || decoded.has(at)) return;
+    setDecoded((m) => new Map(m).set(at, { kind: "none" }));
+    void p.loadKeyFrame(at, THUMB_REQUEST_W).then((t) => {
+      if (t.kind === "image") decodedUrls.current.add(t.url);
+      setDecoded((m) => new Map(m).set(at, t));
+    });
+  };
   const slots = useMemo(() => thumbSlots(p.model, view[0], view[1], width, THUMB_W), [p.model, view, width]);
   // Asked once the view rests for a moment: a zoom gesture does not ask for every frame's
   // thumbnails (those already loaded keep showing while it moves).
@@ -306,8 +330,21 @@ export function Timeline(p: Props) {
       <div className="tl-thumbs" aria-hidden="true" data-testid="thumbs">
         {slots.map((s) => {
           const url = loader.get(s.at);
-          // The shell answers a URL even where no picture can be made (it 404s then):
-          // such an image is dropped, the strip's background shows instead.
+          const style = { transform: `translateX(${s.x}px)` };
+          // The shell answers a URL even where no picture can be made (it 404s then, or
+          // 415 for H.265): such an image is dropped for the webview's own decode of the
+          // key frame, or a placeholder naming the codec, or the strip's background.
+          const own = url && broken.has(url) ? decoded.get(s.at) : undefined;
+          if (own?.kind === "image") {
+            return <img key={own.url} src={own.url} alt="" width={THUMB_W} height={THUMB_H} data-at={s.at} data-decoded="webcodecs" style={style} />;
+          }
+          if (own?.kind === "unsupported") {
+            return (
+              <span key={`u${s.at}`} className="tl-thumb-none" data-at={s.at} style={style}>
+                {t("rec.tl.noPicture", { codec: codecName(own.codec) })}
+              </span>
+            );
+          }
           return url && !broken.has(url) ? (
             <img
               key={url}
@@ -318,8 +355,8 @@ export function Timeline(p: Props) {
               width={THUMB_W}
               height={THUMB_H}
               data-at={s.at}
-              style={{ transform: `translateX(${s.x}px)` }}
-              onError={() => setBroken((b) => new Set(b).add(url))}
+              style={style}
+              onError={() => onThumbError(s.at, url)}
             />
           ) : null;
         })}

@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { startApp, waitEngineRunning, publish, waitUntil, sleep, cleanup } from "../lib/harness.mjs";
+import { probe, rowBadge, rangeText, openRecordedStream, applyRange, exportClip } from "../lib/recordings.mjs";
 
 const CONFIG = `
 [[template]]
@@ -18,16 +19,6 @@ interruption_window = "20s"
 [template.m3u8]
 slice_duration = "2s"
 `;
-
-function probe(file, extra = []) {
-  return JSON.parse(
-    execFileSync(
-      "ffprobe",
-      ["-v", "error", ...extra, "-show_entries", "stream=codec_type,codec_name,width,height:format=start_time,duration", "-of", "json", file],
-      { encoding: "utf8" },
-    ),
-  );
-}
 
 /**
  * The time of the first video frame shown (pts, else the best-effort timestamp), in
@@ -47,14 +38,6 @@ function firstVideoFrame(file) {
   return Number(f.pts_time ?? f.best_effort_timestamp_time);
 }
 
-/** The badge of live/cam1's row on Live. */
-function badge(app) {
-  return app.exec(
-    `const li = [...document.querySelectorAll("ul.streams > li")].find((l) => l.getAttribute("aria-label") === "live/cam1");
-     return li?.querySelector(".badge")?.textContent ?? null;`,
-  );
-}
-
 /** The timeline canvas's accessible label. */
 function timelineLabel(app) {
   return app.exec("return document.querySelector('canvas[data-testid=timeline]')?.getAttribute('aria-label') ?? null");
@@ -70,7 +53,7 @@ test("recordings: a reconnect and a chapter on the timeline; an 8 s range typed 
     // 1. Publish ~10 s, stop, wait 3 s, publish again ~8 s: one recording with a reconnect.
     ff = publish(app.rtmp, "live", "cam1", { gop: 30, duration: 10 });
     await app.get({ role: "listitem", name: "live/cam1" }, { timeout: 20_000 });
-    await waitUntil(async () => (await badge(app)) === "Recording", { timeout: 15_000, what: "live/cam1 recording" });
+    await waitUntil(async () => (await rowBadge(app, "live/cam1")) === "Recording", { timeout: 15_000, what: "live/cam1 recording" });
     let exit = await ff.exited;
     assert.equal(exit.code, 0, `first ffmpeg run: ${exit.code} ${exit.sig} ${ff.stderr}`);
     await sleep(3000);
@@ -93,13 +76,7 @@ test("recordings: a reconnect and a chapter on the timeline; an 8 s range typed 
     await waitUntil(async () => !(await app.has({ role: "listitem", name: "live/cam1" })), { timeout: 45_000, what: "live/cam1 to go after the reconnect window" });
 
     // 3. Recordings: pick live/cam1; the timeline's text says 1 reconnect and the chapter.
-    await app.nav("Recordings");
-    const picker = await app.get({ css: "nav.rec-streams" }, { timeout: 15_000 });
-    await app.click({ role: "button", name: "cam1", exact: false }, { within: picker });
-    await app.get({ role: "heading", name: "live/cam1", css: "h2" });
-    const streams = await app.invoke("recorded_streams");
-    const info = streams.find((s) => s.app === "live" && s.stream === "cam1");
-    assert.ok(info, `live/cam1 in recorded_streams: ${JSON.stringify(streams)}`);
+    const info = await openRecordedStream(app, "live", "cam1");
     const spans = await app.invoke("spans", { app: "live", stream: "cam1", startMs: info.first_ms - 1000, endMs: info.last_ms + 1000 });
     t.diagnostic(`recorded stream: ${JSON.stringify(info)}; spans: ${JSON.stringify(spans.map(({ objects, ...s }) => ({ ...s, objects: objects.length })))}`);
     const label = await waitUntil(
@@ -122,35 +99,21 @@ test("recordings: a reconnect and a chapter on the timeline; an 8 s range typed 
 
     // 4. Range: 8 s inside the first piece, typed in the format the fields show.
     const startField = await app.get({ label: "Start" });
-    const fmt = (ms) =>
-      app.exec(
-        `return new Intl.DateTimeFormat("en", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(arguments[0]));`,
-        ms,
-      );
+    const fmt = (ms) => rangeText(app, ms);
     assert.equal(await startField.attr("placeholder"), await fmt(info.first_ms), "the Start field shows first_ms in this format");
     const from = Math.ceil((info.first_ms + 1000) / 1000) * 1000;
     const to = from + 8000;
     const [fromText, toText] = [await fmt(from), await fmt(to)];
     t.diagnostic(`range typed: ${fromText} – ${toText} (recording from ${new Date(info.first_ms).toISOString()})`);
-    await app.type({ label: "Start" }, fromText);
-    await app.type({ label: "End" }, toText);
-    await app.click({ role: "button", name: "Apply" });
-    const facts = await app.get({ css: "[data-testid=range-facts]" });
-    assert.match(await facts.text(), /: 0:00:08 long, 0:00:08 recorded\.$/);
+    assert.match(await applyRange(app, fromText, toText), /: 0:00:08 long, 0:00:08 recorded\.$/);
     assert.ok(!(await app.has({ css: ".rec-stream .notice.warn, .rec-stream .notice.error" })), "no range warning");
 
     // 5. Export clip with the suggested path.
-    await app.click({ role: "button", name: "Export clip…" });
-    const out = await app.get({ label: "Save to" });
-    const suggested = await out.prop("value");
+    const { suggested, cardText, clip } = await exportClip(app);
     t.diagnostic(`suggested clip path: ${suggested}`);
     assert.ok(suggested && suggested.endsWith(".mp4"), `a suggested .mp4 path: ${suggested}`);
-    await app.click({ role: "button", name: "Export" });
-    const card = await app.get({ role: "group", name: "Finished clip", css: "[role=group]" }, { timeout: 60_000 });
-    const cardText = await card.text();
     t.diagnostic(`clip card: ${cardText.replace(/\s+/g, " ")}`);
     assert.match(cardText, /Clip ready: 0:00:0[78], /);
-    const clip = (await app.get({ css: ".clip-path" }, { within: card }).then((e) => e.text())).trim();
     assert.ok(existsSync(clip), `clip file ${clip} exists`);
     const p = probe(clip);
     t.diagnostic(`clip ffprobe: ${JSON.stringify(p)}`);

@@ -1,15 +1,13 @@
 // Drag-out: one real drop of an exported clip into another X client. WebDriver cannot
 // drag, so the pointer is xdotool's (real X events on the test's Xvfb display): press on
-// the finished clip card's handle (its mousedown starts tauri-plugin-drag's native GTK
-// drag), move in small steps to a GTK 3 drop target (lib/drop-target.py, its own
+// the finished clip card's handle (its mousedown starts the shell's native GTK drag,
+// src-tauri/src/drag.rs), move in small steps to a GTK 3 drop target (lib/drop-target.py, its own
 // process), release. The target writes the text/uri-list it got; the URI must name the
 // exported clip exactly, its name's space, "#" and "ü" included.
 //
-// Known failing (a `todo`, so the run stays green; see e2e/README.md, "Drag-out"): the
-// drop arrives but carries no data. tauri-plugin-drag 2.1.1's GTK code (the `drag` crate)
-// disconnects its drag-data-get handler on the drag's drop-performed, which GDK emits when
-// the drop is sent, before the target asks for the data; and it writes file://<path>
-// unescaped (GTK refuses a non-ASCII URI list; a raw "#" is no file URI for GLib).
+// tauri-plugin-drag 2.1.1's GTK drag (the `drag` crate) delivered nothing here: it let go
+// of its drag-data-get handler on drop-performed, before the target asks for the data,
+// and wrote file://<path> unescaped. The shell drags itself on Linux since (drag.rs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -32,7 +30,7 @@ slice_duration = "2s"
 const CLIP_NAME = "Kick-off #1 ü.mp4";
 
 const KNOWN_BUG =
-  "the drop carries no data: tauri-plugin-drag 2.1.1 (drag crate, GTK) drops its drag-data-get handler on drop-performed, before the target asks; and it does not percent-encode the path (see e2e/README.md, Drag-out)";
+  "the drop carries no data: the drag-data-get handler was let go before the target asked (what tauri-plugin-drag 2.1.1 did; see e2e/README.md, Drag-out)";
 
 /** A python3 that has GTK 3's bindings (a pyenv python3 on PATH may not). */
 function gtkPython() {
@@ -142,7 +140,7 @@ function screenSize() {
   return { w, h };
 }
 
-test("drag-out: a real drop of an exported clip named with a space, # and ü gives the target its file:// URI", { skip, todo: KNOWN_BUG }, async (t) => {
+test("drag-out: a real drop of an exported clip named with a space, # and ü gives the target its file:// URI", { skip }, async (t) => {
   const started = Date.now();
   const app = await startApp("drag-out", { extra: CONFIG });
   let ff;

@@ -21,6 +21,7 @@
 
 use std::path::PathBuf;
 
+pub mod drag;
 pub mod forward;
 pub mod hotkey;
 pub mod obs;
@@ -105,6 +106,7 @@ pub fn run(args: Args) -> Result<(), String> {
             recordings::save_clip_as,
             recordings::reveal,
             recordings::drag_icon,
+            recordings::drag_clip,
             recordings::catalog_import,
             settings::config_get,
             settings::template_validate,

@@ -184,6 +184,34 @@ pub fn drag_icon(app: AppHandle) -> Result<String> {
     Ok(path.display().to_string())
 }
 
+/// Starts dragging a finished clip out of the window: on Linux with our own GTK drag
+/// (`true`; see `drag.rs`), elsewhere `false`: the UI uses tauri-plugin-drag there.
+#[tauri::command]
+pub async fn drag_clip(app: AppHandle, window: tauri::WebviewWindow, path: String) -> Result<bool> {
+    let clip = crate::drag::clip_path(&path)?;
+    #[cfg(target_os = "linux")]
+    {
+        let icon = drag_icon(app.clone()).ok().map(PathBuf::from);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        app.run_on_main_thread(move || {
+            let started = window
+                .gtk_window()
+                .map_err(|e| EngineError::internal(format!("no window to drag from: {e}")))
+                .and_then(|w| crate::drag::start(&w, &clip, icon.as_deref()));
+            let _ = tx.send(started);
+        })
+        .map_err(|e| EngineError::internal(format!("the drag could not start: {e}")))?;
+        rx.await
+            .map_err(|_| EngineError::internal("the drag could not start"))??;
+        Ok(true)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (app, window, clip);
+        Ok(false)
+    }
+}
+
 #[tauri::command]
 pub async fn index_create(state: State<'_, AppState>, query: IndexQuery) -> Result<CreatedIndex> {
     let engine = state.engine().await?;

@@ -148,12 +148,16 @@ export function catalogImport(profile: string, onProgress: (p: ImportProgress) =
 }
 
 /**
- * Drags a finished file out of the window into another app (tauri-plugin-drag: it
- * invokes `plugin:drag|start_drag`). Call it from a mousedown: the native drag takes
- * over the pointer. The drag image is `drag_icon`'s PNG unless `icon` is given.
+ * Drags a finished file out of the window into another app: the shell's `drag_clip` on
+ * Linux, tauri-plugin-drag (`plugin:drag|start_drag`) where `drag_clip` answers false.
+ * Call it from a mousedown: the native drag takes over the pointer. The plugin's drag
+ * image is `drag_icon`'s PNG unless `icon` is given.
  */
 export async function dragOut(path: string, icon?: string): Promise<void> {
   try {
+    // Linux: the shell's own GTK drag (the plugin's drops arrive empty there); elsewhere
+    // the shell answers false and tauri-plugin-drag drags.
+    if (await call<boolean>("drag_clip", { path })) return;
     await startDrag({ item: [path], icon: icon ?? (await dragIconPath()) });
   } catch (raw) {
     throw toEngineError(raw);

@@ -117,9 +117,26 @@ describe("Recordings: channel and plugin calls", () => {
       return null;
     });
     await ipc.dragOut("/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4", "/icon.png");
-    expect(seen).toHaveLength(1);
-    expect(seen[0].cmd).toBe("plugin:drag|start_drag");
-    expect(seen[0].args).toMatchObject({ item: ["/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4"], image: "/icon.png" });
+    expect(seen.map((c) => c.cmd)).toEqual(["drag_clip", "plugin:drag|start_drag"]);
+    expect(seen[0].args).toEqual({ path: "/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4" });
+    expect(seen[1].args).toMatchObject({ item: ["/home/me/Videos/Tapedeck clips/Überraschung 精彩 #1.mp4"], image: "/icon.png" });
+  });
+
+  it("dragOut leaves the drag to the shell where it drags itself (Linux)", async () => {
+    const seen: string[] = [];
+    mockIPC((cmd) => {
+      seen.push(cmd);
+      return cmd === "drag_clip" ? true : null;
+    });
+    await ipc.dragOut("/v/Kick-off #1 ü.mp4");
+    expect(seen).toEqual(["drag_clip"]);
+  });
+
+  it("dragOut says why a clip cannot be dragged", async () => {
+    mockIPC(() => {
+      throw { kind: "not_found", message: "/v/a.mp4 is not there any more: export the clip again" };
+    });
+    await expect(ipc.dragOut("/v/a.mp4")).rejects.toEqual({ kind: "not_found", message: "/v/a.mp4 is not there any more: export the clip again" });
   });
 
   it("dragOut asks drag_icon for the drag image, and drags without one when the shell has none", async () => {
@@ -130,8 +147,8 @@ describe("Recordings: channel and plugin calls", () => {
       return null;
     });
     await ipc.dragOut("/v/a.mp4");
-    expect(seen.map((c) => c.cmd)).toEqual(["drag_icon", "plugin:drag|start_drag"]);
-    expect(seen[1].args).toMatchObject({ item: ["/v/a.mp4"], image: "" });
+    expect(seen.map((c) => c.cmd)).toEqual(["drag_clip", "drag_icon", "plugin:drag|start_drag"]);
+    expect(seen[2].args).toMatchObject({ item: ["/v/a.mp4"], image: "" });
   });
 });
 

@@ -555,6 +555,9 @@ export function mockHandler(state: MockState) {
       }
       case "drag_icon":
         return "/home/me/.cache/studio.tapedeck/drag-icon.png";
+      case "drag_clip":
+        // As on macOS and Windows: the plugin drags (tests see its start_drag).
+        return false;
       case "plugin:drag|start_drag":
         // tauri-plugin-drag: the drag happens outside the page; nothing to answer.
         return null;

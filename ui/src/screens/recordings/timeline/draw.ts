@@ -204,15 +204,19 @@ export function drawFrame(ctx: CanvasRenderingContext2D, f: Frame) {
   const ticks = scale.ticks(Math.max(2, Math.floor(w / 110)));
   const fmt = (d: Date) => tickLabel(d, f.lang);
   const zoneW = f.zone ? ctx.measureText(f.zone).width + 8 : 0;
+  // d3's nice steps jump (1 s to 5 s, 1 min to 5 min): where they come denser than the
+  // labels are wide, every tick keeps its mark and labels skip to the next free place.
+  let free = -Infinity;
   for (const t of ticks) {
     const x = Math.round(scale(t));
     ctx.fillStyle = th.axis;
     ctx.fillRect(x, axisTop, 1, 6);
     const label = fmt(t);
     const lw = ctx.measureText(label).width;
-    if (x + 3 + lw > w - zoneW) continue;
+    if (x + 3 + lw > w - zoneW || x < free) continue;
     ctx.fillStyle = th.muted;
     ctx.fillText(label, x + 3, axisTop + 8);
+    free = x + 3 + lw + 8;
   }
   if (f.zone) {
     ctx.fillStyle = th.text;

@@ -148,6 +148,28 @@ describe("pixel columns", () => {
 });
 
 describe("axis labels", () => {
+  it("never overlap where d3's ticks come denser than the labels are wide", () => {
+    // 11 s across 560 px: d3 answers a tick a second (it has no 2 s step), 51 px apart;
+    // "21:20:23" is 52 px here, so every other label at most.
+    const ctx = new FakeContext2D();
+    const first = T0;
+    const last = T0 + 11_000;
+    const base = baseFor(first, last, 560);
+    const scale = viewScale(base, transformFor(base, first, last));
+    drawFrame(ctx as unknown as CanvasRenderingContext2D, {
+      width: 560, height: 96, scale, buckets: aggregate(spanModel([]), first, last, 560), first_ms: first, last_ms: last,
+      chapters: [], selection: null, cursor: null, playhead: null, zone: "UTC", lang: "en", theme: LIGHT, font: "12px sans-serif",
+    });
+    const labels = ctx.calls
+      .filter((c) => c.op === "fillText" && String(c.args[0]).includes(":"))
+      .map((c) => ({ x: Number(c.args[1]), w: ctx.measureText(String(c.args[0])).width }));
+    expect(labels.length).toBeGreaterThan(3);
+    for (let i = 1; i < labels.length; i++) expect(labels[i].x).toBeGreaterThanOrEqual(labels[i - 1].x + labels[i - 1].w);
+    // Every tick keeps its mark (6 px high rectangles on the axis).
+    const marks = ctx.calls.filter((c) => c.op === "fillRect" && c.args[2] === 1 && c.args[3] === 6);
+    expect(marks.length).toBeGreaterThan(labels.length);
+  });
+
   it("are local, 24-hour, as precise as the tick, in the UI's language", () => {
     expect(tickLabel(new Date(2026, 11, 6, 14, 0, 0), "en")).toBe("14:00");
     expect(tickLabel(new Date(2026, 11, 6, 14, 3, 20), "en")).toBe("14:03:20");

@@ -33,6 +33,7 @@ pub mod storage;
 pub mod streams;
 pub mod tray;
 pub mod types;
+pub mod webkit;
 pub mod window;
 
 use tauri::Manager;

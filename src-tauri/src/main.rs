@@ -8,6 +8,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    tapedeck_studio::webkit::configure();
     let args = tapedeck_studio::Args::parse();
     match tapedeck_studio::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,

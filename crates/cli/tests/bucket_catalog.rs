@@ -1,7 +1,7 @@
-//! The bucket as the catalog: one machine records with uploads to a real S3 server
-//! (s3s-fs); a second data folder with only the storage profile imports the bucket and then
-//! sees the same spans and chapter, and exports the same 8 s clip, frame by frame, fetching
-//! only the segments the clip needs.
+//! The bucket as the catalog: two machines record at once with uploads to one prefix of a
+//! real S3 server (s3s-fs); a third data folder with only the storage profile imports the
+//! bucket and then sees both recordings with the same spans and the chapter, and exports
+//! the same 8 s clip, frame by frame, fetching only the segments the clip needs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
 
@@ -42,6 +42,10 @@ fn rfc3339(ms: i64) -> String {
 }
 
 fn spans(config: &Path) -> Vec<serde_json::Value> {
+    spans_of(config, "cam1")
+}
+
+fn spans_of(config: &Path, stream: &str) -> Vec<serde_json::Value> {
     let (ok, out, err) = tapedeck(
         config,
         &[
@@ -50,7 +54,7 @@ fn spans(config: &Path) -> Vec<serde_json::Value> {
             "--app",
             "live",
             "--stream",
-            "cam1",
+            stream,
             "--start",
             "2020-01-01T00:00:00Z",
             "--end",
@@ -100,17 +104,24 @@ fn a_second_machine_imports_the_bucket_and_exports_the_same_clip() {
     let profile = s3.profile_toml("shared", BUCKET, "prefix = \"studio/\"");
     let input = make_input(dir.path(), 16);
 
-    // Machine A records, with a chapter, and uploads everything.
+    // Machines A and C record at once into the same bucket and prefix (A with a chapter),
+    // and upload everything.
+    let template = format!("{profile}\n[[template]]\nstorage = \"shared\"\nformats = [\"m3u8\", \"mp4\", \"flv\"]\ninterruption_window = \"1s\"\n[template.m3u8]\nslice_duration = \"2s\"\n");
     let a = dir.path().join("a");
+    let c = dir.path().join("c");
     std::fs::create_dir_all(&a).unwrap();
-    let server = Server::start(
-        &a,
-        &format!("{profile}\n[[template]]\nstorage = \"shared\"\nformats = [\"m3u8\", \"mp4\", \"flv\"]\ninterruption_window = \"1s\"\n[template.m3u8]\nslice_duration = \"2s\"\n"),
-    );
+    std::fs::create_dir_all(&c).unwrap();
+    let server = Server::start(&a, &template);
+    let other = Server::start(&c, &template);
     let url = server.url("live", "cam1");
     let pushing = {
         let input = input.clone();
         std::thread::spawn(move || push(&input, &url))
+    };
+    let url_c = other.url("live", "cam2");
+    let pushing_c = {
+        let input = input.clone();
+        std::thread::spawn(move || push(&input, &url_c))
     };
     std::thread::sleep(std::time::Duration::from_secs(6));
     let (ok, out, err) = tapedeck(
@@ -128,22 +139,26 @@ fn a_second_machine_imports_the_bucket_and_exports_the_same_clip() {
     );
     assert!(ok, "{out}{err}");
     pushing.join().unwrap();
-    wait_for(30, "the recording to end", || {
-        server
-            .log_text()
-            .contains("recording stopped")
-            .then_some(())
-    });
-    let data_a = server.data.clone();
-    wait_for(60, "every upload", || {
-        let c = Catalog::open(&data_a.join("state").join("catalog.sqlite3")).unwrap();
-        let rows = c.uploads(true, 10_000).unwrap();
-        (rows.len() > 5 && rows.iter().all(|u| u.state == UploadState::Done)).then_some(())
-    });
+    pushing_c.join().unwrap();
+    for s in [&server, &other] {
+        wait_for(30, "the recording to end", || {
+            s.log_text().contains("recording stopped").then_some(())
+        });
+        let data = s.data.clone();
+        wait_for(60, "every upload", || {
+            let c = Catalog::open(&data.join("state").join("catalog.sqlite3")).unwrap();
+            let rows = c.uploads(true, 10_000).unwrap();
+            (rows.len() > 5 && rows.iter().all(|u| u.state == UploadState::Done)).then_some(())
+        });
+    }
     let config_a = server.config.clone();
+    let config_c = other.config.clone();
     let log = server.stop();
+    other.stop();
     let spans_a = spans(&config_a);
     assert_eq!(spans_a.len(), 1, "{spans_a:?}\n{log}");
+    let spans_c = spans_of(&config_c, "cam2");
+    assert_eq!(spans_c.len(), 1, "{spans_c:?}");
 
     // Machine B has the profile and nothing else.
     let b = dir.path().join("b");
@@ -163,14 +178,26 @@ fn a_second_machine_imports_the_bucket_and_exports_the_same_clip() {
     let done: serde_json::Value =
         serde_json::from_str(out.lines().last().unwrap()).expect("the report line");
     let report = &done["report"];
-    assert_eq!(report["recordings"], 1, "{out}");
+    // Both recorders' recordings, told apart by their ids, in one catalog.
+    assert_eq!(report["recordings"], 2, "{out}");
     assert_eq!(report["chapters"], 1, "{out}");
     assert_eq!(report["skipped"].as_array().unwrap().len(), 0, "{out}");
     assert!(out.contains("\"event\":\"progress\""), "{out}");
     let new_files = report["new_files"].as_u64().unwrap();
     let segments = count_files(&config_a.parent().unwrap().join("data"), ".ts");
-    // Every segment, the playlist, the MP4 and the FLV.
-    assert_eq!(new_files as usize, segments + 3, "{out}");
+    let segments_c = count_files(&config_c.parent().unwrap().join("data"), ".ts");
+    // Every segment, the playlist, the MP4 and the FLV of each.
+    assert_eq!(new_files as usize, segments + 3 + segments_c + 3, "{out}");
+    assert_eq!(
+        spans_of(&config_b, "cam2")
+            .iter()
+            .map(|s| (&s["recording"], &s["start_ms"], &s["end_ms"], &s["objects"]))
+            .collect::<Vec<_>>(),
+        spans_c
+            .iter()
+            .map(|s| (&s["recording"], &s["start_ms"], &s["end_ms"], &s["objects"]))
+            .collect::<Vec<_>>()
+    );
 
     // The same spans (times to the millisecond, the same files).
     let spans_b = spans(&config_b);

@@ -145,7 +145,7 @@ export class App {
       const shown = await this.exec("return (document.querySelector('main') || document.body).innerText").catch(() => "");
       if (process.env.E2E_TMP) {
         try {
-          writeFileSync(join(process.env.E2E_TMP, `failed-${Date.now()}.png`), await this.s.screenshot());
+          writeFileSync(join(process.env.E2E_TMP, `failed-${Date.now()}.png`), await this.pixels());
         } catch {}
       }
       e.message += `\n--- the window showed:\n${String(shown).replace(/\n{2,}/g, "\n").slice(0, 3000)}`;
@@ -250,10 +250,29 @@ export class App {
     if (top) await this.exec("window.scrollTo(0, 0); for (const e of document.querySelectorAll('*')) if (e.scrollTop) e.scrollTop = 0;");
     await sleep(settle);
     mkdirSync(SHOTS, { recursive: true });
-    const png = await this.s.screenshot();
     const file = join(SHOTS, `${name}.png`);
-    writeFileSync(file, png);
+    writeFileSync(file, await this.pixels());
     return file;
+  }
+
+  /**
+   * The window as the X server shows it (ImageMagick's `import` of the root window, cut to
+   * the window's rectangle): what a person sees, whatever WebKit's rendering mode.
+   * WebKitWebDriver's own snapshot waits for a composited frame, which never comes for
+   * some pages when WebKit renders without compositing (the app's choice on machines with
+   * no GPU); it is the fallback where there is no X display or no `import`.
+   */
+  async pixels() {
+    if (process.env.DISPLAY) {
+      try {
+        const r = await this.s.getWindowRect();
+        const crop = `${Math.round(r.width)}x${Math.round(r.height)}+${Math.max(0, Math.round(r.x))}+${Math.max(0, Math.round(r.y))}`;
+        return execFileSync("import", ["-silent", "-window", "root", "-crop", crop, "+repage", "png:-"], { maxBuffer: 64 << 20 });
+      } catch {
+        // no ImageMagick: WebDriver's snapshot below
+      }
+    }
+    return this.s.screenshot();
   }
 
   async close() {

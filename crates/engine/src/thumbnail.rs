@@ -195,48 +195,64 @@ fn key_frame_at(
     start_ms: i64,
     at_ms: i64,
 ) -> Result<(i64, Vec<u8>, VideoConfig), KeyFrameError> {
+    /// Demuxed a piece at a time: the search stops at the first key frame after `at`, so
+    /// the rest of a 30 s segment is never demuxed.
+    const CHUNK: usize = 188 * 348;
     let mut demux = TsDemuxer::new();
     let mut events = Vec::new();
-    demux
-        .push(ts, &mut events)
-        .and_then(|_| demux.flush(&mut events))
-        .map_err(|e| KeyFrameError::Demux(e.to_string()))?;
     let mut config = None;
     let mut first: Option<MediaTime> = None;
     let mut best: Option<(i64, Vec<u8>, VideoConfig)> = None;
-    for ev in events {
-        match ev {
-            MediaEvent::VideoConfig(c) => config = Some(c),
-            MediaEvent::Frame(f) if f.is_video() => {
-                let t0 = *first.get_or_insert(f.pts);
-                if !f.keyframe {
-                    continue;
-                }
-                let Some(c) = &config else { continue };
-                let wall = start_ms + (f.pts - t0).as_millis();
-                if wall > at_ms && best.is_some() {
-                    break;
-                }
-                let mut annex_b = Vec::with_capacity(f.data.len() + 128);
-                for ps in &c.parameter_sets {
-                    annex_b.extend_from_slice(&[0, 0, 0, 1]);
-                    annex_b.extend_from_slice(ps);
-                }
-                // Frames carry 4-byte length prefixes: start codes instead.
-                let mut rest: &[u8] = &f.data;
-                while rest.len() >= 4 {
-                    let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                    let Some(nal) = rest.get(4..4 + n) else { break };
-                    annex_b.extend_from_slice(&[0, 0, 0, 1]);
-                    annex_b.extend_from_slice(nal);
-                    rest = &rest[4 + n..];
-                }
-                best = Some((wall, annex_b, (**c).clone()));
+    let mut chunks = ts.chunks(CHUNK);
+    let mut flushed = false;
+    while !flushed {
+        let pushed = match chunks.next() {
+            Some(chunk) => demux.push(chunk, &mut events),
+            None => {
+                flushed = true;
+                demux.flush(&mut events)
             }
-            _ => {}
+        };
+        pushed.map_err(|e| KeyFrameError::Demux(e.to_string()))?;
+        for ev in events.drain(..) {
+            match ev {
+                MediaEvent::VideoConfig(c) => config = Some(c),
+                MediaEvent::Frame(f) if f.is_video() => {
+                    let t0 = *first.get_or_insert(f.pts);
+                    if !f.keyframe {
+                        continue;
+                    }
+                    let Some(c) = &config else { continue };
+                    let wall = start_ms + (f.pts - t0).as_millis();
+                    if wall > at_ms && best.is_some() {
+                        return best.ok_or(KeyFrameError::None);
+                    }
+                    best = Some((wall, annex_b_of(c, &f.data), (**c).clone()));
+                }
+                _ => {}
+            }
         }
     }
     best.ok_or(KeyFrameError::None)
+}
+
+/// A key frame as Annex B: the parameter sets, then its NAL units (frames carry 4-byte
+/// length prefixes; start codes instead).
+fn annex_b_of(c: &VideoConfig, data: &[u8]) -> Vec<u8> {
+    let mut annex_b = Vec::with_capacity(data.len() + 128);
+    for ps in &c.parameter_sets {
+        annex_b.extend_from_slice(&[0, 0, 0, 1]);
+        annex_b.extend_from_slice(ps);
+    }
+    let mut rest = data;
+    while rest.len() >= 4 {
+        let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let Some(nal) = rest.get(4..4 + n) else { break };
+        annex_b.extend_from_slice(&[0, 0, 0, 1]);
+        annex_b.extend_from_slice(nal);
+        rest = &rest[4 + n..];
+    }
+    annex_b
 }
 
 /// One key frame to RGB.

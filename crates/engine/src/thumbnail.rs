@@ -153,12 +153,12 @@ pub fn key_frame(
             path: segment.key.clone(),
             detail,
         })?;
-    let bytes = std::fs::read(&path).map_err(|e| ThumbnailError::Read {
+    let file = std::fs::File::open(&path).map_err(|e| ThumbnailError::Read {
         path: path.display().to_string(),
         detail: e.to_string(),
     })?;
     let (frame_ms, annex_b, config) =
-        key_frame_at(&bytes, segment.start_ms, at_ms).map_err(|e| match e {
+        key_frame_at(file, segment.start_ms, at_ms).map_err(|e| match e {
             KeyFrameError::None => ThumbnailError::NoKeyFrame(path.display().to_string()),
             KeyFrameError::Demux(d) => ThumbnailError::Read {
                 path: path.display().to_string(),
@@ -191,27 +191,27 @@ enum KeyFrameError {
 /// The last key frame at or before `at_ms` in a TS segment starting at `start_ms`: its
 /// wall time and the picture as Annex B (parameter sets first).
 fn key_frame_at(
-    ts: &[u8],
+    mut ts: impl std::io::Read,
     start_ms: i64,
     at_ms: i64,
 ) -> Result<(i64, Vec<u8>, VideoConfig), KeyFrameError> {
-    /// Demuxed a piece at a time: the search stops at the first key frame after `at`, so
-    /// the rest of a 30 s segment is never demuxed.
+    /// Read and demuxed a piece at a time: the search stops at the first key frame after
+    /// `at`, so the rest of a 30 s segment is never read.
     const CHUNK: usize = 188 * 348;
+    let mut buf = vec![0u8; CHUNK];
     let mut demux = TsDemuxer::new();
     let mut events = Vec::new();
     let mut config = None;
     let mut first: Option<MediaTime> = None;
     let mut best: Option<(i64, Vec<u8>, VideoConfig)> = None;
-    let mut chunks = ts.chunks(CHUNK);
     let mut flushed = false;
     while !flushed {
-        let pushed = match chunks.next() {
-            Some(chunk) => demux.push(chunk, &mut events),
-            None => {
-                flushed = true;
-                demux.flush(&mut events)
-            }
+        let n = read_full(&mut ts, &mut buf).map_err(|e| KeyFrameError::Demux(e.to_string()))?;
+        let pushed = if n > 0 {
+            demux.push(&buf[..n], &mut events)
+        } else {
+            flushed = true;
+            demux.flush(&mut events)
         };
         pushed.map_err(|e| KeyFrameError::Demux(e.to_string()))?;
         for ev in events.drain(..) {
@@ -234,6 +234,20 @@ fn key_frame_at(
         }
     }
     best.ok_or(KeyFrameError::None)
+}
+
+/// Fills `buf` unless the input ends first; the bytes read.
+fn read_full(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A key frame as Annex B: the parameter sets, then its NAL units (frames carry 4-byte

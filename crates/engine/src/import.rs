@@ -5,13 +5,13 @@
 //!
 //! - a recording's playlist (`#EXT-X-TAPEDECK-RECORDING`) is read whole (it is text): its
 //!   segments, their times, gaps and chapters; sizes come from the listing; codecs and
-//!   picture size from the first 192 KiB of its first segment;
+//!   picture size from the first 188 KiB (1,024 TS packets) of its first segment;
 //! - a custom index (`#EXT-X-TAPEDECK-INDEX`) is read whole;
 //! - an MP4 or FLV is read by ranges: box headers and `udta`, or the `onMetaData` tag.
 //!
 //! No media is downloaded. Rows are marked with the profile, so a request that needs the
 //! bytes fetches them then ([`crate::remote`]). Objects already read are remembered by
-//! entity tag: importing again reads only what is new or rewritten (a playlist that grew).
+//! entity tag, size and time: importing again reads only what is new or rewritten (a playlist that grew).
 //! Recordings are told apart by their ids (`app/stream/<start ms>`), so several recorders
 //! writing one bucket merge into one catalog, and recordings this machine has itself are
 //! left as they are.
@@ -104,7 +104,7 @@ pub async fn import(
         if !matches!(extension(&l.key), "m3u8" | "mp4" | "flv") {
             continue;
         }
-        if catalog.imported_etag(&profile, &l.key)?.as_deref() != Some(l.etag.as_str()) {
+        if catalog.imported_etag(&profile, &l.key)?.as_deref() != Some(l.version().as_str()) {
             todo.push(l.clone());
         }
     }
@@ -138,13 +138,15 @@ pub async fn import(
         match found {
             Ok(found) => {
                 let catalog = catalog.clone();
-                let (profile, key, etag) = (profile.clone(), object.key.clone(), object.etag);
+                let (profile, key, etag) = (profile.clone(), object.key.clone(), object.version());
                 let added = tokio::task::spawn_blocking(move || {
                     let added = add(&catalog, &profile, found)?;
+                    // An incomplete playlist is remembered without its version, so the
+                    // next import reads it again (and counts its recording meanwhile).
                     catalog.set_imported(
                         &profile,
                         &key,
-                        &etag,
+                        if added.complete { &etag } else { "" },
                         added.recording.as_deref(),
                         added.index,
                     )?;
@@ -173,6 +175,10 @@ pub async fn import(
 
 /// What one object added to the catalog.
 struct Added {
+    /// Everything it lists was there: it need not be read again until it changes. A
+    /// playlist naming segments the bucket does not have yet (an upload still retrying) is
+    /// read again by the next import.
+    complete: bool,
     new: u64,
     chapters: u64,
     recording: Option<String>,
@@ -182,6 +188,7 @@ struct Added {
 
 fn add(catalog: &Catalog, profile: &str, found: Found) -> Result<Added, EngineError> {
     let mut added = Added {
+        complete: true,
         new: 0,
         chapters: 0,
         recording: None,
@@ -204,6 +211,7 @@ fn add(catalog: &Catalog, profile: &str, found: Found) -> Result<Added, EngineEr
                 }
             }
             added.recording = Some(recording);
+            added.complete = skipped.is_empty();
             added.skipped = skipped;
         }
         Found::File(file) => {

@@ -71,7 +71,6 @@ impl MediaServer {
         )
     }
 
-    /// A recorded file by its key (relative to the recordings folder).
     /// The key frame at or before `at_ms` as Annex B (see `/keyframe`).
     pub fn keyframe_url(&self, app: &str, stream: &str, at_ms: i64) -> String {
         format!(
@@ -83,6 +82,7 @@ impl MediaServer {
         )
     }
 
+    /// A recorded file by its key (relative to the recordings folder).
     pub fn file_url(&self, key: &str) -> String {
         format!(
             "{}/files/{}?token={}",

@@ -3,6 +3,7 @@
 //! export, a thumbnail, the preview) downloads it from the bucket that holds it into a
 //! bounded cache under the data folder; nothing else is fetched.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -24,12 +25,13 @@ pub struct RemoteFiles {
     cache: PathBuf,
     limit: u64,
     catalog: Arc<Catalog>,
-    profiles: Vec<StorageProfile>,
+    /// The configuration's profiles (brought up to date by [`RemoteFiles::set_profiles`]).
+    profiles: Mutex<Vec<StorageProfile>>,
     credentials: Arc<dyn CredentialStore>,
     env: Env,
-    /// One downloader at a time per process: two requests for one segment (the preview
-    /// and a thumbnail) must not both fetch it.
-    fetching: Mutex<()>,
+    /// One download per key at a time (the preview and a thumbnail may want the same
+    /// segment at once); other keys download meanwhile.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for RemoteFiles {
@@ -57,10 +59,10 @@ impl RemoteFiles {
             cache: cache_dir(&config.data_dir),
             limit: CACHE_LIMIT,
             catalog,
-            profiles: config.storage.clone(),
+            profiles: Mutex::new(config.storage.clone()),
             credentials,
             env,
-            fetching: Mutex::new(()),
+            fetching: Mutex::new(HashMap::new()),
         }
     }
 
@@ -71,23 +73,43 @@ impl RemoteFiles {
             recordings,
             limit: CACHE_LIMIT,
             catalog,
-            profiles: Vec::new(),
+            profiles: Mutex::new(Vec::new()),
             credentials: Arc::new(tapedeck_storage::MemoryStore::default()),
             env: tapedeck_storage::queue::no_env(),
-            fetching: Mutex::new(()),
+            fetching: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The profiles of the configuration now in force (a profile added since start).
+    pub fn set_profiles(&self, profiles: Vec<StorageProfile>) {
+        *self.profiles.lock().unwrap_or_else(|p| p.into_inner()) = profiles;
     }
 
     /// The bucket of profile `name`, with its keys.
     pub fn bucket(&self, name: &str) -> Result<Bucket, EngineError> {
-        let profile = self.profiles.iter().find(|p| p.name == name).ok_or_else(|| {
-            EngineError::new(
-                ErrorKind::NotFound,
-                format!("there is no storage profile named {name:?} (the recording was imported from its bucket): add the profile again on the Storage screen or in the configuration"),
-            )
-        })?;
+        let profile = self
+            .profiles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                EngineError::new(
+                    ErrorKind::NotFound,
+                    format!("there is no storage profile named {name:?}: add it on the Storage screen or in the configuration (recordings imported from its bucket are fetched through it)"),
+                )
+            })?;
         let (keys, _) = lookup(&*self.credentials, name, &*self.env)?;
-        Ok(Bucket::new(profile, &keys))
+        Ok(Bucket::new(&profile, &keys))
+    }
+
+    /// The lock of downloads of `key`.
+    fn key_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut all = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        // Locks nobody holds or waits for are dropped as others are made.
+        all.retain(|_, l| Arc::strong_count(l) > 1);
+        all.entry(key.to_string()).or_default().clone()
     }
 
     /// Where `key` is, or would be, when it needs no download; with the profile to fetch it
@@ -121,6 +143,11 @@ impl RemoteFiles {
         let Some(profile) = profile else {
             return Ok(path);
         };
+        let lock = self.key_lock(key);
+        let _one = lock.lock().await;
+        if path.is_file() {
+            return Ok(path); // another request fetched it meanwhile
+        }
         let bucket = self.bucket(&profile)?;
         tapedeck_storage::read::download(&bucket, key, &path).await?;
         self.trim(&path);
@@ -134,7 +161,8 @@ impl RemoteFiles {
         let Some(profile) = profile else {
             return Ok(path);
         };
-        let _one = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = self.key_lock(key);
+        let _one = lock.blocking_lock();
         if path.is_file() {
             return Ok(path); // another request fetched it meanwhile
         }
@@ -145,12 +173,13 @@ impl RemoteFiles {
     }
 
     /// Deletes the longest unused downloads until the cache is under its bound (`keep`, the
-    /// file just fetched, stays).
+    /// file just fetched, stays; downloads under way are not touched).
     fn trim(&self, keep: &Path) {
         let walked = tapedeck_recorder::walk::walk_all(&self.cache);
         let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = walked
             .files
             .into_iter()
+            .filter(|p| !p.to_string_lossy().ends_with(".download"))
             .filter_map(|p| {
                 let m = std::fs::metadata(&p).ok()?;
                 Some((m.modified().ok()?, m.len(), p))
@@ -190,14 +219,19 @@ pub(crate) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Engine
     }
 }
 
-/// A key names a file under the recordings folder: relative, without `.` or `..` parts.
+/// A key names a file under the recordings folder: relative, without `.` or `..` parts,
+/// drive letters or other colons (Windows: `C:`, alternate data streams).
 pub fn check_key(key: &str) -> Result<(), EngineError> {
     if key.is_empty()
         || key.starts_with('/')
         || key.contains('\\')
+        || key.contains(':')
         || key
             .split('/')
             .any(|p| p.is_empty() || p == "." || p == "..")
+        || !Path::new(key)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
     {
         return Err(EngineError::new(
             ErrorKind::Invalid,
@@ -222,6 +256,9 @@ mod tests {
             "a//b",
             "a/./b",
             "a\\..\\b",
+            "C:/Users/me/secret",
+            "C:secret",
+            "a/b.ts:stream",
         ] {
             assert!(check_key(bad).is_err(), "{bad}");
         }

@@ -17,8 +17,18 @@ pub struct Listed {
     pub key: String,
     pub bytes: u64,
     /// The provider's entity tag, quotes removed: it changes when the object is written
-    /// again.
+    /// again (empty where a server lists none).
     pub etag: String,
+    /// Last written, Unix ms (0 where a server lists none).
+    pub modified_ms: i64,
+}
+
+impl Listed {
+    /// What changes when the object is written again: its entity tag, size and time
+    /// together (some servers list no entity tag). Never empty.
+    pub fn version(&self) -> String {
+        format!("{}/{}/{}", self.etag, self.bytes, self.modified_ms)
+    }
 }
 
 /// Runs `$call` with the context of `$action` on `$key`, turning SDK errors into sentences.
@@ -73,6 +83,10 @@ pub async fn list(bucket: &Bucket) -> Result<Vec<Listed>, StorageError> {
                 key: key.to_string(),
                 bytes: o.size().unwrap_or(0).max(0) as u64,
                 etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                modified_ms: o
+                    .last_modified()
+                    .and_then(|t| t.to_millis().ok())
+                    .unwrap_or(0),
             });
         }
         match page.next_continuation_token() {

@@ -44,6 +44,19 @@ type Props = {
   loadKeyFrame?: (at: number, width: number) => Promise<KeyFrameThumb>;
 };
 
+/** Pictures decoded in the webview kept per stream. */
+const KEEP_DECODED = 300;
+
+/** Drops the oldest entries past `keep` (a Map keeps insertion order), revoking their URLs. */
+export function keepNewest(m: Map<number, KeyFrameThumb>, keep: number): Map<number, KeyFrameThumb> {
+  for (const [at, t] of m) {
+    if (m.size <= keep) break;
+    if (t.kind === "image") URL.revokeObjectURL(t.url);
+    m.delete(at);
+  }
+  return m;
+}
+
 function useWidth(ref: React.RefObject<HTMLElement | null>): number {
   const [w, setW] = useState(960);
   useEffect(() => {
@@ -208,26 +221,36 @@ export function Timeline(p: Props) {
     loader.open();
     return () => loader.close();
   }, [loader]);
-  // Pictures the webview decoded itself (or why not), by moment; object URLs revoked when
-  // the stream changes.
+  // Pictures the webview decoded itself (or why not), by moment, at most KEEP_DECODED of
+  // them (the oldest go, their object URLs revoked); answers for another stream than the
+  // one shown now are dropped.
   const [decoded, setDecoded] = useState<ReadonlyMap<number, KeyFrameThumb>>(() => new Map());
-  const decodedUrls = useRef(new Set<string>());
+  const generation = useRef(0);
   useEffect(() => {
+    generation.current += 1;
     setDecoded(new Map());
-    const seen = decodedUrls.current;
     return () => {
-      for (const u of seen) URL.revokeObjectURL(u);
-      seen.clear();
+      generation.current += 1;
+      setDecoded((m) => {
+        for (const t of m.values()) if (t.kind === "image") URL.revokeObjectURL(t.url);
+        return new Map();
+      });
     };
   }, [loader]);
   const onThumbError = (at: number, url: string) => {
     setBroken((b) => new Set(b).add(url));
     if (!p.loadKeyFrame || decoded.has(at)) return;
+    const asked = generation.current;
     setDecoded((m) => new Map(m).set(at, { kind: "none" }));
-    void p.loadKeyFrame(at, THUMB_REQUEST_W).then((t) => {
-      if (t.kind === "image") decodedUrls.current.add(t.url);
-      setDecoded((m) => new Map(m).set(at, t));
-    });
+    p.loadKeyFrame(at, THUMB_REQUEST_W)
+      .catch((): KeyFrameThumb => ({ kind: "none" }))
+      .then((t) => {
+        if (asked !== generation.current) {
+          if (t.kind === "image") URL.revokeObjectURL(t.url);
+          return;
+        }
+        setDecoded((m) => keepNewest(new Map(m).set(at, t), KEEP_DECODED));
+      });
   };
   const slots = useMemo(() => thumbSlots(p.model, view[0], view[1], width, THUMB_W), [p.model, view, width]);
   // Asked once the view rests for a moment: a zoom gesture does not ask for every frame's

@@ -70,3 +70,20 @@ describe("key frames the engine cannot decode", () => {
     expect(codecName("av01.0.04M.08")).toBe("AV1");
   });
 });
+
+describe("pictures decoded in the webview", () => {
+  it("keep the newest and revoke the object URLs of those dropped", async () => {
+    const { keepNewest } = await import("./Timeline");
+    const revoked: string[] = [];
+    const spy = vi.spyOn(URL, "revokeObjectURL").mockImplementation((u: string) => void revoked.push(u));
+    try {
+      const m = new Map<number, import("./keyframe").KeyFrameThumb>();
+      for (let i = 0; i < 5; i++) m.set(i, i === 1 ? { kind: "unsupported", codec: "hvc1" } : { kind: "image", url: `blob:${i}` });
+      const kept = keepNewest(m, 2);
+      expect([...kept.keys()]).toEqual([3, 4]);
+      expect(revoked).toEqual(["blob:0", "blob:2"]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

@@ -243,6 +243,11 @@ pub async fn catalog_import(
     on_progress: Channel<ImportProgress>,
 ) -> Result<ImportReport> {
     let engine = state.engine().await?;
+    // The file's profiles: one saved while streams were live (no restart) counts too.
+    engine
+        .archive()
+        .files()
+        .set_profiles(state.load_config()?.storage);
     engine
         .import(&profile, move |p| {
             let _ = on_progress.send(p);

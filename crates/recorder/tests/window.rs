@@ -341,7 +341,18 @@ async fn manual_stop_and_start_of_a_live_stream() {
     for ev in first {
         p.media.send(ev).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(100)).await; // let the recording take them
+    // Let the recording take them (a fixed pause was too short on a busy machine).
+    for _ in 0..1000 {
+        if rec.sample_live().iter().any(|s| s.recording_s >= 1.5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        rec.sample_live().iter().any(|s| s.recording_s >= 1.5),
+        "the first 2 s were not recorded: {:?}",
+        rec.sample_live()
+    );
     rec.set_recording("live", "cam1", false).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     rec.set_recording("live", "cam1", true).unwrap();

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tapedeck_catalog::{Catalog, Chapter, File, FileKind, Segment};
 use tapedeck_media::hls::MediaPlaylist;
+use tapedeck_recorder::rebuild::{probe_ts, recording_rows, Probe, RecordingRows};
 use tapedeck_recorder::tags::{FileTag, IndexTag};
 use tapedeck_storage::read::{self, Listed};
 use tapedeck_storage::{Bucket, StorageError};
@@ -293,96 +294,57 @@ async fn read_playlist(
         // Its id was the recorder's: the catalog gives it one of its own.
         return Ok(Found::Index(IndexTag::parse(tag)?.record(key.to_string())));
     }
-    let Some(recording) = playlist.recording.clone() else {
-        return Ok(Found::Nothing); // a daily index
-    };
-    let mut parts = recording.splitn(3, '/');
-    let (Some(app), Some(stream)) = (parts.next(), parts.next()) else {
-        return Err(format!("recording id {recording:?} is not app/stream/time"));
-    };
-    let dir = key.rsplit_once('/').map_or("", |(d, _)| d);
-    let mut skipped = Vec::new();
-    let mut rows = Vec::new();
-    for seg in &playlist.segments {
-        let seg_key = tapedeck_recorder::files::join_key(dir, &seg.uri);
-        let Some(start) = seg.program_date_time else {
-            skipped.push(Skipped {
-                key: seg_key,
-                why: format!("{key} gives it no PROGRAM-DATE-TIME"),
-            });
-            continue;
-        };
-        let Some(&bytes) = sizes.get(&seg_key) else {
-            skipped.push(Skipped {
-                key: seg_key,
-                why: format!(
-                    "{key} lists it but the bucket does not have it (not uploaded yet, or deleted)"
-                ),
-            });
-            continue;
-        };
-        rows.push(Segment {
-            recording: recording.clone(),
-            app: app.to_string(),
-            stream: stream.to_string(),
-            key: seg_key,
-            start_ms: start.timestamp_millis(),
-            duration_ms: (seg.duration * 1000.0).round() as i64,
+    // Sizes from the listing; codecs and picture size below, from one segment's head.
+    let rows = recording_rows(key, &playlist, text.len() as u64, |seg_key| {
+        let bytes = sizes.get(seg_key).copied().ok_or_else(|| {
+            format!("{key} lists it but the bucket does not have it (not uploaded yet, or deleted)")
+        })?;
+        Ok(Probe {
             bytes,
             codecs: String::new(),
             width: 0,
             height: 0,
             // Every segment opens on a key frame.
             keyframes: 1,
-            discontinuity: seg.discontinuity,
-        });
-    }
+        })
+    })?;
+    let Some(RecordingRows {
+        recording,
+        mut segments,
+        playlist,
+        skipped,
+        chapters,
+        ..
+    }) = rows
+    else {
+        return Ok(Found::Nothing); // a daily index
+    };
+    let Some(playlist) = playlist else {
+        return Err(format!(
+            "recording {recording} has no segment in the bucket"
+        ));
+    };
     // Codecs and picture size from the head of the first segment: a recording keeps them
     // (a change of either starts a new recording).
-    if let Some(first) = rows.first() {
+    if let Some(first) = segments.first() {
         let head = read::read_range(bucket, &first.key, 0, SEGMENT_HEAD)
             .await
             .map_err(|e| e.to_string())?;
-        let probe = tapedeck_recorder::rebuild::probe_ts(&head, false)
-            .map_err(|e| format!("{}: {e}", first.key))?;
-        for r in &mut rows {
+        let probe = probe_ts(&head, false).map_err(|e| format!("{}: {e}", first.key))?;
+        for r in &mut segments {
             r.codecs.clone_from(&probe.codecs);
             r.width = probe.width;
             r.height = probe.height;
         }
     }
-    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-        return Err(format!(
-            "recording {recording} has no segment in the bucket"
-        ));
-    };
-    let playlist_row = File {
-        recording: recording.clone(),
-        app: app.to_string(),
-        stream: stream.to_string(),
-        kind: FileKind::Playlist,
-        key: key.to_string(),
-        start_ms: first.start_ms,
-        end_ms: last.start_ms + last.duration_ms,
-        bytes: text.len() as u64,
-    };
-    let chapters = playlist
-        .date_ranges
-        .iter()
-        .filter_map(|d| {
-            Some(Chapter {
-                app: app.to_string(),
-                stream: stream.to_string(),
-                recording: recording.clone(),
-                at_ms: d.start_date.timestamp_millis(),
-                title: d.chapter_title()?.to_string(),
-            })
-        })
+    let skipped = skipped
+        .into_iter()
+        .map(|(key, why)| Skipped { key, why })
         .collect();
     Ok(Found::Recording {
         recording,
-        segments: rows,
-        playlist: playlist_row,
+        segments,
+        playlist,
         chapters,
         skipped,
     })

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use tapedeck_catalog::FileKind;
-use tapedeck_catalog::{Catalog, CatalogError, File, Segment};
+use tapedeck_catalog::{Catalog, CatalogError, Chapter, File, Segment};
 use tapedeck_media::hls::MediaPlaylist;
 use tapedeck_media::ts::demux::TsDemuxer;
 use tapedeck_media::MediaEvent;
@@ -106,70 +106,131 @@ pub fn rebuild(root: &Path, catalog: &Catalog) -> Result<RebuildReport, CatalogE
             }
             continue;
         }
-        let Some(recording) = playlist.recording.clone() else {
-            continue; // a daily index
-        };
-        let mut parts = recording.splitn(3, '/');
-        let (Some(app), Some(stream)) = (parts.next(), parts.next()) else {
-            report.skipped.push((
-                path,
-                format!("recording id {recording:?} is not app/stream/time"),
-            ));
-            continue;
-        };
         let key = key_of(root, &path);
-        let dir = key.rsplit_once('/').map_or("", |(d, _)| d);
-        let mut rows = Vec::new();
-        for seg in &playlist.segments {
-            let Some(start) = seg.program_date_time else {
-                report.skipped.push((
-                    path.clone(),
-                    format!("{} has no PROGRAM-DATE-TIME", seg.uri),
-                ));
+        let rows = match recording_rows(&key, &playlist, text.len() as u64, |seg_key| {
+            probe(&root.join(seg_key))
+        }) {
+            Ok(Some(rows)) => rows,
+            Ok(None) => continue, // a daily index
+            Err(why) => {
+                report.skipped.push((path, why));
                 continue;
-            };
-            let seg_key = crate::files::join_key(dir, &seg.uri);
-            let seg_path = root.join(&seg_key);
-            let probe = match probe(&seg_path) {
-                Ok(p) => p,
-                Err(e) => {
-                    report.skipped.push((seg_path, e));
-                    continue;
-                }
-            };
-            rows.push(Segment {
-                recording: recording.clone(),
-                app: app.to_string(),
-                stream: stream.to_string(),
-                key: seg_key,
-                start_ms: start.timestamp_millis(),
-                duration_ms: (seg.duration * 1000.0).round() as i64,
-                bytes: probe.bytes,
-                codecs: probe.codecs,
-                width: probe.width,
-                height: probe.height,
-                keyframes: probe.keyframes,
-                discontinuity: seg.discontinuity,
-            });
-        }
-        report.segments += rows.len();
-        catalog.add_segments(&rows)?;
-        if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-            catalog.add_file(&File {
-                recording: recording.clone(),
-                app: app.to_string(),
-                stream: stream.to_string(),
-                kind: FileKind::Playlist,
-                key,
-                start_ms: first.start_ms,
-                end_ms: last.start_ms + last.duration_ms,
-                bytes: text.len() as u64,
-            })?;
-            recordings.insert(recording);
+            }
+        };
+        report
+            .skipped
+            .extend(rows.skipped.into_iter().map(|(k, why)| (root.join(k), why)));
+        report.segments += rows.segments.len();
+        catalog.add_segments(&rows.segments)?;
+        if let Some(file) = rows.playlist {
+            catalog.add_file(&file)?;
+            recordings.insert(rows.recording);
         }
     }
     report.recordings = recordings.len();
     Ok(report)
+}
+
+/// A recording's own playlist as catalog rows.
+#[derive(Debug)]
+pub struct RecordingRows {
+    /// The recording's id, `app/stream/<start ms>`.
+    pub recording: String,
+    pub app: String,
+    pub stream: String,
+    pub segments: Vec<Segment>,
+    /// The playlist's own row; `None` when none of its segments could be given.
+    pub playlist: Option<File>,
+    /// Segments left out (by key), with why.
+    pub skipped: Vec<(String, String)>,
+    /// Its chapters (`EXT-X-DATERANGE` of the chapter class).
+    pub chapters: Vec<Chapter>,
+}
+
+/// The rows of the playlist at `key` (`bytes` long) when it is a recording's own
+/// (`#EXT-X-TAPEDECK-RECORDING`), `None` for any other playlist: segment times from
+/// `PROGRAM-DATE-TIME`, durations from `EXTINF`, the rest from `probe` of each segment's
+/// key (a local file, a bucket's listing).
+pub fn recording_rows(
+    key: &str,
+    playlist: &MediaPlaylist,
+    bytes: u64,
+    mut probe: impl FnMut(&str) -> Result<Probe, String>,
+) -> Result<Option<RecordingRows>, String> {
+    let Some(recording) = playlist.recording.clone() else {
+        return Ok(None);
+    };
+    let mut parts = recording.splitn(3, '/');
+    let (Some(app), Some(stream)) = (parts.next(), parts.next()) else {
+        return Err(format!("recording id {recording:?} is not app/stream/time"));
+    };
+    let (app, stream) = (app.to_string(), stream.to_string());
+    let dir = key.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut segments = Vec::new();
+    let mut skipped = Vec::new();
+    for seg in &playlist.segments {
+        let seg_key = crate::files::join_key(dir, &seg.uri);
+        let Some(start) = seg.program_date_time else {
+            skipped.push((seg_key, format!("{key} gives it no PROGRAM-DATE-TIME")));
+            continue;
+        };
+        let probe = match probe(&seg_key) {
+            Ok(p) => p,
+            Err(why) => {
+                skipped.push((seg_key, why));
+                continue;
+            }
+        };
+        segments.push(Segment {
+            recording: recording.clone(),
+            app: app.clone(),
+            stream: stream.clone(),
+            key: seg_key,
+            start_ms: start.timestamp_millis(),
+            duration_ms: (seg.duration * 1000.0).round() as i64,
+            bytes: probe.bytes,
+            codecs: probe.codecs,
+            width: probe.width,
+            height: probe.height,
+            keyframes: probe.keyframes,
+            discontinuity: seg.discontinuity,
+        });
+    }
+    let playlist_row = match (segments.first(), segments.last()) {
+        (Some(first), Some(last)) => Some(File {
+            recording: recording.clone(),
+            app: app.clone(),
+            stream: stream.clone(),
+            kind: FileKind::Playlist,
+            key: key.to_string(),
+            start_ms: first.start_ms,
+            end_ms: last.start_ms + last.duration_ms,
+            bytes,
+        }),
+        _ => None,
+    };
+    let chapters = playlist
+        .date_ranges
+        .iter()
+        .filter_map(|d| {
+            Some(Chapter {
+                app: app.clone(),
+                stream: stream.clone(),
+                recording: recording.clone(),
+                at_ms: d.start_date.timestamp_millis(),
+                title: d.chapter_title()?.to_string(),
+            })
+        })
+        .collect();
+    Ok(Some(RecordingRows {
+        recording,
+        app,
+        stream,
+        segments,
+        playlist: playlist_row,
+        skipped,
+        chapters,
+    }))
 }
 
 /// The row of a tagged MP4 or FLV file, or why it has none (in `report`).

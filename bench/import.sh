@@ -22,25 +22,16 @@ fi
 CARGO_PROFILE_RELEASE_STRIP=symbols cargo build --release -q --manifest-path "$here/Cargo.toml" -p tapedeck
 bin="$here/target/release/tapedeck"
 work="$(mktemp -d /tmp/tapedeck-import-bench.XXXXXX)"
-trap 'kill "$server" "$s3" 2>/dev/null || true; rm -rf "$work"' EXIT
-free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free); control=$(free); s3port=$(free)
-cat > "$work/rec.toml" <<TOML
-data_dir = "$work/rec"
-[ingest]
-rtmp_listen = "127.0.0.1:$port"
-[control]
-listen = "127.0.0.1:$control"
-[[template]]
+trap 'kill "${server:-}" "${s3:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
+s3port=$(free_port)
+# One real recording, made by Tapedeck...
+start_recorder "$bin" "$work" '[[template]]
 formats = ["m3u8"]
 interruption_window = "0s"
 [template.m3u8]
-slice_duration = "2s"
-TOML
-# One real recording, made by Tapedeck...
-TAPEDECK_LOG=warn "$bin" serve --config "$work/rec.toml" 2>"$work/serve.log" &
-server=$!
-for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+slice_duration = "2s"'
 ffmpeg -hide_banner -loglevel error -i "$clip" -c copy -f flv "rtmp://127.0.0.1:$port/live/bench"
 sleep 2
 kill -INT "$server"; wait "$server" || true

@@ -21,35 +21,25 @@ fi
 CARGO_PROFILE_RELEASE_STRIP=symbols cargo build --release -q --manifest-path "$here/Cargo.toml" -p tapedeck
 bin="$here/target/release/tapedeck"
 work="$(mktemp -d /tmp/tapedeck-thumb-bench.XXXXXX)"
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-control=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/tapedeck.toml" <<TOML
-data_dir = "$work/data"
-[ingest]
-rtmp_listen = "127.0.0.1:$port"
-[control]
-listen = "127.0.0.1:$control"
-[[template]]
+trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
+start_recorder "$bin" "$work" '[[template]]
 formats = ["m3u8"]
 interruption_window = "0s"
 [template.m3u8]
-slice_duration = "30s"
-TOML
-TAPEDECK_LOG=warn "$bin" serve --config "$work/tapedeck.toml" 2>"$work/serve.log" &
-server=$!
-for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+slice_duration = "30s"'
 ffmpeg -hide_banner -loglevel error -i "$clip" -c copy -f flv "rtmp://127.0.0.1:$port/live/bench"
 sleep 2
-span=$("$bin" recordings spans --config "$work/tapedeck.toml" --app live --stream bench --start 2000-01-01T00:00:00Z --end 2100-01-01T00:00:00Z --json)
+span=$("$bin" recordings spans --config "$rec_config" --app live --stream bench --start 2000-01-01T00:00:00Z --end 2100-01-01T00:00:00Z --json)
 read -r start_ms end_ms < <(python3 -c 'import json,sys; s=json.loads(sys.argv[1])[0]; print(s["start_ms"], s["end_ms"])' "$span")
-segments=$(find "$work/data/recordings" -name '*.ts' | sort)
+segments=$(find "$work/rec/recordings" -name '*.ts' | sort)
 python3 - "$bin" "$work" "$start_ms" "$end_ms" "$RUNS" $segments <<'PY'
 import datetime, os, shutil, statistics, subprocess, sys, time
 bin, work, start_ms, end_ms, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 segments = sys.argv[6:]
-config = f"{work}/tapedeck.toml"
-thumbs = f"{work}/data/state/thumbnails"
+config = f"{work}/rec.toml"
+thumbs = f"{work}/rec/state/thumbnails"
 seg_ms = 30_000
 tapedeck, ffmpeg = [], []
 for i in range(runs):

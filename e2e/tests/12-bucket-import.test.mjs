@@ -61,13 +61,24 @@ slice_duration = "2s"
     await app.close();
 
     // The second computer: the profile and its keys (the same keyring), nothing recorded.
-    b = await makeConfig("import-b", { extra: profile(s3) });
+    // (and a second profile whose bucket does not exist: its import must say so).
+    b = await makeConfig("import-b", { extra: profile(s3) + profile(s3).replace('name = "shared"', 'name = "missing"').replace(`bucket = "${s3.bucket}"`, 'bucket = "no-such-bucket"') });
     app = await startApp("import-b", { ctx: b });
     await waitEngineRunning(app);
     await app.nav("Recordings");
     await app.get({ text: "Recordings will appear here after your first stream." });
+    await app.screenshot("recordings-empty");
     await app.click({ role: "button", name: "Import from bucket" });
     const panel = await app.get({ role: "region", name: "Import from a bucket" });
+    await app.invoke("storage_set_keys", { name: "missing", accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey });
+    await app.select({ label: "Bucket" }, "missing (no-such-bucket)", { within: panel });
+    await app.click({ role: "button", name: "Import" }, { within: panel });
+    const alert = await app.get({ role: "alert" }, { within: panel, timeout: 30_000 });
+    const why = await alert.text();
+    t.diagnostic(`import of a missing bucket: ${why}`);
+    assert.match(why, /no-such-bucket/);
+    await app.screenshot("recordings-import-error");
+    await app.select({ label: "Bucket" }, "shared (recordings)", { within: panel });
     await app.click({ role: "button", name: "Import" }, { within: panel });
     const summary = await app.get({ text: "Found 1 recording in", exact: false }, { timeout: 30_000 });
     const said = await summary.text();

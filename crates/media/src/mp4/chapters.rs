@@ -487,4 +487,20 @@ mod tests {
         assert_eq!(p[8], 255);
         assert_eq!(p[9 + 8], 254, "255 bytes cut to a character boundary");
     }
+
+    /// A hostile `.part` can claim a movie of 2^64-1 units; its chapter track used to
+    /// overflow turning that end into media time (found by fuzzing mp4_recover).
+    #[test]
+    fn a_movie_of_absurd_length_still_gets_its_chapters() {
+        let chapters = [
+            Chapter::new(MediaTime(i64::MIN), "before everything"),
+            Chapter::new(MediaTime::from_secs(2), "two"),
+            Chapter::new(MediaTime(i64::MAX), "at the end of time"),
+        ];
+        let t = ChapterTrack::new(&chapters, u64::MAX, 2, true).unwrap();
+        assert_eq!(t.len(), 3);
+        let mut trak = Vec::new();
+        t.write_trak(&mut trak, 0);
+        assert!(trak.windows(4).any(|w| w == b"co64"));
+    }
 }

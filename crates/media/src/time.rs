@@ -42,7 +42,9 @@ impl MediaTime {
     /// at 48 kHz) to media time, rounding to the nearest tick.
     pub fn from_rate(units: i64, rate: u32) -> Self {
         let rate = i128::from(rate.max(1));
-        MediaTime(clamp((i128::from(units) * i128::from(TIMESCALE) + rate / 2).div_euclid(rate)))
+        MediaTime(clamp(
+            (i128::from(units) * i128::from(TIMESCALE) + rate / 2).div_euclid(rate),
+        ))
     }
 
     /// This time in units of `rate` per second, rounded to the nearest unit.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tapedeck_fuzz::Publisher;
 use tapedeck_media::flv::amf0::Amf0Value;
+use tapedeck_media::hls::{DateRange, MediaPlaylist, PlaylistSegment};
 use tapedeck_media::flv::reader::{FlvReader, FlvTag};
 use tapedeck_media::flv::tag::{TagDecoder, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
 use tapedeck_media::mp4::{self, Fmp4Writer, UserBox};
@@ -296,6 +297,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ]
     .concat();
     write(&corpus, "hls_playlist", "sequence-top", &top)?;
+
+    // bucket_playlist: a recording's playlist with a chapter and a gap, and a custom index
+    // (as the recorder renders them), and one cut mid-line.
+    let t0 = chrono::DateTime::from_timestamp_millis(1_795_515_330_123).unwrap_or_default();
+    let segment = |i: i64, gap_ms: i64, discontinuity: bool| PlaylistSegment {
+        uri: format!("{}_{i}.ts", 1_795_515_330 + i * 6),
+        duration: 6.006,
+        program_date_time: Some(t0 + chrono::Duration::milliseconds(i * 6006 + gap_ms)),
+        discontinuity,
+    };
+    let recording = MediaPlaylist {
+        segments: vec![segment(0, 0, false), segment(1, 0, false), segment(2, 90_000, true)],
+        ended: true,
+        media_sequence: 0,
+        recording: Some("live/cam/2026-11-24T18-15-30Z".into()),
+        index: None,
+        date_ranges: vec![DateRange::chapter(
+            "chapter-1",
+            t0 + chrono::Duration::milliseconds(7_000),
+            "Boss fight \"round 2\" ✓",
+        )],
+    }
+    .render();
+    write(&corpus, "bucket_playlist", "recording", recording.as_bytes())?;
+    write(
+        &corpus,
+        "bucket_playlist",
+        "recording-cut",
+        &recording.as_bytes()[..recording.len() * 2 / 3],
+    )?;
+    let index = MediaPlaylist {
+        segments: vec![segment(0, 0, false), segment(1, 0, false)],
+        ended: true,
+        media_sequence: 0,
+        recording: None,
+        index: Some(
+            r#"{"id":7,"app":"live","stream":"cam","start_ms":1795515330123,"end_ms":1795515348141,"duration":18.018,"width":1280,"height":720,"created_ms":1795515400000}"#
+                .into(),
+        ),
+        date_ranges: Vec::new(),
+    }
+    .render();
+    write(&corpus, "bucket_playlist", "index", index.as_bytes())?;
     Ok(())
 }
 

@@ -35,9 +35,13 @@ pub enum HlsError {
     /// URIs are returned, highest bandwidth first, so a puller can pick one.
     #[error("a master playlist with {} variants, not a media playlist", .variants.len())]
     MasterPlaylist { variants: Vec<String> },
-    /// A segment duration that is negative, NaN or infinite.
-    #[error("segment {uri}: invalid duration {duration}")]
+    /// A segment duration that is negative, NaN, infinite or longer than
+    /// [`MAX_SEGMENT_SECONDS`].
+    #[error("segment {uri}: invalid duration {duration} (seconds, 0 to 86400)")]
     BadDuration { uri: String, duration: f64 },
+    /// A segment line that is no URI (empty, or holding a line break).
+    #[error("segment line {uri:?} is not a URI: the playlist is broken")]
+    BadUri { uri: String },
 }
 
 /// One media segment as a playlist lists it.
@@ -98,6 +102,11 @@ pub const RECORDING_TAG: &str = "X-TAPEDECK-RECORDING";
 /// The tag describing a custom index (written `#EXT-X-TAPEDECK-INDEX:<text>`).
 pub const INDEX_TAG: &str = "X-TAPEDECK-INDEX";
 
+/// The longest segment a playlist we read may list: a day. Tapedeck writes 5-30 s and
+/// HLS servers seconds; a longer one is a hostile or broken playlist, refused when read
+/// so that no sum of segment times downstream can overflow.
+pub const MAX_SEGMENT_SECONDS: f64 = 86_400.0;
+
 /// A segment duration rounded to what we write: whole milliseconds.
 fn millis(d: f64) -> f64 {
     (d * 1000.0).round() / 1000.0
@@ -138,7 +147,10 @@ impl MediaPlaylist {
         }
         let mut before: Vec<Vec<&DateRange>> = vec![Vec::new(); starts.len()];
         for range in &self.date_ranges {
-            before[self.segment_of(range.start_date)].push(range);
+            // One per segment plus the end; a segment line the text does not show (none
+            // from `parse`) puts its ranges at the end.
+            let at = self.segment_of(range.start_date).min(before.len() - 1);
+            before[at].push(range);
         }
         let mut out = String::with_capacity(text.len() + 200 * self.date_ranges.len());
         let mut next = 0;
@@ -175,7 +187,11 @@ impl MediaPlaylist {
         for (i, s) in self.segments.iter().enumerate() {
             start = s.program_date_time.or(start);
             let Some(begin) = start else { continue };
-            let end = begin + chrono::Duration::milliseconds((millis(s.duration) * 1000.0) as i64);
+            let length = chrono::Duration::milliseconds((millis(s.duration) * 1000.0) as i64);
+            // Past the end of chrono's calendar: after any `t`.
+            let Some(end) = begin.checked_add_signed(length) else {
+                return i;
+            };
             if end > t {
                 return i;
             }
@@ -282,9 +298,15 @@ impl MediaPlaylist {
         let segments = playlist
             .segments
             .into_iter()
+            // m3u8-rs takes a last line that is an unknown tag (or a tag cut before its
+            // newline: a playlist being written) for a segment: it is none.
+            .filter(|s| !s.uri.starts_with('#'))
             .map(|s| {
                 let duration = millis(f64::from(s.duration));
-                if !duration.is_finite() || duration < 0.0 {
+                if s.uri.trim().is_empty() || s.uri.contains(['\r', '\n']) {
+                    return Err(HlsError::BadUri { uri: s.uri });
+                }
+                if !(0.0..=MAX_SEGMENT_SECONDS).contains(&duration) {
                     return Err(HlsError::BadDuration {
                         uri: s.uri,
                         duration,
@@ -627,6 +649,46 @@ high.m3u8
             Err(HlsError::Parse(_))
         ));
         assert!(matches!(MediaPlaylist::parse(""), Err(HlsError::Parse(_))));
+    }
+
+    /// A bucket or an HLS server is hostile: a segment of 10^30 s (m3u8-rs reads it as a
+    /// finite f32) would overflow every sum of segment times after it.
+    #[test]
+    fn absurd_segment_durations_are_refused() {
+        let playlist = |extinf: &str| {
+            format!("#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:{extinf},\nseg.ts\n")
+        };
+        assert!(MediaPlaylist::parse(&playlist("86400")).is_ok());
+        // (m3u8-rs reads "-1" and "1e30" as 0 and 1: no sign, no exponent.)
+        for bad in ["86400.5", "1000000000000000000000000000000"] {
+            let err = MediaPlaylist::parse(&playlist(bad)).unwrap_err();
+            assert!(matches!(err, HlsError::BadDuration { .. }), "{bad}: {err:?}");
+            assert!(err.to_string().starts_with("segment seg.ts: invalid duration"));
+        }
+        // A playlist without a newline after its last line reads as it is; a last tag
+        // cut short (a playlist being written, as fuzzing found it) or unknown is no
+        // segment, though m3u8-rs lists it as one (rendering its date ranges then
+        // indexed past the end).
+        for last in ["#EXT-X-ENDLIST", "1.ts", "#EXT-X-DISCONTINUITY", "#EXT-X-PROG"] {
+            let text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:7\n#EXTINF:6.006,\n0.ts\n{last}");
+            let p = MediaPlaylist::parse(&text).unwrap_or_else(|e| panic!("{last}: {e}"));
+            assert_eq!(p.segments[0].uri, "0.ts");
+            assert_eq!(p.segments.len(), if last == "1.ts" { 2 } else { 1 }, "{last}");
+        }
+        let mut cut = MediaPlaylist::parse(&format!(
+            "{}#EXT-X-PROG",
+            sample().render()
+        ))
+        .expect("a cut playlist reads");
+        assert_eq!(cut.segments, sample().segments);
+        cut.date_ranges.push(chapter(1, 900_000, "after the end"));
+        assert!(cut.render().ends_with("X-TITLE=\"after the end\"\n"));
+        // Times at the end of chrono's calendar: a date range after them is placed after
+        // the last segment, not an overflow.
+        let mut p = sample();
+        p.segments[0].program_date_time = Some(DateTime::<Utc>::MAX_UTC);
+        assert_eq!(p.date_range_position(at(0)), 0);
+        assert_eq!(p.date_range_position(DateTime::<Utc>::MAX_UTC), 0);
     }
 
     fn chapter(i: usize, ms: i64, title: &str) -> DateRange {

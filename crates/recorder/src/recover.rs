@@ -233,7 +233,11 @@ fn recover_playlist(
             if let Some(prev) = playlist.segments.last() {
                 seg.program_date_time = prev
                     .program_date_time
-                    .map(|t| t + chrono::Duration::milliseconds((prev.duration * 1000.0) as i64));
+                    .and_then(|t| {
+                        t.checked_add_signed(chrono::Duration::milliseconds(
+                            (prev.duration * 1000.0) as i64,
+                        ))
+                    });
             }
             playlist.segments.push(seg);
         }

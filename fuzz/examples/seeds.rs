@@ -10,9 +10,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tapedeck_fuzz::Publisher;
 use tapedeck_media::flv::amf0::Amf0Value;
-use tapedeck_media::hls::{DateRange, MediaPlaylist, PlaylistSegment};
 use tapedeck_media::flv::reader::{FlvReader, FlvTag};
 use tapedeck_media::flv::tag::{TagDecoder, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO};
+use tapedeck_media::hls::{DateRange, MediaPlaylist, PlaylistSegment};
 use tapedeck_media::mp4::{self, Fmp4Writer, UserBox};
 use tapedeck_media::ts::TsMuxer;
 use tapedeck_media::{MediaEvent, Tracks};
@@ -308,7 +308,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         discontinuity,
     };
     let recording = MediaPlaylist {
-        segments: vec![segment(0, 0, false), segment(1, 0, false), segment(2, 90_000, true)],
+        segments: vec![
+            segment(0, 0, false),
+            segment(1, 0, false),
+            segment(2, 90_000, true),
+        ],
         ended: true,
         media_sequence: 0,
         recording: Some("live/cam/2026-11-24T18-15-30Z".into()),
@@ -320,7 +324,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )],
     }
     .render();
-    write(&corpus, "bucket_playlist", "recording", recording.as_bytes())?;
+    write(
+        &corpus,
+        "bucket_playlist",
+        "recording",
+        recording.as_bytes(),
+    )?;
     write(
         &corpus,
         "bucket_playlist",

@@ -662,24 +662,35 @@ high.m3u8
         // (m3u8-rs reads "-1" and "1e30" as 0 and 1: no sign, no exponent.)
         for bad in ["86400.5", "1000000000000000000000000000000"] {
             let err = MediaPlaylist::parse(&playlist(bad)).unwrap_err();
-            assert!(matches!(err, HlsError::BadDuration { .. }), "{bad}: {err:?}");
-            assert!(err.to_string().starts_with("segment seg.ts: invalid duration"));
+            assert!(
+                matches!(err, HlsError::BadDuration { .. }),
+                "{bad}: {err:?}"
+            );
+            assert!(err
+                .to_string()
+                .starts_with("segment seg.ts: invalid duration"));
         }
         // A playlist without a newline after its last line reads as it is; a last tag
         // cut short (a playlist being written, as fuzzing found it) or unknown is no
         // segment, though m3u8-rs lists it as one (rendering its date ranges then
         // indexed past the end).
-        for last in ["#EXT-X-ENDLIST", "1.ts", "#EXT-X-DISCONTINUITY", "#EXT-X-PROG"] {
+        for last in [
+            "#EXT-X-ENDLIST",
+            "1.ts",
+            "#EXT-X-DISCONTINUITY",
+            "#EXT-X-PROG",
+        ] {
             let text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:7\n#EXTINF:6.006,\n0.ts\n{last}");
             let p = MediaPlaylist::parse(&text).unwrap_or_else(|e| panic!("{last}: {e}"));
             assert_eq!(p.segments[0].uri, "0.ts");
-            assert_eq!(p.segments.len(), if last == "1.ts" { 2 } else { 1 }, "{last}");
+            assert_eq!(
+                p.segments.len(),
+                if last == "1.ts" { 2 } else { 1 },
+                "{last}"
+            );
         }
-        let mut cut = MediaPlaylist::parse(&format!(
-            "{}#EXT-X-PROG",
-            sample().render()
-        ))
-        .expect("a cut playlist reads");
+        let mut cut = MediaPlaylist::parse(&format!("{}#EXT-X-PROG", sample().render()))
+            .expect("a cut playlist reads");
         assert_eq!(cut.segments, sample().segments);
         cut.date_ranges.push(chapter(1, 900_000, "after the end"));
         assert!(cut.render().ends_with("X-TITLE=\"after the end\"\n"));

@@ -231,13 +231,11 @@ fn recover_playlist(
             let mut seg = seg.clone();
             // It followed the last listed segment directly.
             if let Some(prev) = playlist.segments.last() {
-                seg.program_date_time = prev
-                    .program_date_time
-                    .and_then(|t| {
-                        t.checked_add_signed(chrono::Duration::milliseconds(
-                            (prev.duration * 1000.0) as i64,
-                        ))
-                    });
+                seg.program_date_time = prev.program_date_time.and_then(|t| {
+                    t.checked_add_signed(chrono::Duration::milliseconds(
+                        (prev.duration * 1000.0) as i64,
+                    ))
+                });
             }
             playlist.segments.push(seg);
         }

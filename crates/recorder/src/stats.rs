@@ -370,10 +370,13 @@ impl Meter {
                 message: "The encoder's timestamps went backwards. The recording continues; if it repeats, restart the stream in the encoder.".to_string(),
             });
         }
-        // Frames after the window's first sample over the media time they span.
-        let fps = match (s.fps_window.front(), s.fps_window.back()) {
+        // Frames after the window's first sample that has seen a frame, over the media
+        // time they span (samples taken before the first video frame hold no time: they
+        // must not hold the rate back until they leave the window).
+        let mut timed = s.fps_window.iter().skip_while(|(_, t)| t.is_none());
+        let fps = match (timed.next(), s.fps_window.back()) {
             (Some((_, Some(from))), Some((_, Some(to)))) if to > from => {
-                let frames: u64 = s.fps_window.iter().skip(1).map(|(n, _)| n).sum();
+                let frames: u64 = timed.map(|(n, _)| n).sum();
                 frames as f64 / (*to - *from).as_secs_f64()
             }
             _ => 0.0,
@@ -524,6 +527,35 @@ mod tests {
             "{}",
             v.keyframe_interval_s
         );
+    }
+
+    /// The Live screen showed "0 fps" for the first 6 s of streams whose first sample
+    /// came before their first video frame (32 streams starting at once).
+    #[test]
+    fn samples_before_the_first_frame_do_not_hold_the_rate_back() {
+        let m = Meter::new("live", "cam", "*/*", "x");
+        m.video_config(&VideoConfig {
+            codec: VideoCodec::H264,
+            record: Bytes::from_static(&[1, 66, 0, 30, 0xff]),
+            parameter_sets: Vec::new(),
+            nal_length_size: 4,
+            width: 320,
+            height: 180,
+            codec_string: "avc1.42001e".into(),
+        });
+        assert_eq!(m.sample().video.unwrap().fps, 0.0, "no frame yet");
+        let mut n = 0i64;
+        let mut feed = |frames: i64| {
+            for _ in 0..frames {
+                m.frame(&video(n * 1000 / 15, n % 30 == 0, 100));
+                n += 1;
+            }
+        };
+        feed(15);
+        assert_eq!(m.sample().video.unwrap().fps, 0.0, "one timed sample");
+        feed(15);
+        let fps = m.sample().video.unwrap().fps;
+        assert!((fps - 15.0).abs() < 0.01, "{fps}");
     }
 
     #[test]

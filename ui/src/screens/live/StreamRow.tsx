@@ -43,7 +43,9 @@ function StreamRowImpl({ s, busy, error, onToggle, onChapter }: Props) {
         {v ? (
           <>
             <span>
-              {v.width}×{v.height} · {t("live.fps", { fps: Math.round(v.fps * 100) / 100 })}
+              {v.width}×{v.height}
+              {/* 0 until two samples a second apart have seen frames: not a rate yet. */}
+              {v.fps > 0 ? ` · ${t("live.fps", { fps: Math.round(v.fps * 100) / 100 })}` : ""}
             </span>
             <span className="sub">
               {codecName(v.codec)}

@@ -41,6 +41,16 @@ describe("Live", () => {
     expect(within(row).getByRole("img", { name: /Bitrate of live\/cam1, last \d+ s: now/ })).toBeInTheDocument();
   });
 
+  it("shows no frame rate until the engine has measured one (never \"0 fps\")", async () => {
+    const b = backend({ streams: 1 });
+    const live = b.state.live[0];
+    b.state.live[0] = { ...live, video: live.video && { ...live.video, fps: 0 } };
+    renderIn(<StreamList />);
+    const row = await screen.findByRole("listitem", { name: "live/cam1" });
+    expect(within(row).getByText("1920×1080")).toBeInTheDocument();
+    expect(within(row).queryByText(/fps/)).toBeNull();
+  });
+
   it("renders 32 streams as compact rows with their warnings in plain words", async () => {
     backend({ streams: 32 });
     renderIn(<StreamList />);

@@ -70,6 +70,8 @@ struct Inner {
     in_place: std::sync::atomic::AtomicBool,
     /// Room set aside for finishing files when the disk is full.
     reserve: RwLock<Option<Arc<crate::space::Reserve>>>,
+    /// The second each stream's last recording started in.
+    starts: crate::recording::StartSeconds,
 }
 
 impl Recorder {
@@ -94,6 +96,7 @@ impl Recorder {
                 clock,
                 sink: RwLock::new(None),
                 reserve: RwLock::new(None),
+                starts: Default::default(),
             }),
         }
     }
@@ -319,6 +322,7 @@ impl PublishSink for Recorder {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             stop: inner.shutdown.clone(),
+            starts: inner.starts.clone(),
         };
         let recording = Recording::new(
             key.0,

@@ -78,6 +78,7 @@ pub(crate) struct Recording {
     meter: crate::stats::Meter,
     /// The format of each of `outputs`, in the same order.
     formats: Vec<Format>,
+    starts: StartSeconds,
     /// A full disk: stopped, and when to look for room again (`recording/disk_full.rs`).
     halt: Option<crate::space::Halt>,
     /// Room set aside for finishing files on a full disk.
@@ -99,7 +100,15 @@ pub(crate) struct Shared {
     pub reserve: Option<Arc<crate::space::Reserve>>,
     /// The recorder's shutdown: files waiting for room give up then.
     pub stop: CancellationToken,
+    /// The second (UTC) the last recording of each stream (`app/stream`) started in.
+    pub starts: StartSeconds,
 }
+
+/// The second (UTC) the last recording of each stream started in: file names are made of
+/// whole seconds, so a stream's next recording must not start in the same one (its
+/// segments and `.part` files would take the names of the previous recording's, which may
+/// still be finishing).
+pub(crate) type StartSeconds = Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>;
 
 impl Recording {
     pub fn new(
@@ -118,6 +127,7 @@ impl Recording {
             in_place,
             reserve,
             stop,
+            starts,
         } = shared;
         Recording {
             in_place,
@@ -147,6 +157,7 @@ impl Recording {
             pending_chapters: Vec::new(),
             meter,
             formats: Vec::new(),
+            starts,
         }
     }
 
@@ -537,9 +548,18 @@ impl Recording {
         {
             return;
         }
-        let (t0, at) = *self
-            .started
-            .get_or_insert_with(|| ((self.clock)(), Instant::now()));
+        let (t0, at) = match self.started {
+            Some(started) => started,
+            None => {
+                let now = (self.clock)();
+                if !self.claim_start_second(now) {
+                    return;
+                }
+                let started = (now, Instant::now());
+                self.started = Some(started);
+                started
+            }
+        };
         let offset = match self.offset {
             Some(o) => o,
             None => {
@@ -593,6 +613,22 @@ impl Recording {
         self.written.add(&f, &self.tracks);
         self.meter
             .wrote(wrote, f.data.len(), Some(self.written.end));
+    }
+
+    /// Whether a recording of this stream may start at `now`, and if so the second is
+    /// taken: not in the second the stream's last recording started in (or before it),
+    /// whose names it would take (a stop and a start by hand within one second). Frames
+    /// until the next second are not recorded: at most a second of a recording that was
+    /// just started again, never a file of the one before.
+    fn claim_start_second(&self, now: chrono::DateTime<Utc>) -> bool {
+        let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
+        let key = format!("{}/{}", self.app, self.stream);
+        let second = now.timestamp();
+        if starts.get(&key).is_some_and(|&last| second <= last) {
+            return false;
+        }
+        starts.insert(key, second);
+        true
     }
 
     /// The template's formats, each once, in the order of `make_outputs`.

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failure
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,17 +37,27 @@ fn fixture_events() -> Vec<MediaEvent> {
     events
 }
 
-fn recorder(dir: &Path, window: u64) -> Recorder {
+fn config(dir: &Path, window: u64) -> Config {
     let template = Template {
         formats: vec![Format::M3u8, Format::Mp4, Format::Flv],
         interruption_window: Secs(window),
         ..Template::default()
     };
-    Recorder::new(Config {
+    Config {
         data_dir: dir.to_owned(),
         template: vec![template],
         ..Config::default()
-    })
+    }
+}
+
+/// A recorder whose wall clock follows tokio's (paused) clock, as the real one follows
+/// real time: a recording after the window starts that much later.
+fn recorder(dir: &Path, window: u64) -> Recorder {
+    let origin = (chrono::Utc::now(), tokio::time::Instant::now());
+    let clock = Arc::new(move || {
+        origin.0 + chrono::Duration::from_std(origin.1.elapsed()).unwrap_or_default()
+    });
+    Recorder::with_wall_clock(config(dir, window), clock)
 }
 
 fn request(origin: &str) -> PublishRequest {
@@ -317,7 +329,14 @@ fn common_daily(dir: &Path) -> String {
 #[tokio::test(start_paused = true)]
 async fn manual_stop_and_start_of_a_live_stream() {
     let dir = temp("manual");
-    let rec = recorder(&dir, 10);
+    // A wall clock the test moves on by hand: the frames below come faster than real time.
+    let base = chrono::Utc::now();
+    let moved = Arc::new(AtomicI64::new(0));
+    let clock = {
+        let moved = moved.clone();
+        Arc::new(move || base + chrono::Duration::milliseconds(moved.load(Ordering::SeqCst)))
+    };
+    let rec = Recorder::with_wall_clock(config(&dir, 10), clock);
     let mut events = rec.subscribe();
     assert!(rec
         .set_recording("live", "cam1", false)
@@ -326,18 +345,20 @@ async fn manual_stop_and_start_of_a_live_stream() {
         .contains("not live"));
     let mut p = rec.publish(request("obs")).unwrap();
     let first = fixture_events();
-    // The same 2 s again, 2.1 s later on the publisher's clock (it starts with a key frame).
-    let rest: Vec<MediaEvent> = fixture_events()
-        .into_iter()
-        .filter_map(|e| match e {
-            MediaEvent::Frame(mut f) => {
-                f.dts += tapedeck_media::MediaTime::from_millis(2100);
-                f.pts += tapedeck_media::MediaTime::from_millis(2100);
-                Some(MediaEvent::Frame(f))
-            }
-            _ => None,
-        })
-        .collect();
+    // The same 2 s again, `ms` later on the publisher's clock (it starts with a key frame).
+    let later = |ms: i64| -> Vec<MediaEvent> {
+        fixture_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                MediaEvent::Frame(mut f) => {
+                    f.dts += tapedeck_media::MediaTime::from_millis(ms);
+                    f.pts += tapedeck_media::MediaTime::from_millis(ms);
+                    Some(MediaEvent::Frame(f))
+                }
+                _ => None,
+            })
+            .collect()
+    };
     for ev in first {
         p.media.send(ev).await.unwrap();
     }
@@ -357,7 +378,15 @@ async fn manual_stop_and_start_of_a_live_stream() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     rec.set_recording("live", "cam1", true).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    for ev in rest {
+    // Started again within the second the first recording started in: its files would
+    // take the first one's names (they used to: its first segment was overwritten and its
+    // MP4 and FLV .part truncated while they were being finished). Not recorded.
+    for ev in later(2100) {
+        p.media.send(ev).await.unwrap();
+    }
+    // A second on, the next recording starts, with names of its own.
+    moved.store(1000, Ordering::SeqCst);
+    for ev in later(4200) {
         p.media.send(ev).await.unwrap();
     }
     drop(p);
@@ -370,11 +399,43 @@ async fn manual_stop_and_start_of_a_live_stream() {
         })
         .collect();
     assert_eq!(toggles, vec![false, true]);
-    assert_eq!(
-        files(&seen, FileKind::Mp4).len(),
-        2,
-        "one file before the stop, one after the start"
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, RecorderEvent::WriteFailed { .. })),
+        "{seen:#?}"
     );
+    let mp4 = files(&seen, FileKind::Mp4);
+    assert_eq!(
+        mp4.len(),
+        2,
+        "one file before the stop, one after the start: {seen:#?}"
+    );
+    assert_ne!(mp4[0], mp4[1]);
     assert_eq!(files(&seen, FileKind::Playlist).len(), 2);
+    // Every file finished is on disk as it was finished: nothing took another's name.
+    let finished: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            RecorderEvent::FileFinished(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let mut paths: Vec<_> = finished.iter().map(|f| &f.path).collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(
+        paths.len(),
+        finished.len(),
+        "two files of one name: {seen:#?}"
+    );
+    for f in finished {
+        assert_eq!(
+            std::fs::metadata(&f.path).unwrap().len(),
+            f.bytes,
+            "{}",
+            f.path.display()
+        );
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

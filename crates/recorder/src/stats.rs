@@ -489,8 +489,8 @@ mod tests {
         assert!(s.health.is_empty(), "{:?}", s.health);
     }
 
-    #[test]
-    fn the_frame_rate_is_measured_on_media_time_from_the_second_sample() {
+    /// A meter of a stream whose video (H.264, 320x180) is configured.
+    fn meter_320x180() -> Meter {
         let m = Meter::new("live", "cam", "*/*", "x");
         m.video_config(&VideoConfig {
             codec: VideoCodec::H264,
@@ -501,6 +501,12 @@ mod tests {
             height: 180,
             codec_string: "avc1.42001e".into(),
         });
+        m
+    }
+
+    #[test]
+    fn the_frame_rate_is_measured_on_media_time_from_the_second_sample() {
+        let m = meter_320x180();
         // 15 fps; the first sample comes a third of a second in.
         let mut n = 0i64;
         let mut feed = |frames: i64| {
@@ -533,16 +539,7 @@ mod tests {
     /// came before their first video frame (32 streams starting at once).
     #[test]
     fn samples_before_the_first_frame_do_not_hold_the_rate_back() {
-        let m = Meter::new("live", "cam", "*/*", "x");
-        m.video_config(&VideoConfig {
-            codec: VideoCodec::H264,
-            record: Bytes::from_static(&[1, 66, 0, 30, 0xff]),
-            parameter_sets: Vec::new(),
-            nal_length_size: 4,
-            width: 320,
-            height: 180,
-            codec_string: "avc1.42001e".into(),
-        });
+        let m = meter_320x180();
         assert_eq!(m.sample().video.unwrap().fps, 0.0, "no frame yet");
         let mut n = 0i64;
         let mut feed = |frames: i64| {
